@@ -37,7 +37,6 @@ Exception tree::
 
     PricingError                 code, field, value
      ├── InvalidInputError       a tariff, position or policy value that cannot be priced
-     ├── AmountFormatError       a decimal amount string that is not a strict positive amount
      ├── VendAmountError         tender outside the policy's min/max vend amounts
      ├── VendTooSmallError       the energy part buys less than 0.1 kWh
      └── FbeNotDueError          standalone FBE asked for but not due this month
@@ -45,14 +44,14 @@ Exception tree::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gateway.money import format_cents, format_price_e4, format_tenths
+
 __all__ = [
-    "AmountFormatError",
     "CustomerPosition",
     "FbeIssue",
     "FbeNotDueError",
@@ -72,7 +71,6 @@ __all__ = [
     "format_tenths",
     "issue_fbe",
     "month_key",
-    "parse_amount",
     "price_vend",
     "vat_exclusive_cents",
 ]
@@ -83,10 +81,6 @@ BP_DENOMINATOR = 10_000
 E5_PER_CENT = 1_000
 """Money while walking the tariff is in 1/100 000 of the currency unit: 1 cent = 1000 e5."""
 
-MAX_AMOUNT_CHARS = 20
-"""Longest amount string :func:`parse_amount` will look at; anything longer is refused outright."""
-
-_AMOUNT_RE = re.compile(r"(?P<whole>[0-9]+)(?:\.(?P<frac>[0-9]{1,2}))?")
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,12 +112,6 @@ class InvalidInputError(PricingError):
     """A tariff, customer position or policy value that cannot be priced (wrong type or range)."""
 
     default_code = "INVALID_INPUT"
-
-
-class AmountFormatError(PricingError):
-    """A decimal amount string that is not a strict, positive amount with at most 2 decimals."""
-
-    default_code = "AMOUNT_FORMAT"
 
 
 class VendAmountError(PricingError):
@@ -529,55 +517,6 @@ def month_key(instant: datetime, tz: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Formatting and parsing
 # --------------------------------------------------------------------------------------------
-
-
-def _format_fixed(value: int, decimals: int) -> str:
-    sign = "-" if value < 0 else ""
-    whole, frac = divmod(abs(value), 10**decimals)
-    return f"{sign}{whole}.{frac:0{decimals}d}"
-
-
-def format_cents(cents: int) -> str:
-    """Cents as a decimal string: 10000 -> "100.00", 1304 -> "13.04", -5 -> "-0.05"."""
-    return _format_fixed(_require_int("cents", cents), 2)
-
-
-def format_tenths(tenths: int) -> str:
-    """Tenths of a kWh as a decimal kWh string: 673 -> "67.3"."""
-    return _format_fixed(_require_int("tenths", tenths), 1)
-
-
-def format_price_e4(price_e4: int) -> str:
-    """A price in 1/10 000 per kWh as a 4-decimal string: 15500 -> "1.5500"."""
-    return _format_fixed(_require_int("price_e4", price_e4), 4)
-
-
-def parse_amount(text: str) -> int:
-    """Parse a positive decimal amount with at most 2 decimals into cents, strictly.
-
-    Accepts ASCII digits with an optional "." and one or two decimals ("5", "5.5", "100.00").
-    Refuses (:class:`AmountFormatError`) anything else: signs, exponents ("1e3"), a third decimal
-    ("1.005"), "NaN"/"Infinity", spaces, non-ASCII digits, zero, and input over
-    :data:`MAX_AMOUNT_CHARS` characters.
-    """
-    if not isinstance(text, str):
-        raise AmountFormatError("an amount must be a string", field="amount", value=text)
-    if len(text) > MAX_AMOUNT_CHARS:
-        raise AmountFormatError(
-            f"an amount may have at most {MAX_AMOUNT_CHARS} characters",
-            field="amount",
-            value=text[:MAX_AMOUNT_CHARS] + "...",
-        )
-    match = _AMOUNT_RE.fullmatch(text)
-    if match is None:
-        raise AmountFormatError(
-            f"{text!r} is not an amount with at most 2 decimals", field="amount", value=text
-        )
-    frac = (match.group("frac") or "").ljust(2, "0")
-    cents = int(match.group("whole")) * 100 + int(frac)
-    if cents <= 0:
-        raise AmountFormatError("an amount must be positive", field="amount", value=text)
-    return cents
 
 
 def _format_kwh_bound(tenths: int) -> str:

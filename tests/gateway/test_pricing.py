@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.pricing import (
-    AmountFormatError,
     CustomerPosition,
     FbeIssue,
     FbeNotDueError,
@@ -31,12 +30,8 @@ from gateway.pricing import (
     VendTooSmallError,
     describe_tariff,
     fbe_due_tenths,
-    format_cents,
-    format_price_e4,
-    format_tenths,
     issue_fbe,
     month_key,
-    parse_amount,
     price_vend,
     vat_exclusive_cents,
 )
@@ -416,56 +411,6 @@ def test_month_key_refuses_naive_instants_and_unknown_zones() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("cents", "text"),
-    [(10000, "100.00"), (1304, "13.04"), (5, "0.05"), (0, "0.00"), (-5, "-0.05"),
-     (-12345, "-123.45")],
-)
-def test_format_cents(cents: int, text: str) -> None:
-    assert format_cents(cents) == text
-
-
-def test_format_tenths_and_prices() -> None:
-    assert format_tenths(673) == "67.3"
-    assert format_tenths(5) == "0.5"
-    assert format_price_e4(15500) == "1.5500"
-    assert format_price_e4(7) == "0.0007"
-
-
-def test_format_refuses_floats() -> None:
-    with pytest.raises(InvalidInputError):
-        format_cents(1.5)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("text", "cents"),
-    [("100.00", 10000), ("100", 10000), ("5.5", 550), ("0.01", 1), ("13.04", 1304),
-     ("007.10", 710), ("99999999999999999.99", 9999999999999999999)],
-)
-def test_parse_amount_accepts_strict_amounts(text: str, cents: int) -> None:
-    assert parse_amount(text) == cents
-    assert parse_amount(format_cents(cents)) == cents
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["1e3", "1E3", "1.005", "-5.00", "+5.00", "NaN", "nan", "Infinity", "inf", "", ".", ".50",
-     "5.", "0", "0.00", " 5.00", "5.00 ", "5,00", "1_000", "٥.٠٠", "0x10", "5.0.0",
-     "1" * 21, "1" * 10_000],
-)
-def test_parse_amount_refuses_anything_else(text: str) -> None:
-    with pytest.raises(AmountFormatError) as info:
-        parse_amount(text)
-
-    assert (info.value.code, info.value.field) == ("AMOUNT_FORMAT", "amount")
-    assert len(str(info.value.value)) <= 32
-
-
-def test_parse_amount_refuses_non_strings() -> None:
-    with pytest.raises(AmountFormatError):
-        parse_amount(5)  # type: ignore[arg-type]
-
-
 def test_describe_tariff() -> None:
     assert describe_tariff(DOMESTIC) == (
         "DOMESTIC: 0-50 kWh @ 1.2000, 50-350 kWh @ 1.5500, >350 kWh @ 2.1000 per kWh excl. VAT"
@@ -597,9 +542,3 @@ def test_units_never_decrease_as_the_tender_grows(tariff: TariffSteps, position:
         assert units_or_zero(low, tariff, position, policy) <= units_or_zero(
             low + 1, tariff, position, policy
         )
-
-
-@PROPERTY_SETTINGS
-@given(cents=st.integers(1, 10**18))
-def test_format_and_parse_round_trip(cents: int) -> None:
-    assert parse_amount(format_cents(cents)) == cents

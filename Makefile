@@ -1,0 +1,39 @@
+# The two commands a newcomer needs:
+#   make run   - set up, migrate, seed the demo utility and serve the gateway on 127.0.0.1:8080
+#   make test  - set up, make sure PostgreSQL is up, lint, and run the whole suite on SQLite and
+#                PostgreSQL (fresh databases, dropped afterwards)
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+BIND   ?= 127.0.0.1:8080
+PYTEST_ARGS ?= -n 2
+
+.PHONY: run test lint check-schema wsdl bench clean
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/vendgw db upgrade
+	$(BIN)/vendgw demo seed
+	$(BIN)/vendgw serve --bind $(BIND)
+
+test: $(STAMP)
+	tests/ensure-postgres
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy sts gateway/pricing.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/sts_tokens.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,40 @@
+"""`vendgw`, the operator's command line. Each package adds its own command groups here."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from gateway.runtime import Runtime
+from gateway.settings import load_settings
+
+# Modules that define click commands to hang under `vendgw`: (module, attribute).
+COMMANDS = [
+    ("gateway.cli_db", "db"),
+    ("gateway.cli_meter", "meter"),
+    ("gateway.cli_demo", "demo_group"),
+    ("gateway.cli_serve", "serve"),
+]
+
+
+@click.group()
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Operate the prepaid vending gateway."""
+    runtime = Runtime(load_settings())
+    ctx.obj = runtime
+    ctx.call_on_close(runtime.close)
+
+
+for _module, _attr in COMMANDS:
+    cli.add_command(getattr(importlib.import_module(_module), _attr))
+
+
+def main() -> None:
+    cli(prog_name="vendgw")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The gateway's exception tree, shaped like XMLVend's fault taxonomy.
+
+    GatewayError
+    ├── SystemError_               -> Server.SystemEx (never with internals in the message)
+    ├── BusinessRuleError          -> Client.<subtype>
+    │   ├── UnknownMeter           UnknownMeterEx
+    │   ├── BlockedMeter           BlockedMeterEx
+    │   ├── MeterCheckDigit        MSNOCheckDigitEx
+    │   ├── VendorCredit           VendorCreditEx
+    │   ├── VendAmount             VendAmountEx
+    │   ├── FBEError               FBEEx
+    │   ├── RequestAuthorisation   RequestAuthorisationEx
+    │   └── ClientIDAuthorisation  ClientIDAuthorisationEx
+    └── XMLVendError               -> Client.<subtype>
+        ├── DuplicateMsgID         DuplicateMsgIDEx
+        ├── LastResponseError      LastResponseEx
+        ├── ReversalError          ReversalEx
+        ├── ConfirmationError      ConfirmationEx
+        ├── SchemaError            XMLVendSchemaEx
+        └── UseCaseSupport         UseCaseSupportEx
+
+The SOAP layer turns these into faults in exactly one function; nothing else knows about SOAP.
+Every error carries a stable `code` for client code to branch on and a human `message`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    fault_type: ClassVar[str] = "SystemEx"
+    client_fault: ClassVar[bool] = True
+    default_code: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.detail = detail
+
+
+class SystemError_(GatewayError):
+    fault_type = "SystemEx"
+    client_fault = False
+    default_code = "system"
+
+
+class BusinessRuleError(GatewayError):
+    fault_type = "BusinessRuleEx"
+    default_code = "business-rule"
+
+
+class UnknownMeter(BusinessRuleError):
+    fault_type = "UnknownMeterEx"
+    default_code = "unknown-meter"
+
+
+class BlockedMeter(BusinessRuleError):
+    fault_type = "BlockedMeterEx"
+    default_code = "blocked-meter"
+
+
+class MeterCheckDigit(BusinessRuleError):
+    fault_type = "MSNOCheckDigitEx"
+    default_code = "meter-check-digit"
+
+
+class VendorCredit(BusinessRuleError):
+    fault_type = "VendorCreditEx"
+    default_code = "insufficient-float"
+
+
+class VendAmount(BusinessRuleError):
+    fault_type = "VendAmountEx"
+    default_code = "vend-amount"
+
+
+class FBEError(BusinessRuleError):
+    fault_type = "FBEEx"
+    default_code = "fbe"
+
+
+class RequestAuthorisation(BusinessRuleError):
+    fault_type = "RequestAuthorisationEx"
+    default_code = "not-authorised"
+
+
+class ClientIDAuthorisation(BusinessRuleError):
+    fault_type = "ClientIDAuthorisationEx"
+    default_code = "client-id-mismatch"
+
+
+class XMLVendError(GatewayError):
+    fault_type = "XMLVendFaultEx"
+    default_code = "xmlvend"
+
+
+class DuplicateMsgID(XMLVendError):
+    fault_type = "DuplicateMsgIDEx"
+    default_code = "duplicate-msg-id"
+
+
+class LastResponseError(XMLVendError):
+    fault_type = "LastResponseEx"
+    default_code = "no-such-request"
+
+
+class ReversalError(XMLVendError):
+    fault_type = "ReversalEx"
+    default_code = "reversal-refused"
+
+
+class ConfirmationError(XMLVendError):
+    fault_type = "ConfirmationEx"
+    default_code = "confirmation-refused"
+
+
+class SchemaError(XMLVendError):
+    fault_type = "XMLVendSchemaEx"
+    default_code = "schema"
+
+
+class UseCaseSupport(XMLVendError):
+    fault_type = "UseCaseSupportEx"
+    default_code = "not-supported"
+
+
+FAULT_TYPES: tuple[type[GatewayError], ...] = (
+    SystemError_, BusinessRuleError, UnknownMeter, BlockedMeter, MeterCheckDigit, VendorCredit,
+    VendAmount, FBEError, RequestAuthorisation, ClientIDAuthorisation, XMLVendError,
+    DuplicateMsgID, LastResponseError, ReversalError, ConfirmationError, SchemaError,
+    UseCaseSupport,
+)

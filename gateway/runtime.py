@@ -1,0 +1,41 @@
+"""The process's wiring: settings to engine, sessions and security module, built once and shared
+by the CLI, the SOAP application and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.db import make_engine, make_session_factory
+from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from sts import SoftwareSecurityModule
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return self._engine or make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def security_module(self) -> SoftwareSecurityModule:
+        from sts import SoftwareSecurityModule
+
+        return SoftwareSecurityModule(self.settings.master_key())
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()

@@ -1,0 +1,196 @@
+"""The values that cross between the SOAP edge and the vend path.
+
+Plain frozen dataclasses: the SOAP layer builds a `RequestHeader` and the operation's arguments
+from XML, calls `VendingService`, and turns the returned values into XML. Money is cents, energy
+0.1 kWh, tokens 20-digit strings without spaces.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from gateway.errors import SchemaError
+
+_MSG_DATETIME = re.compile(r"\d{14}")
+
+
+@dataclass(frozen=True)
+class MsgID:
+    """XMLVend msgID: a 14-digit local date-time (yyyyMMddHHmmss) and a unique number.
+
+    Unique per clientID for ever; (clientID, msgID) is the idempotency key of a request."""
+
+    date_time: str
+    unique_number: int
+
+    def __post_init__(self) -> None:
+        if not _MSG_DATETIME.fullmatch(self.date_time):
+            raise SchemaError("msgID dateTime must be 14 digits yyyyMMddHHmmss",
+                              code="msg-id", value=self.date_time)
+        try:
+            datetime.strptime(self.date_time, "%Y%m%d%H%M%S")
+        except ValueError:
+            raise SchemaError("msgID dateTime is not a valid date and time", code="msg-id",
+                              value=self.date_time) from None
+        if not 0 < self.unique_number < 10**18:
+            raise SchemaError("msgID uniqueNumber must be a positive integer", code="msg-id",
+                              value=self.unique_number)
+
+    @property
+    def key(self) -> str:
+        """The form vendors write in reports: dateTime then uniqueNumber in plain decimal."""
+        return f"{self.date_time}{self.unique_number}"
+
+
+@dataclass(frozen=True)
+class RequestHeader:
+    """Who is asking (already authenticated against HTTP Basic credentials) and the request id."""
+
+    client_id: str
+    terminal_id: str
+    msg_id: MsgID
+    operator: str = ""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated terminal a request comes from."""
+
+    vendor_id: int
+    terminal_db_id: int
+    client_id: str
+    terminal_id: str
+    privileges: frozenset[str]
+
+
+@dataclass(frozen=True)
+class MeterDetail:
+    meter_number: str
+    sgc: str
+    krn: int
+    ti: str
+    ea: str
+    kt: int
+    tct: str
+
+
+@dataclass(frozen=True)
+class CustomerInfo:
+    """ConfirmCustomer's answer."""
+
+    meter: MeterDetail
+    customer_name: str
+    address: str
+    account_no: str
+    days_since_last_purchase: int | None
+    can_vend: bool
+    fbe_due: bool
+    min_vend_cents: int
+    max_vend_cents: int
+    arrears_cents: int
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    """One transaction of a receipt: credit, fbe, keychange, debt or fixed_charge."""
+
+    type: str
+    description: str
+    amount_cents: int = 0
+    vat_cents: int = 0
+    units_tenths: int = 0
+    tokens: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VendReceipt:
+    """What CreditVend, TrialCreditVend, FBEVend, Reprint and LastResponseAdvice answer."""
+
+    receipt_no: str
+    msg_id: MsgID
+    meter: MeterDetail
+    customer_name: str
+    account_no: str
+    tender_cents: int
+    units_tenths: int
+    avail_credit_cents: int
+    tariff_description: str
+    issued_at: datetime
+    lines: tuple[ReceiptLine, ...] = field(default_factory=tuple)
+    reversed: bool = False
+
+
+@dataclass(frozen=True)
+class Movement:
+    at: datetime
+    kind: str
+    reference: str
+    amount_cents: int
+    balance_after_cents: int
+
+
+@dataclass(frozen=True)
+class VendorStatement:
+    balance_cents: int
+    floor_cents: int
+    avail_credit_cents: int
+    movements: tuple[Movement, ...]
+
+
+@dataclass(frozen=True)
+class AdviceResult:
+    """Confirmation and reversal advice answers."""
+
+    original_msg_id: MsgID
+    receipt_no: str
+    confirmed: bool = False
+    reversed: bool = False
+    avail_credit_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class EngineeringResult:
+    description: str
+    tokens: tuple[str, ...]
+    meter: MeterDetail | None = None
+
+
+class VendingService(Protocol):
+    """The gateway's operations, one per XMLVend request. Each raises a `GatewayError` subtype
+    for a refusal; a refused request changes nothing."""
+
+    def confirm_customer(self, who: Principal, header: RequestHeader,
+                         meter_number: str) -> CustomerInfo: ...
+
+    def credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
+                    amount_cents: int, pay_type: str) -> VendReceipt: ...
+
+    def trial_credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
+                          amount_cents: int, pay_type: str) -> VendReceipt: ...
+
+    def fbe_vend(self, who: Principal, header: RequestHeader,
+                 meter_number: str) -> VendReceipt: ...
+
+    def reprint(self, who: Principal, header: RequestHeader, meter_number: str,
+                original_msg_id: MsgID | None) -> tuple[VendReceipt, ...]: ...
+
+    def confirmation_advice(self, who: Principal, header: RequestHeader,
+                            original_msg_id: MsgID) -> AdviceResult: ...
+
+    def reversal_advice(self, who: Principal, header: RequestHeader,
+                        original_msg_id: MsgID) -> AdviceResult: ...
+
+    def last_response_advice(self, who: Principal, header: RequestHeader,
+                             original_msg_id: MsgID) -> VendReceipt: ...
+
+    def vendor_statement(self, who: Principal, header: RequestHeader,
+                         max_items: int) -> VendorStatement: ...
+
+    def meter_specific_eng(self, who: Principal, header: RequestHeader, meter_number: str,
+                           eng_type: str, value: int | None) -> EngineeringResult: ...
+
+    def non_meter_specific_eng(self, who: Principal, header: RequestHeader, eng_type: str,
+                               mfr_code: int | None) -> EngineeringResult: ...
