@@ -1,0 +1,1 @@
+"""STS token library (placeholder)."""
