@@ -1,1 +1,147 @@
-"""STS token library (placeholder)."""
+"""STS (IEC 62055-41) prepayment token library: meter identity, decoder keys (DKGA02/04),
+EA07 STA / EA09 DEA / EA11 MISTY1, 20-digit tokens of classes 0, 1 and 2, key change sets, a
+security-module boundary and a meter simulator. Pure Python, no database.
+
+Only the names below are public; the modules behind them may change. See sts/README.md.
+"""
+
+from sts.amount import (
+    MAX_AMOUNT,
+    decode_amount,
+    decode_currency,
+    encode_amount,
+    encode_currency,
+)
+from sts.dea import DeaCipher
+from sts.decoder_key import control_block, dkga02, dkga04
+from sts.encryption import BlockCipher, EncryptionAlgorithm, cipher_for
+from sts.exceptions import (
+    AmountRangeError,
+    CheckDigitError,
+    InvalidFieldError,
+    KeyChangeError,
+    KeyExpiredError,
+    KeyUnwrapError,
+    MeterIdentityError,
+    SecurityModuleError,
+    StsError,
+    TidRangeError,
+    TokenFormatError,
+)
+from sts.key_change import KeyChangeCollector, NewKeyData, key_change_payloads, key_change_tokens
+from sts.meter_identity import (
+    MeterNumber,
+    luhn_check_digit,
+    pan_block,
+    parse_meter_pan,
+    validate_drn,
+)
+from sts.misty1 import Misty1Cipher
+from sts.payloads import (
+    ClearCredit,
+    ClearTamperCondition,
+    CreditType,
+    CurrencyTransfer,
+    ExtendedTokenSet,
+    ManagementSubclass,
+    MeterTest,
+    ReservedToken,
+    Set1stSectionDecoderKey,
+    Set2ndSectionDecoderKey,
+    Set3rdSectionDecoderKey,
+    Set4thSectionDecoderKey,
+    SetMaximumPhasePowerUnbalanceLimit,
+    SetMaximumPowerLimit,
+    SetTariffRate,
+    SetWaterMeterFactor,
+    TokenClass,
+    TokenPayload,
+    TransferCredit,
+)
+from sts.security_module import MeterKeyData, SecurityModule, SoftwareSecurityModule
+from sts.simulator import AcceptResult, MeterAction, MeterSimulator, RejectReason
+from sts.sta import SAMPLE_TABLES, StaCipher
+from sts.tid import (
+    BASE_DATES,
+    MAX_TID,
+    check_ken,
+    datetime_for_tid,
+    next_tid,
+    tid_for,
+)
+from sts.token import DecodedToken, Token, decode_token, encode_token, test_token
+
+__all__ = [
+    "BASE_DATES",
+    "MAX_AMOUNT",
+    "MAX_TID",
+    "SAMPLE_TABLES",
+    "AcceptResult",
+    "AmountRangeError",
+    "BlockCipher",
+    "CheckDigitError",
+    "ClearCredit",
+    "ClearTamperCondition",
+    "CreditType",
+    "CurrencyTransfer",
+    "DeaCipher",
+    "DecodedToken",
+    "EncryptionAlgorithm",
+    "ExtendedTokenSet",
+    "InvalidFieldError",
+    "KeyChangeCollector",
+    "KeyChangeError",
+    "KeyExpiredError",
+    "KeyUnwrapError",
+    "ManagementSubclass",
+    "MeterAction",
+    "MeterIdentityError",
+    "MeterKeyData",
+    "MeterNumber",
+    "MeterSimulator",
+    "MeterTest",
+    "Misty1Cipher",
+    "NewKeyData",
+    "RejectReason",
+    "ReservedToken",
+    "SecurityModule",
+    "SecurityModuleError",
+    "Set1stSectionDecoderKey",
+    "Set2ndSectionDecoderKey",
+    "Set3rdSectionDecoderKey",
+    "Set4thSectionDecoderKey",
+    "SetMaximumPhasePowerUnbalanceLimit",
+    "SetMaximumPowerLimit",
+    "SetTariffRate",
+    "SetWaterMeterFactor",
+    "SoftwareSecurityModule",
+    "StaCipher",
+    "StsError",
+    "TidRangeError",
+    "Token",
+    "TokenClass",
+    "TokenFormatError",
+    "TokenPayload",
+    "TransferCredit",
+    "check_ken",
+    "cipher_for",
+    "control_block",
+    "datetime_for_tid",
+    "decode_amount",
+    "decode_currency",
+    "decode_token",
+    "dkga02",
+    "dkga04",
+    "encode_amount",
+    "encode_currency",
+    "encode_token",
+    "key_change_payloads",
+    "key_change_tokens",
+    "luhn_check_digit",
+    "next_tid",
+    "pan_block",
+    "parse_meter_pan",
+    "test_token",
+    "tid_for",
+    "validate_drn",
+]

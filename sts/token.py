@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sts.crc import token_crc, token_crc_c
 from sts.encryption import BlockCipher, EncryptionAlgorithm, cipher_for
 from sts.exceptions import InvalidFieldError, TokenFormatError
-from sts.payloads import TokenPayload, payload_from_body, payload_tid
+from sts.payloads import MeterTest, TokenPayload, payload_from_body, payload_tid
 from sts.tid import check_ken
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "insert_class",
     "normalize_token",
     "remove_class",
+    "test_token",
     "to_digits",
 ]
 
@@ -95,13 +96,18 @@ def build_block(payload: TokenPayload) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """An issued token: its 20 digits and what it says."""
+    """An issued token: its 20-digit ``number`` and what it says."""
 
-    digits: str
+    number: str
     payload: TokenPayload
 
     def __str__(self) -> str:
-        return self.digits
+        return self.number
+
+    @property
+    def digits(self) -> str:
+        """Same as ``number``."""
+        return self.number
 
     @property
     def token_class(self) -> int:
@@ -117,18 +123,18 @@ class Token:
 
     @property
     def formatted(self) -> str:
-        return format_token(self.digits)
+        return format_token(self.number)
 
 
 @dataclass(frozen=True, slots=True)
 class DecodedToken:
-    """A token read back: its fields and whether the CRC holds (``crc_ok``).
+    """A token read back: its 20-digit ``number``, its fields and whether the CRC holds.
 
     ``block`` is the plaintext data block. With ``crc_ok`` False the payload is whatever the
     bits say and must not be acted on.
     """
 
-    digits: str
+    number: str
     token_class: int
     subclass: int
     block: int
@@ -139,6 +145,10 @@ class DecodedToken:
     @property
     def tid(self) -> int | None:
         return payload_tid(self.payload)
+
+    @property
+    def digits(self) -> str:
+        return self.number
 
 
 def _resolve_cipher(
@@ -201,7 +211,7 @@ def decode_token(
     data = _data50(token_class, subclass, body)
     expected = token_crc_c(data) if payload.uses_crc_c else token_crc(data)
     return DecodedToken(
-        digits=normalize_token(token),
+        number=normalize_token(token),
         token_class=token_class,
         subclass=subclass,
         block=block,
@@ -209,3 +219,14 @@ def decode_token(
         crc_ok=crc == expected,
         payload=payload,
     )
+
+
+def test_token(control: int, mfr_code: int = 0, *, four_digit_mfr: bool = False) -> Token:
+    """A class 1 InitiateMeterTest/Display token. It is not encrypted and fits every meter of
+    the manufacturer: 36 control bits with a 2-digit ``mfr_code`` (subclass 0), 28 control bits
+    with a 4-digit one (subclass 1)."""
+    return encode_token(MeterTest(1 if four_digit_mfr else 0, control, mfr_code))
+
+
+# Not a pytest test, despite the name pytest would otherwise collect when it is imported.
+test_token.__test__ = False  # type: ignore[attr-defined]
