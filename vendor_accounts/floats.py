@@ -1,0 +1,450 @@
+"""Moving a vendor's prepaid float: the vend debit, its reversal, deposits and adjustments.
+
+The debit (:func:`post_vend`) is what the vend path calls, inside its own transaction, after the
+tokens are generated and just before it commits. It is built so that two terminals of one vendor
+selling at the same moment can neither overdraw the float nor lose a cent:
+
+* One conditional statement does the check and the change together::
+
+      UPDATE float_account SET balance_cents = balance_cents - :net, ...
+       WHERE vendor_id = :v AND balance_cents - :amount >= floor_cents
+         AND EXISTS (vendor :v is active) AND (no daily cap OR today's total + :amount <= cap)
+      RETURNING balance_cents, ...
+
+  There is no read-then-write window: PostgreSQL re-checks the WHERE clause against the latest
+  row after waiting for a concurrent debit, and SQLite runs one writer at a time. Zero rows
+  updated means refused: the reason is looked up afterwards (that read only chooses the error
+  class) and a typed :class:`~vendor_accounts.exceptions.DebitRefused` is raised, with nothing
+  written. The ``balance_not_below_floor`` CHECK constraint is the last line of defence.
+* The row lock lasts from that UPDATE to the caller's commit: two INSERTs (the entry, then all its
+  postings in one statement) and the commit itself. Everything that can be done before taking the
+  lock (validation, the commission rate, the local day) is done before.
+* A vend needs its whole tender available (``amount <= balance - floor``); the float then moves by
+  the tender less the vendor's commission (see commission.py), in one journal entry.
+
+Reversals, deposits and adjustments first lock the float row with a no-op UPDATE, then look for
+an earlier identical request (idempotency), then move the balance: a replayed deposit or a second
+reversal of the same vend returns the original entry and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Row, case, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from gateway import audit
+from gateway.db import utcnow
+from vendor_accounts import ledger
+from vendor_accounts.commission import CommissionRate, commission_cents
+from vendor_accounts.exceptions import (
+    DailyCapExceeded,
+    DepositConflict,
+    InsufficientFloat,
+    InvalidInput,
+    InvalidSplit,
+    NotReversible,
+    UnknownEntry,
+    UnknownVendor,
+    VendorSuspended,
+)
+from vendor_accounts.localtime import local_day, utility_zone
+from vendor_accounts.locking import execute_write
+from vendor_accounts.models import FloatAccount, JournalEntry, LowFloatEvent, Vendor
+
+__all__ = [
+    "FloatBalance",
+    "FloatMovement",
+    "VendPosting",
+    "VendSplit",
+    "adjust",
+    "balance",
+    "deposit",
+    "post_vend",
+    "reverse_vend",
+]
+
+_fa = FloatAccount.__table__
+_vendor = Vendor.__table__
+_entry = JournalEntry.__table__
+_low = LowFloatEvent.__table__
+
+
+@dataclass(frozen=True)
+class VendSplit:
+    """How a tender divides between the utility's accounts, in cents (from the pricing quote)."""
+
+    energy_excl_vat: int
+    vat: int
+    fixed_charge_excl_vat: int = 0
+    debt_recovered: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.energy_excl_vat + self.vat + self.fixed_charge_excl_vat + self.debt_recovered
+
+    def check(self, amount_cents: int) -> None:
+        for name in ("energy_excl_vat", "vat", "fixed_charge_excl_vat", "debt_recovered"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 0:
+                raise InvalidSplit(f"{name} must be a non-negative integer of cents",
+                                   field=name, value=value)
+        if self.total != amount_cents:
+            raise InvalidSplit(f"the split adds up to {self.total} cents, not {amount_cents}",
+                               field="split", value=self)
+
+
+@dataclass(frozen=True)
+class VendPosting:
+    """The float after a vend (or its reversal): what the receipt's available credit shows."""
+
+    journal_entry_id: int
+    balance_after_cents: int
+    floor_cents: int
+    available_cents: int
+    commission_cents: int = 0
+    # True when reverse_vend found an earlier reversal and changed nothing.
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class FloatMovement:
+    """The result of a deposit or an adjustment; ``applied`` is False for a replayed deposit."""
+
+    journal_entry_id: int
+    balance_after_cents: int
+    floor_cents: int
+    available_cents: int
+    applied: bool = True
+
+
+@dataclass(frozen=True)
+class FloatBalance:
+    vendor_id: int
+    balance_cents: int
+    floor_cents: int
+    available_cents: int
+    low_float_threshold_cents: int
+    daily_cap_cents: int | None
+
+
+def _positive(field: str, value: object) -> int:
+    if type(value) is not int or value <= 0:
+        raise InvalidInput(f"{field} must be a positive integer of cents", field=field, value=value)
+    return value
+
+
+def _reference(field: str, value: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 64 or value != value.strip():
+        raise InvalidInput(f"{field} must be 1-64 characters without surrounding spaces",
+                           field=field, value=value)
+    return value
+
+
+def _when(at: datetime | None) -> datetime:
+    if at is None:
+        return utcnow()
+    if at.tzinfo is None:
+        raise InvalidInput("times must be timezone-aware", field="at", value=at)
+    return at
+
+
+def _available(balance_cents: int, floor_cents: int) -> int:
+    return balance_cents - floor_cents
+
+
+def post_vend(
+    session: Session,
+    *,
+    vendor_id: int,
+    amount_cents: int,
+    split: VendSplit,
+    reference: str,
+    at: datetime | None = None,
+    units_tenths: int | None = None,
+    timezone: str | None = None,
+) -> VendPosting:
+    """Debit the vendor's float for one vend, in the caller's transaction.
+
+    Raises :class:`InsufficientFloat`, :class:`VendorSuspended` (suspended or closed) or
+    :class:`DailyCapExceeded` (all :class:`DebitRefused`) with nothing written,
+    :class:`UnknownVendor`, or :class:`InvalidInput` / :class:`InvalidSplit` for bad arguments.
+    ``units_tenths`` is needed only for vendors with a per-kWh commission. ``timezone`` (the
+    utility's, for the daily cap) defaults to the process settings.
+    """
+    _positive("amount_cents", amount_cents)
+    split.check(amount_cents)
+    _reference("reference", reference)
+    at = _when(at)
+    day = local_day(at, utility_zone(timezone))
+
+    rates = session.execute(
+        select(_fa.c.commission_bp, _fa.c.commission_kwh_e4).where(_fa.c.vendor_id == vendor_id)
+    ).first()
+    if rates is None:
+        raise UnknownVendor(vendor_id=vendor_id)
+    commission = commission_cents(CommissionRate(rates[0], rates[1]), amount_cents=amount_cents,
+                                  units_tenths=units_tenths)
+    net = amount_cents - commission
+
+    used_today = case((_fa.c.cap_day == day, _fa.c.cap_day_vended_cents), else_=0)
+    debit = (
+        update(_fa)
+        .where(
+            _fa.c.vendor_id == vendor_id,
+            _fa.c.balance_cents - amount_cents >= _fa.c.floor_cents,
+            exists().where(_vendor.c.id == vendor_id, _vendor.c.status == "active"),
+            or_(_fa.c.daily_cap_cents.is_(None),
+                used_today + amount_cents <= _fa.c.daily_cap_cents),
+        )
+        .values(balance_cents=_fa.c.balance_cents - net, cap_day=day,
+                cap_day_vended_cents=used_today + amount_cents)
+        .returning(_fa.c.balance_cents, _fa.c.floor_cents, _fa.c.low_float_threshold_cents)
+    )
+    row = execute_write(session, debit).first()
+    if row is None:
+        raise _refusal(session, vendor_id, amount_cents, day)
+    after, floor, threshold = row
+
+    entry_id = ledger.write_entry(
+        session, vendor_id=vendor_id, kind="vend", reference=reference, at=at,
+        postings={
+            ledger.FLOAT: -net,
+            ledger.ENERGY_REVENUE: split.energy_excl_vat,
+            ledger.VAT_PAYABLE: split.vat,
+            ledger.FIXED_CHARGE_REVENUE: split.fixed_charge_excl_vat,
+            ledger.DEBT_RECOVERED: split.debt_recovered,
+            ledger.COMMISSION_EXPENSE: -commission,
+        },
+    )
+    _note_low_float(session, vendor_id, entry_id, at, before=after + net, after=after,
+                    threshold=threshold)
+    return VendPosting(entry_id, after, floor, _available(after, floor), commission)
+
+
+def _refusal(session: Session, vendor_id: int, amount_cents: int, day: object) -> Exception:
+    """Why the conditional debit updated nothing. Only picks the error; the debit decided."""
+    row = session.execute(
+        select(_vendor.c.status, _fa.c.balance_cents, _fa.c.floor_cents, _fa.c.daily_cap_cents,
+               _fa.c.cap_day, _fa.c.cap_day_vended_cents)
+        .join(_fa, _fa.c.vendor_id == _vendor.c.id)
+        .where(_vendor.c.id == vendor_id)
+    ).first()
+    if row is None:
+        return UnknownVendor(vendor_id=vendor_id)
+    status, balance_cents, floor_cents, cap, cap_day, cap_day_vended = row
+    if status != "active":
+        return VendorSuspended(vendor_id=vendor_id, amount_cents=amount_cents, status=status)
+    used = cap_day_vended if cap_day == day else 0
+    if cap is not None and used + amount_cents > cap:
+        return DailyCapExceeded(vendor_id=vendor_id, amount_cents=amount_cents, cap_cents=cap,
+                                used_cents=used)
+    return InsufficientFloat(vendor_id=vendor_id, amount_cents=amount_cents,
+                             balance_cents=balance_cents, floor_cents=floor_cents)
+
+
+def _note_low_float(session: Session, vendor_id: int, entry_id: int, at: datetime, *,
+                    before: int, after: int, threshold: int) -> None:
+    # Under the row lock, so "before" is exactly the previous balance: one event per crossing.
+    if before >= threshold > after:
+        session.execute(_low.insert(), {
+            "vendor_id": vendor_id, "journal_entry_id": entry_id, "at": at,
+            "balance_cents": after, "threshold_cents": threshold,
+        })
+
+
+def _lock_float(session: Session, vendor_id: int) -> Row[tuple[int, int]]:
+    """Take the float row's write lock without changing it (serialises idempotency checks)."""
+    row = execute_write(
+        session,
+        update(_fa).where(_fa.c.vendor_id == vendor_id)
+        .values(balance_cents=_fa.c.balance_cents)
+        .returning(_fa.c.balance_cents, _fa.c.floor_cents),
+    ).first()
+    if row is None:
+        raise UnknownVendor(vendor_id=vendor_id)
+    return row
+
+
+def _vendor_client_id(session: Session, vendor_id: int) -> str:
+    return session.execute(
+        select(_vendor.c.client_id).where(_vendor.c.id == vendor_id)
+    ).scalar_one()
+
+
+def reverse_vend(
+    session: Session,
+    *,
+    journal_entry_id: int,
+    reference: str,
+    at: datetime | None = None,
+    timezone: str | None = None,
+) -> VendPosting:
+    """Credit a vend back with a compensating entry linked to it; idempotent per vend.
+
+    A second call for the same vend returns the first reversal (``replayed=True``, the current
+    balance) and writes nothing. Allowed whatever the vendor's status: it only gives money back.
+    Raises :class:`UnknownEntry` or :class:`NotReversible` (the entry is not a vend).
+    """
+    _reference("reference", reference)
+    at = _when(at)
+    original = session.execute(
+        select(_entry.c.vendor_id, _entry.c.kind, _entry.c.at).where(
+            _entry.c.id == journal_entry_id)
+    ).first()
+    if original is None:
+        raise UnknownEntry(journal_entry_id)
+    vendor_id, kind, original_at = original
+    if kind != "vend":
+        raise NotReversible(journal_entry_id=journal_entry_id, kind=kind)
+
+    current, floor = _lock_float(session, vendor_id)
+    earlier = session.execute(
+        select(_entry.c.id).where(_entry.c.reversal_of_id == journal_entry_id)
+    ).scalar()
+    if earlier is not None:
+        return VendPosting(earlier, current, floor, _available(current, floor), replayed=True)
+
+    legs = ledger.entry_postings(session, journal_entry_id)
+    credit = -legs[ledger.FLOAT]
+    commission = -legs.get(ledger.COMMISSION_EXPENSE, 0)
+    amount = credit + commission
+    # Give the day's cap back when the vend counted towards the day still being counted.
+    original_day = local_day(original_at, utility_zone(timezone))
+    cap_left = case((_fa.c.cap_day_vended_cents >= amount, _fa.c.cap_day_vended_cents - amount),
+                    else_=0)
+    after, floor = execute_write(
+        session,
+        update(_fa).where(_fa.c.vendor_id == vendor_id)
+        .values(balance_cents=_fa.c.balance_cents + credit,
+                cap_day_vended_cents=case((_fa.c.cap_day == original_day, cap_left),
+                                          else_=_fa.c.cap_day_vended_cents))
+        .returning(_fa.c.balance_cents, _fa.c.floor_cents),
+    ).one()
+    entry_id = ledger.write_entry(
+        session, vendor_id=vendor_id, kind="reversal", reference=reference, at=at,
+        postings={account: -amount_cents for account, amount_cents in legs.items()},
+        reversal_of_id=journal_entry_id,
+    )
+    return VendPosting(entry_id, after, floor, _available(after, floor), -commission)
+
+
+def deposit(
+    session: Session,
+    *,
+    vendor_id: int,
+    amount_cents: int,
+    bank_reference: str,
+    actor: str,
+    at: datetime | None = None,
+) -> FloatMovement:
+    """Credit money the vendor paid into the utility's bank; applied once per bank reference.
+
+    Replaying a reference returns the original entry (``applied=False``); replaying it with a
+    different amount raises :class:`DepositConflict`. Audited as ``float.deposit``.
+    """
+    _positive("amount_cents", amount_cents)
+    _reference("bank_reference", bank_reference)
+    at = _when(at)
+    current, floor = _lock_float(session, vendor_id)
+    earlier = session.execute(
+        select(_entry.c.id).where(_entry.c.vendor_id == vendor_id, _entry.c.kind == "deposit",
+                                  _entry.c.reference == bank_reference)
+    ).scalar()
+    if earlier is not None:
+        original_amount = ledger.entry_postings(session, earlier)[ledger.FLOAT]
+        if original_amount != amount_cents:
+            raise DepositConflict(bank_reference=bank_reference,
+                                  original_amount_cents=original_amount,
+                                  amount_cents=amount_cents, journal_entry_id=earlier)
+        return FloatMovement(earlier, current, floor, _available(current, floor), applied=False)
+
+    after, floor = execute_write(
+        session,
+        update(_fa).where(_fa.c.vendor_id == vendor_id)
+        .values(balance_cents=_fa.c.balance_cents + amount_cents)
+        .returning(_fa.c.balance_cents, _fa.c.floor_cents),
+    ).one()
+    entry_id = ledger.write_entry(
+        session, vendor_id=vendor_id, kind="deposit", reference=bank_reference, at=at,
+        postings={ledger.BANK: -amount_cents, ledger.FLOAT: amount_cents},
+    )
+    audit.record(session, actor, "float.deposit", _vendor_client_id(session, vendor_id),
+                 amount_cents=amount_cents, bank_reference=bank_reference,
+                 journal_entry_id=entry_id)
+    return FloatMovement(entry_id, after, floor, _available(after, floor))
+
+
+def adjust(
+    session: Session,
+    *,
+    vendor_id: int,
+    amount_cents: int,
+    reason: str,
+    operator: str,
+    reference: str | None = None,
+    at: datetime | None = None,
+) -> FloatMovement:
+    """An operator's correction of the float (signed), against the ``adjustments`` account.
+
+    A negative adjustment may not take the balance below the floor (:class:`InsufficientFloat`).
+    Audited as ``float.adjust`` with the reason and operator.
+    """
+    if type(amount_cents) is not int or amount_cents == 0:
+        raise InvalidInput("an adjustment is a non-zero integer of cents", field="amount_cents",
+                           value=amount_cents)
+    for field, value in (("reason", reason), ("operator", operator)):
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput(f"an adjustment needs a {field}", field=field, value=value)
+    at = _when(at)
+    reference = _reference("reference", reference or f"ADJ-{at:%Y%m%d%H%M%S}")
+
+    change = (
+        update(_fa)
+        .where(_fa.c.vendor_id == vendor_id,
+               _fa.c.balance_cents + amount_cents >= _fa.c.floor_cents)
+        .values(balance_cents=_fa.c.balance_cents + amount_cents)
+        .returning(_fa.c.balance_cents, _fa.c.floor_cents, _fa.c.low_float_threshold_cents)
+    )
+    row = execute_write(session, change).first()
+    if row is None:
+        # Only the floor limits a correction (not the vendor's status nor the daily cap).
+        raise _insufficient(session, vendor_id, -amount_cents)
+    after, floor, threshold = row
+    entry_id = ledger.write_entry(
+        session, vendor_id=vendor_id, kind="adjustment", reference=reference, at=at,
+        postings={ledger.FLOAT: amount_cents, ledger.ADJUSTMENTS: -amount_cents},
+        operator=operator.strip(), reason=reason.strip(),
+    )
+    _note_low_float(session, vendor_id, entry_id, at, before=after - amount_cents, after=after,
+                    threshold=threshold)
+    audit.record(session, operator.strip(), "float.adjust", _vendor_client_id(session, vendor_id),
+                 amount_cents=amount_cents, reason=reason.strip(), reference=reference,
+                 journal_entry_id=entry_id)
+    return FloatMovement(entry_id, after, floor, _available(after, floor))
+
+
+def _insufficient(session: Session, vendor_id: int, amount_cents: int) -> Exception:
+    row = session.execute(
+        select(_fa.c.balance_cents, _fa.c.floor_cents).where(_fa.c.vendor_id == vendor_id)
+    ).first()
+    if row is None:
+        return UnknownVendor(vendor_id=vendor_id)
+    balance_cents, floor_cents = row
+    return InsufficientFloat(vendor_id=vendor_id, amount_cents=amount_cents,
+                             balance_cents=balance_cents, floor_cents=floor_cents)
+
+
+def balance(session: Session, vendor_id: int) -> FloatBalance:
+    """The float as it stands (no lock taken)."""
+    row = session.execute(
+        select(_fa.c.balance_cents, _fa.c.floor_cents, _fa.c.low_float_threshold_cents,
+               _fa.c.daily_cap_cents).where(_fa.c.vendor_id == vendor_id)
+    ).first()
+    if row is None:
+        raise UnknownVendor(vendor_id=vendor_id)
+    balance_cents, floor_cents, threshold, cap = row
+    return FloatBalance(vendor_id, balance_cents, floor_cents,
+                        _available(balance_cents, floor_cents), threshold, cap)

@@ -1,0 +1,221 @@
+"""The double-entry ledger: writing balanced journal entries and proving the books add up.
+
+Accounts and sign convention
+----------------------------
+Every posting is a signed integer amount of cents seen from the utility's books:
+**positive = credit, negative = debit**; the postings of an entry sum to zero.
+
+=====================  ==============================================  ====================
+account                what it is to the utility                       normal balance
+=====================  ==============================================  ====================
+vendor_float           what the utility owes the vendor (a liability)  credit (> 0)
+energy_revenue         energy sold, VAT-exclusive                      credit
+fixed_charge_revenue   monthly fixed charges, VAT-exclusive            credit
+vat_payable            VAT collected for the revenue authority         credit
+debt_recovered         customer arrears recovered from tenders         credit
+commission_expense     commission paid to vendors                      debit (< 0)
+bank                   money the vendor paid into the utility's bank   debit
+adjustments            the other side of an operator's correction      either
+=====================  ==============================================  ====================
+
+So a vendor's float balance is simply the sum of its ``vendor_float`` postings, and is positive
+when the vendor has credit. ``vendor_float`` belongs to the entry's vendor; the other accounts are
+the utility's own (one ledger account each, broken down by vendor through the entries).
+
+Entries (all amounts in cents; ``c`` = commission):
+
+* deposit X:      bank -X, vendor_float +X
+* vend of A:      vendor_float -(A - c), energy_revenue +e, vat_payable +v,
+                  fixed_charge_revenue +f, debt_recovered +d, commission_expense -c
+* reversal:       every posting of the original vend, negated
+* adjustment Y:   vendor_float +Y, adjustments -Y   (Y signed)
+
+Zero legs are left out (a posting is never zero) and an entry has at most one leg per account.
+
+This module writes entries only through :func:`write_entry`, which refuses an unbalanced one
+before it reaches the database; PostgreSQL checks the same at commit (a deferred constraint
+trigger) and :func:`check_invariants` re-proves everything from the rows, so a bug or a hand-made
+SQL change cannot hide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from vendor_accounts.models import ACCOUNTS, FloatAccount, JournalEntry, Posting
+
+__all__ = ["FLOAT", "LedgerProblem", "check_invariants", "entry_postings", "write_entry"]
+
+FLOAT = "vendor_float"
+ENERGY_REVENUE = "energy_revenue"
+FIXED_CHARGE_REVENUE = "fixed_charge_revenue"
+VAT_PAYABLE = "vat_payable"
+DEBT_RECOVERED = "debt_recovered"
+COMMISSION_EXPENSE = "commission_expense"
+BANK = "bank"
+ADJUSTMENTS = "adjustments"
+
+_entry = JournalEntry.__table__
+_posting = Posting.__table__
+_float = FloatAccount.__table__
+
+
+def write_entry(
+    session: Session,
+    *,
+    vendor_id: int,
+    kind: str,
+    reference: str,
+    at: datetime,
+    postings: Mapping[str, int],
+    reversal_of_id: int | None = None,
+    operator: str | None = None,
+    reason: str | None = None,
+) -> int:
+    """Insert one balanced entry and its postings (zero legs dropped); returns the entry id.
+
+    Two statements (the entry, then all postings at once), because on the vend path they run
+    while the float row is locked.
+    """
+    legs = {account: amount for account, amount in postings.items() if amount != 0}
+    unknown = set(legs) - set(ACCOUNTS)
+    # These are programming errors, not refusals: the callers build postings from checked input.
+    if unknown:
+        raise ValueError(f"unknown ledger accounts {sorted(unknown)}")
+    if sum(legs.values()) != 0 or len(legs) < 2:
+        raise ValueError(f"unbalanced journal entry {kind} {reference!r}: {legs}")
+    entry_id: int = session.execute(
+        insert(_entry).returning(_entry.c.id),
+        {
+            "vendor_id": vendor_id, "kind": kind, "reference": reference, "at": at,
+            "reversal_of_id": reversal_of_id, "operator": operator, "reason": reason,
+        },
+    ).scalar_one()
+    session.execute(
+        insert(_posting),
+        [{"journal_entry_id": entry_id, "account": a, "amount_cents": v} for a, v in legs.items()],
+    )
+    return entry_id
+
+
+def entry_postings(session: Session, journal_entry_id: int) -> dict[str, int]:
+    """The legs of one entry, by account."""
+    rows = session.execute(
+        select(_posting.c.account, _posting.c.amount_cents).where(
+            _posting.c.journal_entry_id == journal_entry_id
+        )
+    )
+    return {account: amount for account, amount in rows}
+
+
+@dataclass(frozen=True)
+class LedgerProblem:
+    """One way the books do not add up; a check reports all of them, not just the first."""
+
+    code: str
+    message: str
+    vendor_id: int | None = None
+    journal_entry_id: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def check_invariants(session: Session) -> list[LedgerProblem]:
+    """Re-prove the ledger from its rows; an empty list means the books are right.
+
+    * every entry has at least two postings and they sum to zero;
+    * every entry has at most one vendor_float leg (the unique constraint) and a reversal
+      negates its original leg for leg;
+    * every float balance equals the sum of its vendor_float postings and is not below its floor;
+    * no vendor has vendor_float postings without a float account.
+    """
+    problems: list[LedgerProblem] = []
+
+    legs = (
+        select(
+            _entry.c.id, _entry.c.vendor_id,
+            func.count(_posting.c.id).label("n"),
+            func.coalesce(func.sum(_posting.c.amount_cents), 0).label("total"),
+        )
+        .select_from(_entry.outerjoin(_posting, _posting.c.journal_entry_id == _entry.c.id))
+        .group_by(_entry.c.id, _entry.c.vendor_id)
+    ).subquery()
+    for entry_id, vendor_id, n, total in session.execute(
+        select(legs.c.id, legs.c.vendor_id, legs.c.n, legs.c.total).where(
+            (legs.c.n < 2) | (legs.c.total != 0)
+        )
+    ):
+        problems.append(LedgerProblem(
+            "unbalanced-entry",
+            f"journal entry {entry_id} has {n} postings summing to {total}",
+            vendor_id=vendor_id, journal_entry_id=entry_id,
+        ))
+
+    float_sums = (
+        select(_entry.c.vendor_id, func.sum(_posting.c.amount_cents).label("total"))
+        .select_from(_posting.join(_entry, _posting.c.journal_entry_id == _entry.c.id))
+        .where(_posting.c.account == FLOAT)
+        .group_by(_entry.c.vendor_id)
+    )
+    computed = {vendor_id: int(total) for vendor_id, total in session.execute(float_sums)}
+    accounts = session.execute(
+        select(_float.c.vendor_id, _float.c.balance_cents, _float.c.floor_cents)
+    ).all()
+    for vendor_id, stored, floor in accounts:
+        expected = computed.pop(vendor_id, 0)
+        if stored != expected:
+            problems.append(LedgerProblem(
+                "balance-mismatch",
+                f"vendor {vendor_id}: float says {stored}, postings sum to {expected}",
+                vendor_id=vendor_id,
+            ))
+        if stored < floor:
+            problems.append(LedgerProblem(
+                "below-floor", f"vendor {vendor_id}: balance {stored} below floor {floor}",
+                vendor_id=vendor_id,
+            ))
+    for vendor_id, total in computed.items():
+        problems.append(LedgerProblem(
+            "orphan-float-postings",
+            f"vendor {vendor_id} has float postings summing to {total} but no float account",
+            vendor_id=vendor_id,
+        ))
+
+    problems.extend(_reversal_problems(session))
+    return problems
+
+
+def _reversal_problems(session: Session) -> list[LedgerProblem]:
+    original = _entry.alias("original")
+    pairs = session.execute(
+        select(_entry.c.id, _entry.c.vendor_id, original.c.id, original.c.vendor_id,
+               original.c.kind)
+        .join(original, original.c.id == _entry.c.reversal_of_id)
+        .where(_entry.c.kind == "reversal")
+    ).all()
+    if not pairs:
+        return []
+    wanted = {r[0] for r in pairs} | {r[2] for r in pairs}
+    legs: dict[int, dict[str, int]] = {}
+    for entry_id, account, amount in session.execute(
+        select(_posting.c.journal_entry_id, _posting.c.account, _posting.c.amount_cents).where(
+            _posting.c.journal_entry_id.in_(wanted)
+        )
+    ):
+        legs.setdefault(entry_id, {})[account] = amount
+    problems = []
+    for rev_id, rev_vendor, orig_id, orig_vendor, orig_kind in pairs:
+        negated = {a: -v for a, v in legs.get(orig_id, {}).items()}
+        if rev_vendor != orig_vendor or orig_kind != "vend" or legs.get(rev_id, {}) != negated:
+            problems.append(LedgerProblem(
+                "bad-reversal",
+                f"journal entry {rev_id} does not exactly reverse vend entry {orig_id}",
+                vendor_id=rev_vendor, journal_entry_id=rev_id,
+            ))
+    return problems
