@@ -16,6 +16,9 @@ COMMANDS = [
     ("gateway.cli_meter", "meter"),
     ("gateway.cli_demo", "demo_group"),
     ("gateway.cli_serve", "serve"),
+    ("vendor_accounts.cli", "vendor"),
+    ("vendor_accounts.cli", "terminal"),
+    ("vendor_accounts.cli", "float_group"),
 ]
 
 

@@ -16,6 +16,7 @@ from gateway.meter_import import MeterRow, apply_rows
 from gateway.models import Meter, SupplyGroup, VendingKey
 from gateway.tariffs import ensure_tariff_version
 from sts import SoftwareSecurityModule
+from vendor_accounts.demo import seed_demo_vendors
 
 # Published STS test keys (demo only).
 DEMO_SUPPLY_GROUPS = [
@@ -84,3 +85,4 @@ def seed_master_data(session: Session, security_module: SoftwareSecurityModule) 
 def seed(session: Session, security_module: SoftwareSecurityModule) -> None:
     """Create the whole demo utility (master data, then vendors) in the caller's transaction."""
     seed_master_data(session, security_module)
+    seed_demo_vendors(session)
