@@ -1,0 +1,162 @@
+"""The WSGI application behind `/vend`: the order in which a request is let in.
+
+    GET ?wsdl                 the WSDL, its address taken from this request (no credentials)
+    anything but POST         405
+    Content-Length > limit    413 + XMLVendSchemaEx, nothing read
+    HTTP Basic                401 / 403 + RequestAuthorisationEx / 429   (auth.py)
+    bounded read, hardened
+    parse, no DTD             413 or XMLVendSchemaEx                      (guard.py)
+    schema validation,
+    operation                 spyne (service.py); faults via faults.to_fault
+
+Authentication comes before the body is read or parsed, so an unauthenticated client costs a
+header check and, at most, one argon2 verification (throttled); only the declared length is
+looked at before that.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from xml.sax.saxutils import escape
+
+from spyne.server.wsgi import WsgiApplication, WsgiMethodContext
+
+from gateway.runtime import Runtime
+from gateway.soap.auth import AuthRefusal, TerminalAuthenticator
+from gateway.soap.faults import to_fault
+from gateway.soap.guard import BodyTooLarge, check_declared_length, parse_envelope, read_body
+from gateway.soap.service import DOCUMENT_KEY, PRINCIPAL_KEY, build_application
+from gateway.soap.wsdl_export import canonical
+from gateway.vend_types import Principal, VendingService
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Authenticator = Callable[[dict[str, Any]], Principal | AuthRefusal]
+
+WSDL_PLACEHOLDER = "https://vendgw.invalid/vend"
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:\d{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?")
+
+# spyne logs every Client fault raised by an operation with a traceback; to_fault already logs
+# each refusal in one line, and Server faults still reach spyne's other loggers.
+logging.getLogger("spyne.application.client").setLevel(logging.CRITICAL)
+
+
+class VendWsgiApplication(WsgiApplication):  # type: ignore[misc]  # spyne is untyped
+    """spyne's WSGI server with every fault passed through faults.to_fault."""
+
+    def handle_error(self, p_ctx: Any, others: Any, error: BaseException,
+                     start_response: StartResponse) -> Iterable[bytes]:
+        fault = to_fault(error)
+        p_ctx.out_error = fault
+        return super().handle_error(p_ctx, others, fault, start_response)
+
+    def fault_response(self, environ: dict[str, Any], start_response: StartResponse,
+                       error: BaseException, status: str | None = None,
+                       headers: Iterable[tuple[str, str]] = ()) -> Iterable[bytes]:
+        """A SOAP fault for a request refused before spyne took it (guard, auth)."""
+        ctx = WsgiMethodContext(self, environ, self.app.out_protocol.mime_type)
+        ctx.transport.resp_code = status
+        ctx.transport.resp_headers.update(dict(headers))
+        return self.handle_error(ctx, [], error, start_response)
+
+
+def request_location(environ: dict[str, Any]) -> str:
+    """This endpoint's URL as the client reached it; the Host header only when it is sane."""
+    scheme = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
+    host = str(environ.get("HTTP_HOST") or "")
+    if not _HOST.fullmatch(host):
+        host = f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+    path = f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}" or "/vend"
+    return f"{scheme}://{host}{path}"
+
+
+class WsdlDocument:
+    """The WSDL, built once; each request gets it with its own address filled in (so one
+    client's Host header never ends up in another client's WSDL)."""
+
+    def __init__(self, soap: WsgiApplication) -> None:
+        soap.doc.wsdl11.build_interface_document(WSDL_PLACEHOLDER)
+        self.template: bytes = canonical(soap.doc.wsdl11.get_interface_document(),
+                                         WSDL_PLACEHOLDER)
+        if self.template.count(WSDL_PLACEHOLDER.encode()) != 1:
+            raise RuntimeError("the WSDL does not carry exactly one service address")
+
+    def render(self, location: str) -> bytes:
+        return self.template.replace(WSDL_PLACEHOLDER.encode(),
+                                     escape(location, {'"': "&quot;"}).encode())
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        body = self.render(request_location(environ))
+        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def _plain(start_response: StartResponse, status: str, text: str,
+           headers: Iterable[tuple[str, str]] = ()) -> Iterable[bytes]:
+    body = text.encode()
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
+                            ("Content-Length", str(len(body))), *headers])
+    return [body]
+
+
+def _wants_wsdl(environ: dict[str, Any]) -> bool:
+    query = str(environ.get("QUERY_STRING") or "").lower()
+    return query.split("&")[0].split("=")[0] == "wsdl"
+
+
+def create_soap_app(service: VendingService, runtime: Runtime, *,
+                    authenticator: Authenticator | None = None) -> WsgiApp:
+    """The `/vend` WSGI application calling `service` for every authenticated request."""
+    limit = runtime.settings.server.max_body_bytes
+    soap = VendWsgiApplication(build_application(service, runtime.settings.server.server_id))
+    wsdl = WsdlDocument(soap)
+    authenticate: Authenticator = authenticator or TerminalAuthenticator(runtime)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        if method == "GET" and _wants_wsdl(environ):
+            return wsdl(environ, start_response)
+        if method != "POST":
+            return _plain(start_response, "405 Method Not Allowed",
+                          "POST a SOAP 1.1 envelope here, or GET ?wsdl\n",
+                          [("Allow", "GET, POST")])
+        try:
+            check_declared_length(environ, limit)
+            who = authenticate(environ)
+            if isinstance(who, AuthRefusal):
+                if who.fault is not None:
+                    return soap.fault_response(environ, start_response, who.fault, who.status,
+                                               who.headers)
+                return _plain(start_response, who.status, f"{who.status[4:].lower()}\n",
+                              who.headers)
+            body = read_body(environ, limit)
+            document = parse_envelope(body)
+        except BodyTooLarge as exc:
+            return soap.fault_response(environ, start_response, exc,
+                                       "413 Request Entity Too Large", [("Connection", "close")])
+        except Exception as exc:
+            return soap.fault_response(environ, start_response, exc)
+        environ[PRINCIPAL_KEY] = who
+        environ[DOCUMENT_KEY] = document
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        started: list[bool] = []
+
+        def tracking_start_response(*args: Any) -> Any:
+            started.append(True)
+            return start_response(*args)
+
+        try:
+            return soap.handle_rpc(environ, tracking_start_response)
+        except Exception as exc:  # spyne lets non-Fault errors of its input stages through
+            if started:
+                raise
+            return soap.fault_response(environ, start_response, exc)
+
+    return app

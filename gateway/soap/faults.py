@@ -1,0 +1,84 @@
+"""Errors become SOAP faults here, and only here.
+
+`to_fault` is the one mapping. The service layer raises `GatewayError` subtypes (the XMLVend
+fault taxonomy, see gateway/errors.py); the edge raises `SchemaError` for input it refuses; spyne
+raises its own `Fault`s for documents it cannot take. Every one of them reaches a client as
+
+    faultcode    soap11env:Client.<FaultType>    or    soap11env:Server.SystemEx
+    faultstring  a sentence for people
+    detail       <XMLVendFault xmlns="urn:vendgw:xmlvend:2.1">
+                   <faultType>UnknownMeterEx</faultType>     the XMLVend fault type
+                   <code>unknown-meter</code>                stable, for client code to branch on
+                   <desc>...</desc>                          the faultstring again
+                   <correlationID>...</correlationID>        Server.SystemEx only
+                 </XMLVendFault>
+
+Anything that is not ours becomes Server.SystemEx with a generic message; the exception and its
+traceback go to the server log under a correlation id that the fault carries, never to the
+client.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from lxml import etree
+from spyne.model.fault import Fault
+
+from gateway.errors import GatewayError, SchemaError, SystemError_
+from gateway.soap.types import TNS
+
+log = logging.getLogger("gateway.soap")
+
+GENERIC_SYSTEM_MESSAGE = "the gateway could not process the request; quote the correlation ID"
+MAX_FAULTSTRING = 300
+
+
+class VendFault(Fault):
+    """A fault already mapped by `to_fault`: carries the XMLVend type and code as attributes."""
+
+    def __init__(self, fault_type: str, client: bool, message: str, code: str,
+                 correlation_id: str | None = None) -> None:
+        self.fault_type = fault_type
+        self.code = code
+        self.correlation_id = correlation_id
+        super().__init__(
+            faultcode=f"{'Client' if client else 'Server'}.{fault_type}",
+            faultstring=message,
+            detail=_detail(fault_type, code, message, correlation_id),
+        )
+
+
+def _detail(fault_type: str, code: str, message: str,
+            correlation_id: str | None) -> etree._Element:
+    root = etree.Element(f"{{{TNS}}}XMLVendFault", nsmap={None: TNS})
+    for name, value in (("faultType", fault_type), ("code", code), ("desc", message),
+                        ("correlationID", correlation_id)):
+        if value is not None:
+            etree.SubElement(root, f"{{{TNS}}}{name}").text = value
+    return root
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_FAULTSTRING else text[: MAX_FAULTSTRING - 3] + "..."
+
+
+def to_fault(exc: BaseException) -> VendFault:
+    """Map any exception to the fault a client sees (the one place that does this)."""
+    if isinstance(exc, VendFault):
+        return exc
+    if isinstance(exc, GatewayError) and exc.client_fault:
+        log.info("refused %s (%s): %s", exc.fault_type, exc.code, exc.message)
+        return VendFault(exc.fault_type, True, _clip(exc.message), exc.code)
+    if isinstance(exc, Fault) and str(exc.faultcode).startswith("Client"):
+        # spyne's own refusals: schema validation, XML syntax, unknown operation, wrong verb.
+        return to_fault(SchemaError(
+            f"the request does not follow the XMLVend schema: {exc.faultstring}",
+            code="schema"))
+    correlation_id = uuid.uuid4().hex[:16]
+    message = exc.message if isinstance(exc, SystemError_) else GENERIC_SYSTEM_MESSAGE
+    code = exc.code if isinstance(exc, SystemError_) else "system"
+    log.error("Server.SystemEx correlation=%s: %r", correlation_id, exc, exc_info=exc)
+    return VendFault("SystemEx", False, f"{message} ({correlation_id})", code, correlation_id)

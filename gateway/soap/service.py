@@ -1,0 +1,204 @@
+"""The XMLVend operations as a spyne service: thin on purpose.
+
+Each operation does the same four things: check that the body speaks for the authenticated
+terminal (ClientIDAuthorisationEx otherwise), build the RequestHeader, call the VendingService,
+and convert its answer. No business rule lives here; every error goes through faults.to_fault.
+
+Operations are document/literal "bare": the SOAP Body holds the request element itself
+(`<CreditVendReq>`), named after the operation, whose type extends BaseReq.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spyne import Application, ServiceBase, rpc
+from spyne.protocol.soap import Soap11
+
+from gateway.errors import ClientIDAuthorisation, SchemaError, SystemError_
+from gateway.soap import convert
+from gateway.soap import types as t
+from gateway.soap.faults import to_fault
+from gateway.vend_types import Principal, RequestHeader, VendingService
+
+PRINCIPAL_KEY = "vendgw.soap.principal"
+DOCUMENT_KEY = "vendgw.soap.document"
+
+
+class VendApplication(Application):  # type: ignore[misc]  # spyne is untyped
+    """The spyne application plus what the operations need: the service and our serverID."""
+
+    def __init__(self, vending: VendingService | None, server_id: str,
+                 in_protocol: Soap11, out_protocol: Soap11) -> None:
+        super().__init__([VendGateway], tns=t.TNS, name=t.SERVICE_NAME,
+                         in_protocol=in_protocol, out_protocol=out_protocol)
+        self.vending = vending
+        self.server_id = server_id
+
+
+class Call:
+    """One request, authenticated and checked: who, the header, and where to send it."""
+
+    def __init__(self, ctx: Any, req: Any) -> None:
+        app: VendApplication = ctx.app
+        who: Principal | None = ctx.transport.req_env.get(PRINCIPAL_KEY)
+        if who is None or app.vending is None:
+            raise SystemError_("the request reached the service unauthenticated",
+                               code="wiring")
+        if req.clientID != who.client_id or req.terminalID != who.terminal_id:
+            raise ClientIDAuthorisation(
+                "clientID and terminalID in the request must be those of the HTTP credentials")
+        operator = req.authCred.opName if req.authCred is not None else ""
+        self.who = who
+        self.header = RequestHeader(client_id=who.client_id, terminal_id=who.terminal_id,
+                                    msg_id=convert.msg_id(req.msgID), operator=operator or "")
+        self.service: VendingService = app.vending
+        self.server_id = app.server_id
+
+    def base(self) -> dict[str, Any]:
+        return convert.base_fields(self.who.client_id, self.who.terminal_id,
+                                   self.header.msg_id, self.server_id)
+
+
+def _op(name: str) -> dict[str, Any]:
+    return {"_body_style": "bare", "_in_message_name": f"{name}Req",
+            "_out_message_name": f"{name}Resp"}
+
+
+class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
+    __service_name__ = t.SERVICE_NAME
+
+    @classmethod
+    def call_wrapper(cls, ctx: Any, args: Any = None) -> Any:
+        try:
+            return super().call_wrapper(ctx, args)
+        except Exception as exc:
+            raise to_fault(exc) from exc
+
+    # Revenue domain ------------------------------------------------------------------------
+
+    @rpc(t.MeterReq, _returns=t.ConfirmCustomerResp, **_op("ConfirmCustomer"))
+    def ConfirmCustomer(ctx: Any, req: Any) -> t.ConfirmCustomerResp:
+        call = Call(ctx, req)
+        info = call.service.confirm_customer(call.who, call.header,
+                                             convert.meter_number(req.meterNumber))
+        return convert.confirm_customer_resp(call.base(), info)
+
+    @rpc(t.VendReq, _returns=t.VendResp, **_op("CreditVend"))
+    def CreditVend(ctx: Any, req: Any) -> t.VendResp:
+        call = Call(ctx, req)
+        receipt = call.service.credit_vend(call.who, call.header,
+                                           convert.meter_number(req.meterNumber),
+                                           convert.amount_cents(req.amount), req.payType)
+        return convert.vend_resp(call.base(), receipt)
+
+    @rpc(t.VendReq, _returns=t.VendResp, **_op("TrialCreditVend"))
+    def TrialCreditVend(ctx: Any, req: Any) -> t.VendResp:
+        call = Call(ctx, req)
+        receipt = call.service.trial_credit_vend(call.who, call.header,
+                                                 convert.meter_number(req.meterNumber),
+                                                 convert.amount_cents(req.amount), req.payType)
+        return convert.vend_resp(call.base(), receipt)
+
+    @rpc(t.MeterReq, _returns=t.VendResp, **_op("FBEVend"))
+    def FBEVend(ctx: Any, req: Any) -> t.VendResp:
+        call = Call(ctx, req)
+        receipt = call.service.fbe_vend(call.who, call.header,
+                                        convert.meter_number(req.meterNumber))
+        return convert.vend_resp(call.base(), receipt)
+
+    @rpc(t.ReprintReq, _returns=t.ReprintResp, **_op("Reprint"))
+    def Reprint(ctx: Any, req: Any) -> t.ReprintResp:
+        call = Call(ctx, req)
+        original = None if req.originalMsgID is None else convert.msg_id(req.originalMsgID)
+        receipts = call.service.reprint(call.who, call.header,
+                                        convert.meter_number(req.meterNumber), original)
+        return convert.reprint_resp(call.base(), receipts)
+
+    # Advice --------------------------------------------------------------------------------
+
+    @rpc(t.AdviceReq, _returns=t.ConfirmationAdviceResp, **_op("ConfirmationAdvice"))
+    def ConfirmationAdvice(ctx: Any, req: Any) -> t.ConfirmationAdviceResp:
+        call = Call(ctx, req)
+        result = call.service.confirmation_advice(call.who, call.header,
+                                                  convert.msg_id(req.originalMsgID))
+        return convert.confirmation_resp(call.base(), result)
+
+    @rpc(t.AdviceReq, _returns=t.ReversalAdviceResp, **_op("ReversalAdvice"))
+    def ReversalAdvice(ctx: Any, req: Any) -> t.ReversalAdviceResp:
+        call = Call(ctx, req)
+        result = call.service.reversal_advice(call.who, call.header,
+                                              convert.msg_id(req.originalMsgID))
+        return convert.reversal_resp(call.base(), result)
+
+    @rpc(t.AdviceReq, _returns=t.VendResp, **_op("LastResponseAdvice"))
+    def LastResponseAdvice(ctx: Any, req: Any) -> t.VendResp:
+        call = Call(ctx, req)
+        receipt = call.service.last_response_advice(call.who, call.header,
+                                                    convert.msg_id(req.originalMsgID))
+        return convert.vend_resp(call.base(), receipt)
+
+    # Vendor --------------------------------------------------------------------------------
+
+    @rpc(t.VendorStatementReq, _returns=t.VendorStatementResp, **_op("VendorStatement"))
+    def VendorStatement(ctx: Any, req: Any) -> t.VendorStatementResp:
+        call = Call(ctx, req)
+        max_items = convert.DEFAULT_MAX_ITEMS if req.maxItems is None else int(req.maxItems)
+        statement = call.service.vendor_statement(call.who, call.header, max_items)
+        return convert.statement_resp(call.base(), statement)
+
+    # Meter domain (engineering) --------------------------------------------------------------
+
+    @rpc(t.MeterSpecificEngReq, _returns=t.EngResp, **_op("MeterSpecificEng"))
+    def MeterSpecificEng(ctx: Any, req: Any) -> t.EngResp:
+        call = Call(ctx, req)
+        value = None if req.value is None else int(req.value)
+        result = call.service.meter_specific_eng(call.who, call.header,
+                                                 convert.meter_number(req.meterNumber),
+                                                 req.engType, value)
+        return convert.eng_resp(call.base(), result)
+
+    @rpc(t.NonMeterSpecificEngReq, _returns=t.EngResp, **_op("NonMeterSpecificEng"))
+    def NonMeterSpecificEng(ctx: Any, req: Any) -> t.EngResp:
+        call = Call(ctx, req)
+        mfr_code = None if req.mfrCode is None else int(req.mfrCode)
+        result = call.service.non_meter_specific_eng(call.who, call.header, req.engType,
+                                                     mfr_code)
+        return convert.eng_resp(call.base(), result)
+
+
+OPERATIONS: tuple[str, ...] = (
+    "ConfirmCustomer", "CreditVend", "TrialCreditVend", "FBEVend", "Reprint",
+    "ConfirmationAdvice", "ReversalAdvice", "LastResponseAdvice", "VendorStatement",
+    "MeterSpecificEng", "NonMeterSpecificEng",
+)
+
+
+class HardenedSoap11(Soap11):  # type: ignore[misc]  # spyne is untyped
+    """SOAP 1.1 input that never parses bytes: it takes the tree guard.parse_envelope made.
+
+    Schema validation is spyne's lxml validator (the XSD generated from types.py), with its
+    refusals turned into XMLVendSchemaEx faults carrying lxml's own sentence.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(validator="lxml")
+
+    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        document = ctx.transport.req_env.get(DOCUMENT_KEY)
+        if document is None:
+            raise to_fault(SystemError_("the request body was not checked", code="wiring"))
+        ctx.in_document = (document, None)  # (root, xmlids): no SOAP-encoding href resolution
+
+    def validate_body(self, ctx: Any, message: Any) -> None:
+        schema = self.validation_schema
+        if not schema.validate(ctx.in_body_doc):
+            error = schema.error_log.last_error
+            raise to_fault(SchemaError(f"the request does not follow the schema: "
+                                       f"{error.message if error else 'invalid'}",
+                                       code="schema"))
+
+
+def build_application(vending: VendingService | None, server_id: str) -> VendApplication:
+    """The spyne application; with `vending=None` it can only describe itself (WSDL export)."""
+    return VendApplication(vending, server_id, HardenedSoap11(), Soap11())
