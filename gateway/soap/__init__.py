@@ -5,6 +5,7 @@ builds the RequestHeader and Principal, calls a `VendingService` and maps the an
 (faults.to_fault). See README.md in this directory for the contract.
 """
 
+from gateway.soap import _spyne_compat  # noqa: F401  # first: see its docstring
 from gateway.soap.app import create_soap_app
 from gateway.soap.types import TNS
 

@@ -27,7 +27,7 @@ from gateway.vend_types import (
     VendReceipt,
 )
 
-_METER_NUMBER = re.compile(r"\d{11}|\d{13}")
+_METER_NUMBER = re.compile(r"[0-9]{11}|[0-9]{13}")
 DEFAULT_MAX_ITEMS = 10
 
 

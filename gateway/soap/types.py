@@ -73,11 +73,12 @@ def repeated(model: Any) -> Any:
 
 # Simple types ------------------------------------------------------------------------------
 
-EAN = Unicode(pattern=r"\d{13}", type_name="EAN", __namespace__=TNS)
+EAN = Unicode(pattern=r"[0-9]{13}", type_name="EAN", __namespace__=TNS)
 TerminalID = Unicode(min_len=1, max_len=40, pattern=r"\S+", type_name="TerminalID",
                      __namespace__=TNS)
-MeterNumber = Unicode(pattern=r"\d{11}|\d{13}", type_name="MeterNumber", __namespace__=TNS)
-MsgIDDateTime = Unicode(pattern=r"\d{14}", type_name="MsgIDDateTime", __namespace__=TNS)
+MeterNumber = Unicode(pattern=r"[0-9]{11}|[0-9]{13}", type_name="MeterNumber",
+                      __namespace__=TNS)
+MsgIDDateTime = Unicode(pattern=r"[0-9]{14}", type_name="MsgIDDateTime", __namespace__=TNS)
 MsgIDUniqueNumber = Integer64(ge=1, le=10**18 - 1, type_name="MsgIDUniqueNumber",
                               __namespace__=TNS)
 Msg = Unicode(max_len=160, type_name="Msg", __namespace__=TNS)
@@ -88,7 +89,7 @@ TenderAmount = Decimal(gt=0, fraction_digits=2, total_digits=14, type_name="Tend
                        __namespace__=TNS)
 Money = Decimal(fraction_digits=2, type_name="Money", __namespace__=TNS)
 KWh = Decimal(fraction_digits=1, type_name="KWh", __namespace__=TNS)
-Token = Unicode(pattern=r"\d{20}", type_name="Token", __namespace__=TNS)
+Token = Unicode(pattern=r"[0-9]{20}", type_name="Token", __namespace__=TNS)
 PayType = Unicode(values=PAY_TYPES, type_name="PayType", __namespace__=TNS)
 TransactionType = Unicode(values=TRANSACTION_TYPES, type_name="TransactionType",
                           __namespace__=TNS)
