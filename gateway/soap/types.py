@@ -97,7 +97,7 @@ MeterEngType = Unicode(values=METER_ENG_TYPES, type_name="MeterEngType", __names
 NonMeterEngType = Unicode(values=NON_METER_ENG_TYPES, type_name="NonMeterEngType",
                           __namespace__=TNS)
 MaxItems = Integer(ge=1, le=100, type_name="MaxItems", __namespace__=TNS)
-EngValue = Integer(ge=0, le=65535, type_name="EngValue", __namespace__=TNS)
+EngValue = Integer(ge=0, le=999_999_999, type_name="EngValue", __namespace__=TNS)
 MfrCode = Integer(ge=0, le=9999, type_name="MfrCode", __namespace__=TNS)
 
 

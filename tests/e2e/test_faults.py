@@ -1,0 +1,128 @@
+"""Every fault of the contract, as a bank's zeep client receives it from the real server:
+`Client.<Type>` or `Server.SystemEx`, a sentence, and the typed detail."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import zeep
+from sqlalchemy import text
+
+from tests.soap.support import (
+    ATM,
+    BAD_CHECK_DIGIT,
+    BLOCKED_METER,
+    METER,
+    OFFICE,
+    POS,
+    UNKNOWN_METER,
+    header,
+    new_msg_id,
+    zeep_client,
+    zeep_fault_detail,
+)
+
+if TYPE_CHECKING:
+    from tests.conftest import TestDatabase
+    from tests.e2e.conftest import Server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def clients(base_url: str) -> dict[str, zeep.Client]:
+    return {"atm": zeep_client(base_url, ATM), "pos": zeep_client(base_url, POS),
+            "office": zeep_client(base_url, OFFICE)}
+
+
+def fault(call: Callable[[], Any]) -> tuple[str, dict[str, str], str]:
+    with pytest.raises(zeep.exceptions.Fault) as caught:
+        call()
+    return caught.value.code.split(":")[-1], zeep_fault_detail(caught.value), caught.value.message
+
+
+def unknown_msg_id() -> dict[str, Any]:
+    return new_msg_id()
+
+
+CASES: dict[str, Callable[[dict[str, zeep.Client]], Any]] = {
+    "UnknownMeterEx": lambda c: c["atm"].service.ConfirmCustomer(
+        **header(ATM), meterNumber=UNKNOWN_METER),
+    "BlockedMeterEx": lambda c: c["atm"].service.CreditVend(
+        **header(ATM), meterNumber=BLOCKED_METER, amount="50.00", payType="cash"),
+    "MSNOCheckDigitEx": lambda c: c["atm"].service.ConfirmCustomer(
+        **header(ATM), meterNumber=BAD_CHECK_DIGIT),
+    "VendorCreditEx": lambda c: c["pos"].service.CreditVend(
+        **header(POS), meterNumber=METER, amount="60.00", payType="cash"),
+    "VendAmountEx": lambda c: c["atm"].service.CreditVend(
+        **header(ATM), meterNumber=METER, amount="1.00", payType="cash"),
+    "FBEEx": lambda c: c["office"].service.FBEVend(**header(OFFICE), meterNumber=METER),
+    "RequestAuthorisationEx": lambda c: c["atm"].service.MeterSpecificEng(
+        **header(ATM), meterNumber=METER, engType="ClearTamper"),
+    "ClientIDAuthorisationEx": lambda c: c["atm"].service.ConfirmCustomer(
+        **header(POS), meterNumber=METER),
+    "LastResponseEx": lambda c: c["atm"].service.LastResponseAdvice(
+        **header(ATM), originalMsgID=unknown_msg_id()),
+    "ReversalEx": lambda c: c["atm"].service.ReversalAdvice(
+        **header(ATM), originalMsgID=unknown_msg_id()),
+    "ConfirmationEx": lambda c: c["atm"].service.ConfirmationAdvice(
+        **header(ATM), originalMsgID=unknown_msg_id()),
+    "XMLVendSchemaEx": lambda c: c["atm"].service.CreditVend(
+        **header(ATM), meterNumber=METER, amount="10.001", payType="cash"),
+    "UseCaseSupportEx": lambda c: c["office"].service.NonMeterSpecificEng(
+        **header(OFFICE), engType="DispVer"),
+}
+
+
+@pytest.mark.parametrize("fault_type", sorted(CASES))
+def test_client_faults(clients: dict[str, zeep.Client], fault_type: str) -> None:
+    code, detail, message = fault(lambda: CASES[fault_type](clients))
+    assert code == f"Client.{fault_type}"
+    assert detail["faultType"] == fault_type
+    assert detail["code"] and re.fullmatch(r"[a-z0-9-]+", detail["code"])
+    assert message and message == detail["desc"]
+    assert "correlationID" not in detail
+
+
+def test_duplicate_msg_id(clients: dict[str, zeep.Client]) -> None:
+    msg_id = new_msg_id()
+    clients["atm"].service.CreditVend(**header(ATM, msg_id), meterNumber=METER, amount="20.00",
+                                      payType="cash")
+    code, detail, _ = fault(lambda: clients["atm"].service.CreditVend(
+        **header(ATM, msg_id), meterNumber=METER, amount="30.00", payType="cash"))
+    assert code == "Client.DuplicateMsgIDEx"
+    assert detail["code"] == "duplicate-msg-id"
+
+
+def test_a_confirmed_vend_cannot_be_reversed(clients: dict[str, zeep.Client]) -> None:
+    msg_id = new_msg_id()
+    atm = clients["atm"].service
+    atm.CreditVend(**header(ATM, msg_id), meterNumber=METER, amount="20.00", payType="cash")
+    atm.ConfirmationAdvice(**header(ATM), originalMsgID=msg_id)
+    code, detail, _ = fault(lambda: atm.ReversalAdvice(**header(ATM), originalMsgID=msg_id))
+    assert (code, detail["code"]) == ("Client.ReversalEx", "already-confirmed")
+
+
+def test_system_fault_hides_the_cause_and_logs_it(clients: dict[str, zeep.Client],
+                                                  e2e_db: TestDatabase, server: Server) -> None:
+    """A broken database (a table renamed under the running server) is Server.SystemEx with
+    a correlation ID; the SQL error stays in the server log."""
+    with e2e_db.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE meter RENAME TO meter_gone"))
+    try:
+        code, detail, message = fault(lambda: clients["atm"].service.ConfirmCustomer(
+            **header(ATM), meterNumber=METER))
+    finally:
+        with e2e_db.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE meter_gone RENAME TO meter"))
+    assert code == "Server.SystemEx"
+    assert detail["faultType"] == "SystemEx"
+    correlation = detail["correlationID"]
+    assert correlation in message
+    assert "meter" not in message.lower() and "sql" not in message.lower()
+    log = server.log_text()
+    assert f"correlation={correlation}" in log
+    assert "Traceback" in log
