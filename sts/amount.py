@@ -44,31 +44,40 @@ def _offset(exponent: int) -> int:
     return (1 << 14) * ((_POW10[exponent] - 1) // 9)
 
 
-MAX_AMOUNT = _MANTISSA_MAX * 1000 + _offset(3)  # 18 201 624 (0.1 units) or watts
+# Per exponent: (value of mantissa 0, 10^exponent, value of the largest mantissa). Precomputed
+# because every token issued goes through here.
+_LEVELS: tuple[tuple[int, int, int], ...] = tuple(
+    (_offset(e), _POW10[e], _MANTISSA_MAX * _POW10[e] + _offset(e))
+    for e in range(MAX_CURRENCY_EXPONENT + 1)
+)
+
+MAX_AMOUNT = _LEVELS[3][2]  # 18 201 624 (0.1 units) or watts
 
 
 def _value(exponent: int, mantissa: int) -> int:
-    return mantissa * _POW10[exponent] + _offset(exponent)
+    offset, scale, _ = _LEVELS[exponent]
+    return mantissa * scale + offset
 
 
 def _round_up(value: int, max_exponent: int) -> tuple[int, int]:
     """Smallest representable (exponent, mantissa) whose value is >= ``value``."""
     for exponent in range(max_exponent + 1):
-        scale = _POW10[exponent]
-        # Ceiling division; a value in the gap below this exponent's range gives mantissa 0.
-        mantissa = max(0, -((_offset(exponent) - value) // scale))
-        if mantissa <= _MANTISSA_MAX:
-            return exponent, mantissa
+        offset, scale, top = _LEVELS[exponent]
+        if value <= top:
+            # At or below this exponent's first value (a gap between ranges): mantissa 0.
+            if value <= offset:
+                return exponent, 0
+            return exponent, -((offset - value) // scale)  # ceiling division
     raise ValueError(value)
 
 
 def _round_down(value: int, max_exponent: int) -> tuple[int, int]:
     """Largest representable (exponent, mantissa) whose value is <= ``value``."""
     exponent = 0
-    while exponent < max_exponent and _offset(exponent + 1) <= value:
+    while exponent < max_exponent and _LEVELS[exponent + 1][0] <= value:
         exponent += 1
-    mantissa = min(_MANTISSA_MAX, (value - _offset(exponent)) // _POW10[exponent])
-    return exponent, mantissa
+    offset, scale, _ = _LEVELS[exponent]
+    return exponent, min(_MANTISSA_MAX, (value - offset) // scale)
 
 
 def encode_amount(amount: int, *, field: str = "amount") -> int:
@@ -125,7 +134,7 @@ def encode_currency(amount: Decimal | int | str) -> tuple[int, int]:
         denominator = 1
     else:
         denominator = 10**-shift
-    largest = _value(MAX_CURRENCY_EXPONENT, _MANTISSA_MAX)
+    largest = _LEVELS[MAX_CURRENCY_EXPONENT][2]
     if sign:
         magnitude = numerator // denominator
         if magnitude > largest:

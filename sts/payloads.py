@@ -26,7 +26,7 @@ Anything else (class 1 subclasses 3-15, class 2 subclasses 11-15, class 3) decod
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
 from typing import ClassVar, Self
@@ -97,13 +97,17 @@ class ManagementSubclass(IntEnum):
     EXTENDED_TOKEN_SET = 10
 
 
-def _check(field: str, value: object, bits: int) -> None:
+def _check(name: str, value: object, bits: int) -> None:
+    if type(value) is int and 0 <= value < (1 << bits):
+        return
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < (1 << bits):
-        raise InvalidFieldError(field, value, f"must be an integer 0..{(1 << bits) - 1}")
+        raise InvalidFieldError(name, value, f"must be an integer 0..{(1 << bits) - 1}")
 
 
 def _check_subclass(payload: object, allowed: range) -> None:
     value = payload.subclass  # type: ignore[attr-defined]
+    if type(value) is int and value in allowed:
+        return
     if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
         raise InvalidFieldError(
             "subclass", value, f"must be {allowed.start}..{allowed.stop - 1} for this token"
@@ -121,6 +125,8 @@ def _split_tid_body(body: int) -> tuple[int, int, int]:
 
 
 def _check_tid_fields(tid: int, rnd: int) -> None:
+    if type(tid) is int and type(rnd) is int and 0 <= tid <= MAX_TID and 0 <= rnd <= 15:
+        return
     _check("tid", tid, 24)
     _check("rnd", rnd, 4)
 
@@ -138,17 +144,21 @@ class TransferCredit:
     tid: int
     amount_tenths: int
     rnd: int = 0
+    # The encoded amount, computed once: tokens are issued at volume.
+    _field: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_subclass(self, range(4))
         _check_tid_fields(self.tid, self.rnd)
-        exact = decode_amount(encode_amount(self.amount_tenths, field="amount_tenths"))
+        encoded = encode_amount(self.amount_tenths, field="amount_tenths")
+        exact = decode_amount(encoded)
         if exact != self.amount_tenths:
             raise AmountRangeError(
                 "amount_tenths",
                 self.amount_tenths,
                 f"cannot be carried exactly (next is {exact}); use TransferCredit.rounded()",
             )
+        object.__setattr__(self, "_field", encoded)
 
     @classmethod
     def rounded(cls, subclass: int, tid: int, amount_tenths: int, rnd: int = 0) -> Self:
@@ -162,10 +172,10 @@ class TransferCredit:
 
     @property
     def amount_field(self) -> int:
-        return encode_amount(self.amount_tenths)
+        return self._field
 
     def body(self) -> int:
-        return _tid_body(self.rnd, self.tid, self.amount_field)
+        return self.rnd << 40 | self.tid << 16 | self._field
 
     @classmethod
     def from_body(cls, subclass: int, body: int) -> Self:
@@ -185,20 +195,22 @@ class CurrencyTransfer:
     subclass: int
     tid: int
     amount: Decimal
+    _fields: tuple[int, int] = field(default=(0, 0), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_subclass(self, range(4, 8))
         _check("tid", self.tid, 24)
         if not isinstance(self.amount, Decimal):
             raise InvalidFieldError("amount", self.amount, "must be a Decimal")
-        se_nibble, field_value = encode_currency(self.amount)
-        exact = decode_currency(se_nibble, field_value)
+        encoded = encode_currency(self.amount)
+        exact = decode_currency(*encoded)
         if exact != self.amount:
             raise AmountRangeError(
                 "amount",
                 self.amount,
                 f"cannot be carried exactly (nearest is {exact}); use CurrencyTransfer.rounded()",
             )
+        object.__setattr__(self, "_fields", encoded)
 
     @classmethod
     def rounded(cls, subclass: int, tid: int, amount: Decimal | int | str) -> Self:
@@ -211,11 +223,11 @@ class CurrencyTransfer:
 
     @property
     def se_nibble(self) -> int:
-        return encode_currency(self.amount)[0]
+        return self._fields[0]
 
     @property
     def amount_field(self) -> int:
-        return encode_currency(self.amount)[1]
+        return self._fields[1]
 
     @property
     def negative(self) -> bool:
@@ -223,7 +235,7 @@ class CurrencyTransfer:
 
     @property
     def exponent(self) -> int:
-        se_nibble, field_value = encode_currency(self.amount)
+        se_nibble, field_value = self._fields
         return (field_value >> 14 & 1) | (field_value >> 15 & 1) << 1 | (se_nibble & 7) << 2
 
     @property
@@ -231,7 +243,7 @@ class CurrencyTransfer:
         return self.amount_field & 0x3FFF
 
     def body(self) -> int:
-        se_nibble, field_value = encode_currency(self.amount)
+        se_nibble, field_value = self._fields
         return _tid_body(se_nibble, self.tid, field_value)
 
     @classmethod
@@ -290,21 +302,24 @@ class SetMaximumPowerLimit:
     tid: int
     watts: int
     rnd: int = 0
+    _field: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_tid_fields(self.tid, self.rnd)
-        exact = decode_amount(encode_amount(self.watts, field="watts"))
+        encoded = encode_amount(self.watts, field="watts")
+        exact = decode_amount(encoded)
         if exact != self.watts:
             raise AmountRangeError(
                 "watts", self.watts, f"cannot be carried exactly (next is {exact}); use rounded()"
             )
+        object.__setattr__(self, "_field", encoded)
 
     @classmethod
     def rounded(cls, tid: int, watts: int, rnd: int = 0) -> Self:
         return cls(tid, decode_amount(encode_amount(watts, field="watts")), rnd)
 
     def body(self) -> int:
-        return _tid_body(self.rnd, self.tid, encode_amount(self.watts))
+        return _tid_body(self.rnd, self.tid, self._field)
 
     @classmethod
     def from_body(cls, subclass: int, body: int) -> Self:
@@ -322,21 +337,24 @@ class SetMaximumPhasePowerUnbalanceLimit:
     tid: int
     watts: int
     rnd: int = 0
+    _field: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_tid_fields(self.tid, self.rnd)
-        exact = decode_amount(encode_amount(self.watts, field="watts"))
+        encoded = encode_amount(self.watts, field="watts")
+        exact = decode_amount(encoded)
         if exact != self.watts:
             raise AmountRangeError(
                 "watts", self.watts, f"cannot be carried exactly (next is {exact}); use rounded()"
             )
+        object.__setattr__(self, "_field", encoded)
 
     @classmethod
     def rounded(cls, tid: int, watts: int, rnd: int = 0) -> Self:
         return cls(tid, decode_amount(encode_amount(watts, field="watts")), rnd)
 
     def body(self) -> int:
-        return _tid_body(self.rnd, self.tid, encode_amount(self.watts))
+        return _tid_body(self.rnd, self.tid, self._field)
 
     @classmethod
     def from_body(cls, subclass: int, body: int) -> Self:

@@ -27,7 +27,7 @@ second and later tokens for a meter cost no unwrap, no derivation and no cipher 
 from __future__ import annotations
 
 import os
-import secrets
+import random
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -273,8 +273,9 @@ def _engineering_kind(kind: EngineeringKind) -> ManagementSubclass:
 
 
 def _rnd(rnd: int | None) -> int:
-    # RND only makes otherwise identical tokens differ; it is no secret, but must be 4 bits.
-    return secrets.randbelow(16) if rnd is None else rnd
+    # RND only makes otherwise identical tokens differ (IEC 6.3.4 takes it from a millisecond
+    # counter); it protects nothing, so the fast non-cryptographic generator is right here.
+    return random.getrandbits(4) if rnd is None else rnd
 
 
 def engineering_payload(
@@ -392,7 +393,8 @@ class SoftwareSecurityModule:
     def _meter_key(self, wrapped_vending_key: bytes, key_id: str, meter: MeterKeyData) -> _MeterKey:
         if not isinstance(meter, MeterKeyData):
             raise InvalidFieldError("meter", type(meter).__name__, "must be MeterKeyData")
-        cache_key = (bytes(wrapped_vending_key), key_id, meter)
+        wrapped = wrapped_vending_key
+        cache_key = (wrapped if type(wrapped) is bytes else bytes(wrapped), key_id, meter)
         found = self._cache.get(cache_key)
         if found is not None:
             return found

@@ -65,9 +65,9 @@ class StaTables:
     s2: tuple[int, ...]
     p: tuple[int, ...]
     _derived: dict[str, _LookupTables] = field(default_factory=dict, repr=False)
-    # (kind, choices of one round) -> that round's eight tables. At most 4^8 entries per kind,
+    # kind -> {choices of one round: that round's eight tables}. At most 4^8 entries per kind,
     # so it needs no eviction; it turns the per-key setup into 16 dictionary look-ups.
-    _rounds: dict[tuple[str, bytes], _LookupTables] = field(default_factory=dict, repr=False)
+    _rounds: dict[str, dict[bytes, _LookupTables]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if sorted(self.s1) != list(range(16)) or sorted(self.s2) != list(range(16)):
@@ -102,14 +102,19 @@ class StaTables:
         self._derived[kind] = built
         return built
 
-    def _round_tables(self, kind: str, choices: bytes) -> _LookupTables:
-        key = (kind, choices)
-        found = self._rounds.get(key)
-        if found is None:
+    def _round_tables(self, kind: str, schedule: list[bytes]) -> list[_LookupTables]:
+        """The eight tables of each round, given each round's S-box choices."""
+        cache = self._rounds.get(kind)
+        if cache is None:
+            cache = self._rounds.setdefault(kind, {})
+        found = [cache.get(choices) for choices in schedule]
+        if None in found:
             tables = self._byte_tables(kind)
-            found = tuple(map(tables.__getitem__, map(add, _OFFSETS, choices)))
-            self._rounds[key] = found
-        return found
+            for index, choices in enumerate(schedule):
+                if found[index] is None:
+                    built = tuple(map(tables.__getitem__, map(add, _OFFSETS, choices)))
+                    found[index] = cache[choices] = built
+        return found  # type: ignore[return-value]  # no None is left
 
     def _inverse_permutation_tables(self) -> _LookupTables:
         cached = self._derived.get("pinv")
@@ -187,8 +192,7 @@ class StaCipher:
             )
         self._tables = tables
         self._choices = _round_choices(int.from_bytes(decoder_key, "big"))
-        round_tables = tables._round_tables
-        self._encrypt_rounds = tuple(round_tables("encrypt", choices) for choices in self._choices)
+        self._encrypt_rounds = tuple(tables._round_tables("encrypt", self._choices))
         self._decrypt_rounds: tuple[tuple[tuple[int, ...], ...], ...] | None = None
 
     def __repr__(self) -> str:
@@ -196,17 +200,11 @@ class StaCipher:
 
     def encrypt(self, block: int) -> int:
         x = block
+        # Splitting with to_bytes and unpacking is much cheaper in CPython than eight
+        # shift-and-mask pairs per round.
         for t0, t1, t2, t3, t4, t5, t6, t7 in self._encrypt_rounds:
-            x = (
-                t0[x & 255]
-                | t1[(x >> 8) & 255]
-                | t2[(x >> 16) & 255]
-                | t3[(x >> 24) & 255]
-                | t4[(x >> 32) & 255]
-                | t5[(x >> 40) & 255]
-                | t6[(x >> 48) & 255]
-                | t7[x >> 56]
-            )
+            b0, b1, b2, b3, b4, b5, b6, b7 = x.to_bytes(8, "little")
+            x = t0[b0] | t1[b1] | t2[b2] | t3[b3] | t4[b4] | t5[b5] | t6[b6] | t7[b7]
         return x
 
     def _decryption_rounds(self) -> tuple[tuple[tuple[int, ...], ...], ...]:
@@ -216,11 +214,8 @@ class StaCipher:
             # round r's choices", for r = 15 down to 0. Regrouped: one inverse permutation, then
             # 15 combined "inverse-substitute, inverse-permute" rounds (choices of rounds
             # 15..1), then a last inverse substitution with round 0's choices.
-            round_tables = self._tables._round_tables
-            middle = [
-                round_tables("decrypt_round", choices) for choices in reversed(self._choices[1:])
-            ]
-            last = round_tables("decrypt_last", self._choices[0])
+            middle = self._tables._round_tables("decrypt_round", self._choices[:0:-1])
+            (last,) = self._tables._round_tables("decrypt_last", self._choices[:1])
             rounds = (self._tables._inverse_permutation_tables(), *middle, last)
             self._decrypt_rounds = rounds
         return rounds
@@ -228,16 +223,8 @@ class StaCipher:
     def decrypt(self, block: int) -> int:
         x = block
         for t0, t1, t2, t3, t4, t5, t6, t7 in self._decryption_rounds():
-            x = (
-                t0[x & 255]
-                | t1[(x >> 8) & 255]
-                | t2[(x >> 16) & 255]
-                | t3[(x >> 24) & 255]
-                | t4[(x >> 32) & 255]
-                | t5[(x >> 40) & 255]
-                | t6[(x >> 48) & 255]
-                | t7[x >> 56]
-            )
+            b0, b1, b2, b3, b4, b5, b6, b7 = x.to_bytes(8, "little")
+            x = t0[b0] | t1[b1] | t2[b2] | t3[b3] | t4[b4] | t5[b5] | t6[b6] | t7[b7]
         return x
 
 
