@@ -135,6 +135,8 @@ def session_for(terminal: Terminal | None, app: WsgiApp | None = None,
     """A requests session with the terminal's Basic credentials; in process when `app` is
     given, else over the network to `base_url`."""
     session = requests.Session()
+    # Loopback only: no proxies, and no REQUESTS_CA_BUNDLE overriding the test CA in `verify`.
+    session.trust_env = False
     if terminal is not None:
         session.auth = terminal.auth
     if app is not None:
