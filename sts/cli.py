@@ -17,6 +17,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TextIO
 
 from sts.decoder_key import dkga02, dkga04
@@ -100,7 +101,8 @@ def _tid(request: dict[str, Any]) -> int:
     if not isinstance(text, str):
         raise _RequestError("field 'issued_at' must be a string 'YYYY-MM-DD HH:MM'")
     try:
-        issued_at = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+        # "YYYY-MM-DD HH:MM" per the contract; ISO forms with "T" or seconds are read too.
+        issued_at = datetime.fromisoformat(text.strip())
     except ValueError:
         raise _RequestError(f"field 'issued_at' must be 'YYYY-MM-DD HH:MM', not {text!r}") from None
     return tid_for(issued_at, parse_base_date(_get(request, "base_date")))
@@ -121,7 +123,8 @@ def _class0(request: dict[str, Any], subclass: int) -> TokenPayload:
     if subclass < 8:
         if request.get("currency_amount") is not None:
             amount = request["currency_amount"]
-            if isinstance(amount, float | bool):
+            # JSON numbers arrive as int or (parse_float) Decimal, never as binary floats.
+            if not isinstance(amount, str | int | Decimal) or isinstance(amount, bool):
                 raise _RequestError("field 'currency_amount' must be a decimal string")
             return CurrencyTransfer.rounded(subclass, tid, str(amount))
         if request.get("value_hex") is not None:
@@ -182,6 +185,22 @@ def _class2(request: dict[str, Any], subclass: int) -> TokenPayload:
     return payload
 
 
+def _ken(request: dict[str, Any], subclass: int) -> int:
+    """The new KEN; its nibbles may also be given on their own (ken_high/ken_low)."""
+    high = request.get("ken_high")
+    low = request.get("ken_low")
+    if high is None and low is None:
+        return _int(request, "ken")
+    ken = _int(request, "ken", 0)
+    if high is not None:
+        ken = _int(request, "ken_high") << 4 | (ken & 15)
+    if low is not None:
+        ken = (ken & 0xF0) | _int(request, "ken_low")
+    if not 0 <= ken <= 255:
+        raise _RequestError("KEN nibbles must be 0..15")
+    return ken
+
+
 def _key_change(request: dict[str, Any], subclass: int) -> TokenPayload:
     new_key = _hex_bytes(_get(request, "new_decoder_key"), "new_decoder_key")
     if len(new_key) not in (8, 16):
@@ -189,7 +208,7 @@ def _key_change(request: dict[str, Any], subclass: int) -> TokenPayload:
     if subclass in (8, 9) and len(new_key) != 16:
         raise _RequestError("3rd/4th section key tokens are for 128-bit keys")
     # Only the fields the chosen token carries are required; the rest are placeholders.
-    ken = _int(request, "ken")
+    ken = _ken(request, subclass)
     krn = _int(request, "krn") if subclass == 3 else _int(request, "krn", 1)
     kt = _int(request, "kt") if subclass == 3 else _int(request, "kt", 0)
     ti = _int(request, "ti") if subclass == 4 else _int(request, "ti", 0)
@@ -253,7 +272,7 @@ def _cipher(request: dict[str, Any]) -> BlockCipher:
 def generate_line(line: str) -> str:
     """One line of ``sts-token generate``: the token digits or ``error: <reason>``."""
     try:
-        request = json.loads(line)
+        request = json.loads(line, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         return f"error: invalid JSON ({exc.msg})"
     if not isinstance(request, dict):
@@ -306,8 +325,9 @@ def _payload_fields(payload: TokenPayload) -> dict[str, Any]:
             value_hex=f"{payload.amount_field:04X}",
         )
     elif isinstance(payload, MeterTest):
+        width = (44 - payload.mfr_code_bits) // 4  # 9 hex digits (36 bits) or 7 (28 bits)
         fields.update(
-            control_hex=f"{payload.control:X}",
+            control_hex=f"{payload.control:0{width}X}",
             mfr_code=payload.mfr_code,
             body_hex=f"{payload.body():011X}",
         )

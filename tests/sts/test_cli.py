@@ -271,6 +271,31 @@ def test_decode_every_token_vector() -> None:
                 assert fields["tid"] == i["tid"]
             if "plaintext_block_hex" in i:
                 assert fields["block_hex"] == i["plaintext_block_hex"]
+            _check_decoded_fields(fields, i)
+
+
+def _check_decoded_fields(fields: dict[str, Any], i: Vector) -> None:
+    """The decoded fields carry the names of the generate contract."""
+    value = value_field_of(i)
+    if value is not None:
+        assert int(fields["value_hex"], 16) == value
+    if "amount_0.1_units_decoded" in i:
+        assert fields["amount"] == i["amount_0.1_units_decoded"]
+    for vector_key, name in (
+        ("control_36bit_hex", "control_hex"),
+        ("control_28bit_hex", "control_hex"),
+        ("body_44bit_hex", "body_hex"),
+    ):
+        if vector_key in i:
+            assert fields[name] == i[vector_key]
+    for vector_key in ("mfr_code_8bit", "mfr_code_16bit"):
+        if vector_key in i:
+            assert fields["mfr_code"] == i[vector_key]
+    if i["class"] == 2 and i["subclass"] == 3:
+        assert (fields["krn"], fields["ro"], fields["kt"]) == (i["KRN"], i["RO"], i["KT"])
+        assert fields["ken_high"] == i["KENHO"]
+    if i["class"] == 2 and i["subclass"] == 4:
+        assert (fields["ti"], fields["ken_low"]) == (i["TI"], i["KENLO"])
 
 
 @pytest.mark.sts_vectors("token_class0_currency_decode")
