@@ -19,11 +19,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
-import sts
+try:
+    import sts
+except ImportError:  # a checkout without `pip install -e .`: use the package beside bench/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import sts
 from sts.meter_identity import luhn_check_digit
 
 VK02 = bytes.fromhex("ABABABABABABABAB")  # published STS test key: demos and tests only
