@@ -1,0 +1,267 @@
+"""How many CreditVends a second does one gateway node serve, end to end over SOAP?
+
+A bank's view of throughput: concurrent client processes POST CreditVend envelopes (HTTP Basic,
+one terminal per process, a unique msgID each, round-robin over many meters) to the real server
+(`vendgw serve`, gunicorn sync workers) on PostgreSQL for a fixed time, and the same load on a
+trivial operation (VendorStatement: authentication, one float read, no tokens, no writes) for
+comparison. It prints requests/s and p50/p95/p99 latency for each and the ratio, i.e. what the
+vend path (pricing, STS token generation, the locked meter row, the float debit and the commit)
+costs over the SOAP edge and authentication alone.
+
+Clients send pre-built XML with `requests` rather than zeep, so the client side costs as little
+CPU as possible (the machine is shared by clients, server and database); responses are checked
+for HTTP 200 and a receipt or a balance.
+
+Usage: .venv/bin/python bench/soap_load.py [--seconds 10] [--clients 4] [--workers 4]
+                                           [--meters 200] [--warmup 5]
+
+An untimed warm-up comes first: each gunicorn worker builds the application on its first request
+and pays one argon2 verification per terminal before its credential cache answers.
+
+Loopback only; each phase is bounded by --seconds (at most 120). A scratch PostgreSQL database is
+created, migrated with the real migrations, seeded with the demo utility plus the bench meters and
+terminals, and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gateway import demo, migrate  # noqa: E402
+from gateway.db import make_engine, make_session_factory, transaction  # noqa: E402
+from gateway.meter_import import MeterRow, apply_rows  # noqa: E402
+from gateway.models import SupplyGroup  # noqa: E402
+from gateway.runtime import Runtime  # noqa: E402
+from gateway.settings import load_settings  # noqa: E402
+from gateway.soap.types import TNS  # noqa: E402
+from sts import luhn_check_digit  # noqa: E402
+from vendor_accounts import floats, vendors  # noqa: E402
+
+SERVER = os.environ.get("VENDGW_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+MASTER_KEY = "22" * 32  # a throw-away key for the scratch database
+CLIENT_ID = "6004000000019"  # the demo bank
+SECRET = "bench-secret-1"  # noqa: S105 - a scratch terminal in a scratch database
+AMOUNT = "10.00"
+MAX_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Result:
+    latencies: list[float]
+    errors: int
+    first_error: str
+
+
+def meter_numbers(count: int) -> list[str]:
+    """DRNs 05000000000-ish with their Luhn check digit: not the demo's, all valid."""
+    return [f"05{n:08d}" + luhn_check_digit(f"05{n:08d}") for n in range(1, count + 1)]
+
+
+def setup(url: str, home: Path, meters: list[str], terminals: int) -> None:
+    migrate.upgrade(url)
+    settings = load_settings({"VENDGW_DATABASE_URL": url, "VENDGW_MASTER_KEY": MASTER_KEY,
+                              "VENDGW_HOME": str(home)})
+    engine = make_engine(url)
+    runtime = Runtime(settings, _engine=engine)
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        demo.seed(session, runtime.security_module)
+        group = session.scalar(select(SupplyGroup).where(SupplyGroup.sgc == "123456"))
+        assert group is not None
+        apply_rows(session, [
+            MeterRow(line=i, meter_number=number, iin="600727", sgc="123456", ti="01", krn=1,
+                     kt=2, ea=group.ea, tct="02", base_date=group.base_date, tariff="DOMESTIC",
+                     status="active", account_no=f"BENCH-{i:05d}", customer_name=f"Bench {i}",
+                     address=f"{i} Bench Road", debt_cents=0, recovery_rate_bp=0,
+                     fbe_registered=False)
+            for i, number in enumerate(meters, start=1)
+        ])
+        vendor = vendors.get_vendor(session, CLIENT_ID)
+        floats.deposit(session, vendor_id=vendor.id, amount_cents=10**11,
+                       bank_reference="BENCH-FUND", actor="bench")
+        for t in range(terminals):
+            vendors.add_terminal(session, client_id=CLIENT_ID, terminal_code=f"BENCH-{t:03d}",
+                                 actor="bench", secret=SECRET,
+                                 privileges=("vend", "reprint", "reverse"))
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_server(url: str, home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "VENDGW_DATABASE_URL": url, "VENDGW_MASTER_KEY": MASTER_KEY,
+           "VENDGW_HOME": str(home), "VENDGW_GUNICORN_ACCESSLOG": os.devnull,
+           "VENDGW_LOG_LEVEL": "warning"}
+    log = (home / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited: see {home / 'server.log'}")
+        try:
+            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return process, base
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    process.terminate()
+    raise SystemExit("the server did not come up")
+
+
+def envelope(body: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
+            f'"http://schemas.xmlsoap.org/soap/envelope/" xmlns="{TNS}"><soapenv:Body>'
+            f"{body}</soapenv:Body></soapenv:Envelope>").encode()
+
+
+def request_xml(operation: str, terminal: str, unique: int, meter: str) -> bytes:
+    head = (f"<clientID>{CLIENT_ID}</clientID><terminalID>{terminal}</terminalID><msgID>"
+            f"<dateTime>{time.strftime('%Y%m%d%H%M%S')}</dateTime>"
+            f"<uniqueNumber>{unique}</uniqueNumber></msgID>")
+    if operation == "CreditVend":
+        return envelope(f"<CreditVendReq>{head}<meterNumber>{meter}</meterNumber>"
+                        f"<amount>{AMOUNT}</amount><payType>cash</payType></CreditVendReq>")
+    return envelope(f"<VendorStatementReq>{head}<maxItems>5</maxItems></VendorStatementReq>")
+
+
+def client(args: tuple[str, str, int, int, list[str], float, float]) -> Result:
+    base, operation, index, clients, meters, start_at, seconds = args
+    terminal = f"BENCH-{index:03d}"
+    session = requests.Session()
+    session.trust_env = False
+    session.auth = (f"{CLIENT_ID}/{terminal}", SECRET)
+    expect = b"receiptNo>" if operation == "CreditVend" else b"availCredit>"
+    mine = meters[index::clients] or meters
+    latencies: list[float] = []
+    errors, first_error, n = 0, "", 0
+    # unique per process and run: the pid and a counter
+    unique_base = (os.getpid() % 100_000) * 10**9 + int(time.time()) % 10**6 * 1000
+    while time.time() < start_at:
+        time.sleep(0.001)
+    deadline = start_at + seconds
+    while time.time() < deadline:
+        n += 1
+        body = request_xml(operation, terminal, unique_base + n, mine[n % len(mine)])
+        started = time.perf_counter()
+        try:
+            response = session.post(f"{base}/vend", data=body, timeout=60,
+                                    headers={"Content-Type": "text/xml; charset=utf-8"})
+            ok = response.status_code == 200 and expect in response.content
+            reason = f"HTTP {response.status_code}: {response.content[:300]!r}"
+        except requests.RequestException as exc:
+            ok, reason = False, repr(exc)
+        elapsed = time.perf_counter() - started
+        if ok:
+            latencies.append(elapsed)
+        else:
+            errors += 1
+            first_error = first_error or reason
+    return Result(latencies, errors, first_error)
+
+
+def run_phase(base: str, operation: str, clients: int, meters: list[str],
+              seconds: float) -> tuple[float, list[float], int, str]:
+    with mp.get_context("spawn").Pool(clients) as pool:
+        pool.map(time.sleep, [0.2] * clients)  # every client process started and imported
+        start_at = time.time() + 0.5
+        results = pool.map(client, [(base, operation, i, clients, meters, start_at, seconds)
+                                    for i in range(clients)], chunksize=1)
+    latencies = sorted(x for r in results for x in r.latencies)
+    errors = sum(r.errors for r in results)
+    first_error = next((r.first_error for r in results if r.first_error), "")
+    return len(latencies) / seconds, latencies, errors, first_error
+
+
+def pct(values: list[float], p: float) -> float:
+    if len(values) < 2:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1] * 1000
+
+
+def report(name: str, rate: float, latencies: list[float], errors: int, first: str) -> None:
+    print(f"{name:16s} {rate:8.1f} req/s   p50 {pct(latencies, 50):7.1f} ms   "
+          f"p95 {pct(latencies, 95):7.1f} ms   p99 {pct(latencies, 99):7.1f} ms   "
+          f"ok {len(latencies)}   errors {errors}")
+    if first:
+        print(f"   first error: {first}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--meters", type=int, default=200)
+    parser.add_argument("--warmup", type=float, default=5.0, help="untimed seconds first")
+    args = parser.parse_args()
+    seconds = min(max(args.seconds, 1.0), MAX_SECONDS)
+
+    name = f"vendgw_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{SERVER}/{name}"
+    home = Path(tempfile.mkdtemp(prefix="vendgw-bench-"))
+    process = None
+    try:
+        meters = meter_numbers(args.meters)
+        setup(url, home, meters, args.clients)
+        process, base = start_server(url, home, args.workers)
+        print(f"PostgreSQL, {args.workers} gunicorn sync workers, {args.clients} client "
+              f"processes, {len(meters)} meters, {seconds:.0f} s per phase, "
+              f"{os.cpu_count()} CPUs shared by clients, server and database")
+        # Untimed: every worker builds its application on its first request and verifies each
+        # terminal's secret once (argon2) before its verification cache answers.
+        run_phase(base, "VendorStatement", args.clients, meters, args.warmup)
+        vend = run_phase(base, "CreditVend", args.clients, meters, seconds)
+        report("CreditVend", *vend)
+        trivial = run_phase(base, "VendorStatement", args.clients, meters, seconds)
+        report("VendorStatement", *trivial)
+        if vend[0]:
+            print(f"ratio VendorStatement/CreditVend throughput: {trivial[0] / vend[0]:.2f}; "
+                  f"p50 latency CreditVend/VendorStatement: "
+                  f"{pct(vend[1], 50) / pct(trivial[1], 50):.2f}")
+    finally:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
