@@ -212,6 +212,8 @@ def _key_change(request: dict[str, Any], subclass: int) -> TokenPayload:
     krn = _int(request, "krn") if subclass == 3 else _int(request, "krn", 1)
     kt = _int(request, "kt") if subclass == 3 else _int(request, "kt", 0)
     ti = _int(request, "ti") if subclass == 4 else _int(request, "ti", 0)
+    if isinstance(request.get("ro"), bool):
+        request = {**request, "ro": int(request["ro"])}  # JSON true/false read as 1/0
     ro = _int(request, "ro", 0)
     if ro not in (0, 1):
         raise _RequestError("field 'ro' must be 0 or 1")
