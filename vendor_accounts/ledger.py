@@ -32,8 +32,9 @@ Entries (all amounts in cents; ``c`` = commission):
 
 Zero legs are left out (a posting is never zero) and an entry has at most one leg per account.
 
-This module writes entries only through :func:`write_entry`, which refuses an unbalanced one
-before it reaches the database; PostgreSQL checks the same at commit (a deferred constraint
+Entries are written only with legs from :func:`balanced_legs`, which refuses an unbalanced one
+before it reaches the database (:func:`write_entry`, and the vend debit's single statement on
+PostgreSQL); PostgreSQL checks the same at commit (a deferred constraint
 trigger) and :func:`check_invariants` re-proves everything from the rows, so a bug or a hand-made
 SQL change cannot hide.
 """
@@ -49,7 +50,14 @@ from sqlalchemy.orm import Session
 
 from vendor_accounts.models import ACCOUNTS, FloatAccount, JournalEntry, Posting
 
-__all__ = ["FLOAT", "LedgerProblem", "check_invariants", "entry_postings", "write_entry"]
+__all__ = [
+    "FLOAT",
+    "LedgerProblem",
+    "balanced_legs",
+    "check_invariants",
+    "entry_postings",
+    "write_entry",
+]
 
 FLOAT = "vendor_float"
 ENERGY_REVENUE = "energy_revenue"
@@ -63,6 +71,23 @@ ADJUSTMENTS = "adjustments"
 _entry = JournalEntry.__table__
 _posting = Posting.__table__
 _float = FloatAccount.__table__
+_INSERT_ENTRY = insert(_entry).returning(_entry.c.id)
+_INSERT_POSTINGS = insert(_posting)
+
+
+def balanced_legs(kind: str, reference: str, postings: Mapping[str, int]) -> dict[str, int]:
+    """The non-zero legs of an entry, refused unless they balance on known accounts.
+
+    A refusal here is a programming error, not a business one: the callers build postings from
+    checked input.
+    """
+    legs = {account: amount for account, amount in postings.items() if amount != 0}
+    unknown = set(legs) - set(ACCOUNTS)
+    if unknown:
+        raise ValueError(f"unknown ledger accounts {sorted(unknown)}")
+    if sum(legs.values()) != 0 or len(legs) < 2:
+        raise ValueError(f"unbalanced journal entry {kind} {reference!r}: {legs}")
+    return legs
 
 
 def write_entry(
@@ -79,25 +104,18 @@ def write_entry(
 ) -> int:
     """Insert one balanced entry and its postings (zero legs dropped); returns the entry id.
 
-    Two statements (the entry, then all postings at once), because on the vend path they run
-    while the float row is locked.
+    Two statements: the entry, then all its postings at once.
     """
-    legs = {account: amount for account, amount in postings.items() if amount != 0}
-    unknown = set(legs) - set(ACCOUNTS)
-    # These are programming errors, not refusals: the callers build postings from checked input.
-    if unknown:
-        raise ValueError(f"unknown ledger accounts {sorted(unknown)}")
-    if sum(legs.values()) != 0 or len(legs) < 2:
-        raise ValueError(f"unbalanced journal entry {kind} {reference!r}: {legs}")
+    legs = balanced_legs(kind, reference, postings)
     entry_id: int = session.execute(
-        insert(_entry).returning(_entry.c.id),
+        _INSERT_ENTRY,
         {
             "vendor_id": vendor_id, "kind": kind, "reference": reference, "at": at,
             "reversal_of_id": reversal_of_id, "operator": operator, "reason": reason,
         },
     ).scalar_one()
     session.execute(
-        insert(_posting),
+        _INSERT_POSTINGS,
         [{"journal_entry_id": entry_id, "account": a, "amount_cents": v} for a, v in legs.items()],
     )
     return entry_id

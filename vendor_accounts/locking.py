@@ -3,12 +3,14 @@
 PostgreSQL: a float row is locked by the UPDATE that changes it and stays locked until the
 caller's transaction ends; nothing here reads a balance and then writes it.
 
-SQLite has one writer at a time. With the engine's WAL and busy_timeout, a write waits for the
-lock; but a writer can still be told "database is locked" at once (for example when SQLite
-decides waiting could deadlock). A statement that failed that way changed nothing and the
-transaction is still usable, so :func:`execute_write` retries that one error a few times with a
-short backoff. It cannot use BEGIN IMMEDIATE because the debit runs inside the caller's
-transaction, which may already have started.
+SQLite has one writer at a time. The gateway's engine waits for the write lock (busy_timeout,
+WAL; and, where the engine begins transactions with BEGIN IMMEDIATE, at the start of the
+transaction). Still, a writer can be told "database is locked" at once, for example when SQLite
+decides that waiting could deadlock a deferred transaction that wants to upgrade from reading to
+writing. The statement that failed that way changed nothing and the transaction is still usable,
+so :func:`execute_write` retries exactly that error, a bounded number of times with a short
+randomised backoff. The debit cannot issue BEGIN IMMEDIATE itself: it runs inside the caller's
+transaction, which has already begun.
 """
 
 from __future__ import annotations

@@ -123,12 +123,12 @@ def get_vendor(session: Session, client_id: str) -> Vendor:
 def list_vendors(session: Session) -> list[VendorSummary]:
     counts = dict(session.execute(
         select(Terminal.vendor_id, func.count(Terminal.id)).group_by(Terminal.vendor_id)
-    ).tuples().all())
+    ).all())
     rows = session.execute(
         select(Vendor, FloatAccount.balance_cents, FloatAccount.floor_cents)
         .join(FloatAccount, FloatAccount.vendor_id == Vendor.id)
         .order_by(Vendor.client_id)
-    ).tuples()
+    )
     return [
         VendorSummary(v.id, v.client_id, v.name, v.kind, v.status, balance_cents, floor_cents,
                       counts.get(v.id, 0))

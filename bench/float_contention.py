@@ -1,0 +1,209 @@
+"""How fast can terminals debit floats, and how much does one hot vendor cost?
+
+Every vend ends with ``vendor_accounts.post_vend`` and a commit; the float row of the vendor is
+locked from the debit's UPDATE until that commit. When all terminals belong to ONE vendor (a bank's
+ATM network) they queue on that lock, so the time the lock is held sets the ceiling. This measures
+debits per second and the latency of a whole debit transaction (p50/p99) on PostgreSQL:
+
+* 1, 8 and 32 worker processes debiting ONE hot vendor;
+* 32 workers spread over 32 vendors (no shared row: the best the machine can do);
+
+and prints hot/spread at 32 workers. Processes, not threads, so the GIL does not serialise the
+clients. Each transaction is what the vend path does at the end of a request: begin, post_vend,
+commit. ``--work-ms`` adds simulated request work (pricing, token generation) before the debit, and
+``--lock-early`` takes the float row lock at the start of the request instead, to show what
+holding the lock across the whole request costs.
+
+Usage: .venv/bin/python bench/float_contention.py [--seconds 10] [--work-ms 0] [--lock-early]
+
+A scratch database is created, migrated with the real migrations and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gateway import migrate
+from gateway.db import make_engine, make_session_factory, transaction
+from vendor_accounts import (
+    VendSplit,
+    add_vendor,
+    check_invariants,
+    deposit,
+    ean13_check_digit,
+    post_vend,
+)
+
+SERVER = os.environ.get("VENDGW_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+VENDORS = 32
+AMOUNT = 1_000  # 10.00 per debit
+SPLIT = VendSplit(energy_excl_vat=870, vat=130)
+TZ = "Africa/Johannesburg"
+
+
+def client_id(n: int) -> str:
+    body = f"600499{n:06d}"
+    return body + str(ean13_check_digit(body))
+
+
+def setup(url: str) -> list[int]:
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with transaction(make_session_factory(engine)) as s:
+            ids = []
+            for n in range(VENDORS):
+                v = add_vendor(s, client_id=client_id(n), name=f"Bench {n}", kind="bank",
+                               actor="bench")
+                # Enough float that no scenario runs out: every debit succeeds.
+                deposit(s, vendor_id=v.id, amount_cents=10**13, bank_reference=f"B-{n}",
+                        actor="bench")
+                ids.append(v.id)
+        return ids
+    finally:
+        engine.dispose()
+
+
+def worker(url: str, vendor_id: int, worker_no: int, start_at: float, stop_at: float,
+           work_ms: float, lock_early: bool, out: mp.Queue) -> None:
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    sessions = make_session_factory(engine)
+    latencies: list[float] = []
+    n = 0
+
+    def one(record: bool) -> None:
+        nonlocal n
+        n += 1
+        began = time.perf_counter()
+        with transaction(sessions) as s:
+            if lock_early:
+                s.execute(text("SELECT 1 FROM float_account WHERE vendor_id = :v FOR UPDATE"),
+                          {"v": vendor_id})
+            if work_ms:
+                _busy(work_ms / 1000)
+            post_vend(s, vendor_id=vendor_id, amount_cents=AMOUNT, split=SPLIT,
+                      reference=f"W{worker_no}-{n}", timezone=TZ)
+        if record:
+            latencies.append(time.perf_counter() - began)
+
+    for _ in range(5):  # warm up the connection and statement caches
+        one(record=False)
+    while time.time() < start_at:
+        time.sleep(0.001)
+    while time.time() < stop_at:
+        one(record=True)
+    engine.dispose()
+    out.put(latencies)
+
+
+def _busy(seconds: float) -> None:
+    """CPU work standing in for pricing and token generation (not a sleep: it competes for CPU)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    workers: int
+    debits: int
+    seconds: float
+
+    latencies: tuple[float, ...]
+
+    @property
+    def rate(self) -> float:
+        return self.debits / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+
+def scenario(url: str, name: str, vendor_ids: list[int], seconds: float, work_ms: float,
+             lock_early: bool) -> Result:
+    ctx = mp.get_context("fork")
+    out: mp.Queue = ctx.Queue()
+    start_at = time.time() + 2.0  # time for every worker to connect and warm up
+    stop_at = start_at + seconds
+    procs = [
+        ctx.Process(target=worker, args=(url, vid, i, start_at, stop_at, work_ms, lock_early,
+                                         out))
+        for i, vid in enumerate(vendor_ids)
+    ]
+    for p in procs:
+        p.start()
+    latencies: list[float] = []
+    for _ in procs:
+        latencies.extend(out.get(timeout=seconds + 60))
+    for p in procs:
+        p.join()
+        if p.exitcode:
+            raise SystemExit(f"a worker failed in scenario {name}")
+    return Result(name, len(vendor_ids), len(latencies), seconds, tuple(latencies))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured time per scenario")
+    parser.add_argument("--work-ms", type=float, default=0.0,
+                        help="simulated request work before the debit, in ms of CPU")
+    parser.add_argument("--lock-early", action="store_true",
+                        help="lock the float row at the start of the request (the anti-pattern)")
+    args = parser.parse_args()
+
+    name = f"vendgw_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{SERVER}/{name}"
+    try:
+        vendor_ids = setup(url)
+        hot = vendor_ids[0]
+        plan = [
+            ("hot, 1 worker", [hot]),
+            ("hot, 8 workers", [hot] * 8),
+            ("hot, 32 workers", [hot] * 32),
+            ("spread, 32 workers", vendor_ids[:32]),
+        ]
+        print(f"PostgreSQL float debits: {args.seconds:g} s per scenario, request work "
+              f"{args.work_ms:g} ms, lock {'at request start' if args.lock_early else 'at debit'}"
+              f", {os.cpu_count()} CPUs")
+        print(f"{'scenario':20} {'workers':>7} {'debits':>8} {'debits/s':>10} {'p50 ms':>8} "
+              f"{'p99 ms':>8}")
+        results = {}
+        for label, ids in plan:
+            r = scenario(url, label, ids, args.seconds, args.work_ms, args.lock_early)
+            results[label] = r
+            print(f"{label:20} {r.workers:>7} {r.debits:>8} {r.rate:>10.0f} "
+                  f"{r.percentile(0.50):>8.2f} {r.percentile(0.99):>8.2f}", flush=True)
+        ratio = results["hot, 32 workers"].rate / results["spread, 32 workers"].rate
+        print(f"hot/spread at 32 workers: {ratio:.2f} (target >= 0.70)")
+
+        engine = make_engine(url)
+        with transaction(make_session_factory(engine)) as s:
+            problems = check_invariants(s)
+        engine.dispose()
+        print("ledger check after the run:", "clean" if not problems else problems[:5])
+        if problems:
+            raise SystemExit(1)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
