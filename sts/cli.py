@@ -190,7 +190,8 @@ def _ken(request: dict[str, Any], subclass: int) -> int:
     high = request.get("ken_high")
     low = request.get("ken_low")
     if high is None and low is None:
-        return _int(request, "ken")
+        # The 3rd and 4th tokens of a 128-bit set carry no KEN.
+        return _int(request, "ken", 255) if subclass in (8, 9) else _int(request, "ken")
     ken = _int(request, "ken", 0)
     if high is not None:
         ken = _int(request, "ken_high") << 4 | (ken & 15)

@@ -535,13 +535,20 @@ class SoftwareSecurityModule:
             )
         current = self._meter_key(current_wrapped_vending_key, current_key_id, current_meter)
         new = self._meter_key(new_wrapped_vending_key, new_key_id, new_meter)
+        rollover = new_meter.base_date != current_meter.base_date
+        if rollover and new.decoder_key == current.decoder_key:
+            # The meter forgets its TIDs on rollover; under an unchanged key every token it ever
+            # accepted would then be accepted again (DKGA02 keys do not depend on the base date).
+            raise KeyChangeError(
+                "a base-date rollover needs a new decoder key (change the KRN or SGC as well)"
+            )
         return key_change_tokens(
             new.decoder_key,
             ken=new_meter.ken,
             krn=new_meter.krn,
             kt=new_meter.kt,
             ti=int(new_meter.ti),
-            ro=new_meter.base_date != current_meter.base_date,
+            ro=rollover,
             new_sgc=new_meter.sgc,
             cipher=current.cipher,
         )

@@ -191,6 +191,15 @@ def test_key_change_refuses_another_meter_or_going_back(hsm: sts.SoftwareSecurit
         hsm.key_change_tokens(wrapped, "123456/1", newer, wrapped, "123456/1", older)
 
 
+def test_a_rollover_must_change_the_key(hsm: sts.SoftwareSecurityModule) -> None:
+    # DKGA02 keys ignore the base date: a rollover alone would re-open every used TID.
+    wrapped = hsm.wrap_vending_key(VK02, "123456/1")
+    rolled = replace(METER_02, base_date=2014)
+    with pytest.raises(sts.KeyChangeError) as raised:
+        hsm.key_change_tokens(wrapped, "123456/1", METER_02, wrapped, "123456/1", rolled)
+    assert "new decoder key" in str(raised.value)
+
+
 def test_the_cache_is_bounded_and_used() -> None:
     hsm = sts.SoftwareSecurityModule(MASTER, cache_size=2)
     wrapped = hsm.wrap_vending_key(VK02, "123456/1")
