@@ -16,6 +16,7 @@ COMMANDS = [
     ("gateway.cli_meter", "meter"),
     ("gateway.cli_demo", "demo_group"),
     ("gateway.cli_serve", "serve"),
+    ("gateway.soap.wsdl_export", "wsdl_group"),
     ("vendor_accounts.cli", "vendor"),
     ("vendor_accounts.cli", "terminal"),
     ("vendor_accounts.cli", "float_group"),
