@@ -35,12 +35,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
     Date,
-    Row,
     String,
+    Table,
     bindparam,
     case,
     exists,
@@ -86,11 +87,11 @@ __all__ = [
     "reverse_vend",
 ]
 
-_fa = FloatAccount.__table__
-_vendor = Vendor.__table__
-_entry = JournalEntry.__table__
-_low = LowFloatEvent.__table__
-_posting = Posting.__table__
+_fa = cast(Table, FloatAccount.__table__)
+_vendor = cast(Table, Vendor.__table__)
+_entry = cast(Table, JournalEntry.__table__)
+_low = cast(Table, LowFloatEvent.__table__)
+_posting = cast(Table, Posting.__table__)
 
 
 # The debit's statements are built once: on the hot path, building them cost more CPU than
@@ -272,18 +273,18 @@ def post_vend(
     params = {"p_vendor": vendor_id, "p_amount": amount_cents, "p_net": net, "p_day": day}
     if session.get_bind().dialect.name == "postgresql":
         # One round trip while the row is locked; only the commit follows it.
-        row = session.execute(_DEBIT_AND_POST, {
+        posted = session.execute(_DEBIT_AND_POST, {
             **params, "p_ref": reference, "p_at": at, "p_now": utcnow(),
             "p_accounts": list(legs), "p_amounts": list(legs.values()),
         }).first()
-        if row is None:
+        if posted is None:
             raise _refusal(session, vendor_id, amount_cents, day)
-        entry_id, after, floor, threshold = row
+        entry_id, after, floor, threshold = posted
     else:
-        row = execute_write(session, _DEBIT, params).first()
-        if row is None:
+        debited = execute_write(session, _DEBIT, params).first()
+        if debited is None:
             raise _refusal(session, vendor_id, amount_cents, day)
-        after, floor, threshold = row
+        after, floor, threshold = debited
         entry_id = ledger.write_entry(session, vendor_id=vendor_id, kind="vend",
                                       reference=reference, at=at, postings=legs)
     _note_low_float(session, vendor_id, entry_id, at, before=after + net, after=after,
@@ -322,8 +323,10 @@ def _note_low_float(session: Session, vendor_id: int, entry_id: int, at: datetim
         })
 
 
-def _lock_float(session: Session, vendor_id: int) -> Row[tuple[int, int]]:
-    """Take the float row's write lock without changing it (serialises idempotency checks)."""
+def _lock_float(session: Session, vendor_id: int) -> tuple[int, int]:
+    """Take the float row's write lock without changing it (serialises idempotency checks).
+
+    Returns the balance and the floor."""
     row = execute_write(
         session,
         update(_fa).where(_fa.c.vendor_id == vendor_id)
@@ -332,13 +335,13 @@ def _lock_float(session: Session, vendor_id: int) -> Row[tuple[int, int]]:
     ).first()
     if row is None:
         raise UnknownVendor(vendor_id=vendor_id)
-    return row
+    return row[0], row[1]
 
 
 def _vendor_client_id(session: Session, vendor_id: int) -> str:
-    return session.execute(
+    return str(session.execute(
         select(_vendor.c.client_id).where(_vendor.c.id == vendor_id)
-    ).scalar_one()
+    ).scalar_one())
 
 
 def reverse_vend(

@@ -44,8 +44,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from vendor_accounts.models import ACCOUNTS, FloatAccount, JournalEntry, Posting
@@ -68,9 +69,9 @@ COMMISSION_EXPENSE = "commission_expense"
 BANK = "bank"
 ADJUSTMENTS = "adjustments"
 
-_entry = JournalEntry.__table__
-_posting = Posting.__table__
-_float = FloatAccount.__table__
+_entry = cast(Table, JournalEntry.__table__)
+_posting = cast(Table, Posting.__table__)
+_float = cast(Table, FloatAccount.__table__)
 _INSERT_ENTRY = insert(_entry).returning(_entry.c.id)
 _INSERT_POSTINGS = insert(_posting)
 

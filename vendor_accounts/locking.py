@@ -34,13 +34,14 @@ def _is_sqlite_locked(exc: OperationalError) -> bool:
 
 
 def execute_write(session: Session, statement: Executable,
-                  params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+                  params: Mapping[str, Any] | None = None
+                  ) -> CursorResult[*tuple[Any, ...]]:
     """Run one write statement; on SQLite retry "database is locked" (nothing was written)."""
     attempt = 0
     while True:
         try:
-            result: CursorResult[Any] = session.execute(statement, params)  # type: ignore[assignment]
-            return result
+            result = session.execute(statement, params)
+            return result  # type: ignore[return-value]  # Session types it as Result
         except OperationalError as exc:
             attempt += 1
             if (session.get_bind().dialect.name != "sqlite" or not _is_sqlite_locked(exc)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Table, func, select
 from sqlalchemy.orm import Session
 
 from vendor_accounts import ledger
@@ -26,9 +26,9 @@ from vendor_accounts.models import FloatAccount, JournalEntry, Posting, Vendor
 
 __all__ = ["Statement", "StatementLine", "recent_movements", "statement"]
 
-_entry = JournalEntry.__table__
-_posting = Posting.__table__
-_fa = FloatAccount.__table__
+_entry = cast(Table, JournalEntry.__table__)
+_posting = cast(Table, Posting.__table__)
+_fa = cast(Table, FloatAccount.__table__)
 
 
 @dataclass(frozen=True)
