@@ -39,7 +39,13 @@ def not_found(environ: dict[str, Any], start_response: StartResponse) -> Iterabl
 
 
 def create_app(runtime: Runtime) -> WsgiApp:
-    routes: dict[str, WsgiApp] = {"/healthz": health_app(runtime)}
+    from gateway.soap import create_soap_app
+    from gateway.vend_service import DatabaseVendingService
+
+    routes: dict[str, WsgiApp] = {
+        "/healthz": health_app(runtime),
+        "/vend": create_soap_app(DatabaseVendingService(runtime), runtime),
+    }
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         return routes.get(environ.get("PATH_INFO", ""), not_found)(environ, start_response)

@@ -31,6 +31,8 @@ TEST_MASTER_KEY = "11" * 32  # a fixed test key, so wrapped demo keys stay reada
 
 @dataclass
 class TestDatabase:
+    __test__ = False  # a fixture value, not a test class
+
     backend: str
     url: str
     engine: Engine

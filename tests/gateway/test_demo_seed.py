@@ -18,7 +18,8 @@ def snapshot(db: TestDatabase) -> dict[str, list[tuple[object, ...]]]:
             if table == "alembic_version":
                 continue
             rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
-            out[table] = sorted(tuple(map(repr, r)) for r in rows)
+            out[table] = sorted(tuple(repr(bytes(v) if isinstance(v, memoryview) else v)
+                                      for v in r) for r in rows)
     return out
 
 

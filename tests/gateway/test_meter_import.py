@@ -15,7 +15,7 @@ from tests.conftest import TestDatabase
 DATA = Path(__file__).parent / "data"
 HEADER = ("meter_number,iin,sgc,ti,krn,kt,ea,tct,base_date,tariff,status,account_no,"
           "customer_name,address,debt,recovery_rate_pct,fbe")
-GOOD = "04100000017,600727,123456,01,1,2,07,02,2014,DOMESTIC,active,ACC-1,A Name,Addr,0,0,no"
+GOOD = "04100000019,600727,123456,01,1,2,07,02,2014,DOMESTIC,active,ACC-1,A Name,Addr,0,0,no"
 
 
 def run_import(db: TestDatabase, path: Path, *args: str) -> Result:
@@ -37,14 +37,14 @@ def test_good_file_imports_and_reimport_changes_nothing(demo_db: TestDatabase) -
     assert "0 created, 0 updated, 4 unchanged" in second.output
     assert meter_count(demo_db) == before + 4
     with demo_db.sessions() as session:
-        m = session.scalar(select(Meter).where(Meter.meter_number == "04100000025"))
+        m = session.scalar(select(Meter).where(Meter.meter_number == "04100000027"))
         assert m is not None and m.customer is not None
         assert (m.krn, m.tariff.code, m.customer.debt_cents, m.customer.recovery_rate_bp) == (
             2, "COMMERCIAL", 12050, 1250)
-        blocked = session.scalar(select(Meter).where(Meter.meter_number == "04100000033"))
+        blocked = session.scalar(select(Meter).where(Meter.meter_number == "04100000035"))
         assert blocked is not None and blocked.status == "blocked"
         assert blocked.customer is not None and blocked.customer.fbe_registered
-        bare = session.scalar(select(Meter).where(Meter.meter_number == "04100000041"))
+        bare = session.scalar(select(Meter).where(Meter.meter_number == "04100000043"))
         assert bare is not None and bare.customer is None and bare.base_date == 2014
 
 
@@ -57,13 +57,14 @@ def test_changed_row_updates_the_meter(demo_db: TestDatabase, tmp_path: Path) ->
     assert "0 created, 1 updated, 0 unchanged" in result.output
     with demo_db.sessions() as session:
         assert session.scalar(
-            select(Meter.status).where(Meter.meter_number == "04100000017")) == "blocked"
+            select(Meter.status).where(Meter.meter_number == "04100000019")) == "blocked"
 
 
 BAD_ROWS = [
-    ("wrong check digit", GOOD.replace("04100000017", "04100000011", 1), "check digit"),
-    ("meter number too short", GOOD.replace("04100000017", "0410000001", 1), "11 or 13 digits"),
-    ("letters in meter number", GOOD.replace("04100000017", "0410000001A", 1), "11 or 13 digits"),
+    ("wrong check digit", GOOD.replace("04100000019", "04100000011", 1),
+     "correct check digit would be 9"),
+    ("meter number too short", GOOD.replace("04100000019", "0410000001", 1), "11 or 13 digits"),
+    ("letters in meter number", GOOD.replace("04100000019", "0410000001A", 1), "11 or 13 digits"),
     ("sgc not six digits", GOOD.replace(",123456,", ",12345,"), "sgc must be 6 digits"),
     ("unknown sgc", GOOD.replace(",123456,", ",999999,"), "unknown supply group 999999"),
     ("ti not two digits", GOOD.replace(",01,1,2,", ",1,1,2,"), "ti must be 2 digits"),
@@ -89,7 +90,7 @@ def test_each_kind_of_bad_row_is_refused_with_line_and_reason(
     demo_db: TestDatabase, tmp_path: Path, label: str, row: str, reason: str
 ) -> None:
     path = tmp_path / "bad.csv"
-    good2 = GOOD.replace("04100000017", "04100000025").replace("ACC-1", "ACC-2")
+    good2 = GOOD.replace("04100000019", "04100000027").replace("ACC-1", "ACC-2")
     path.write_text(f"{HEADER}\n{good2}\n{row}\n")
     before = meter_count(demo_db)
     result = run_import(demo_db, path)
@@ -104,12 +105,12 @@ def test_duplicate_meter_in_file_is_a_bad_row(demo_db: TestDatabase, tmp_path: P
     path.write_text(f"{HEADER}\n{GOOD}\n{GOOD}\n")
     result = run_import(demo_db, path)
     assert result.exit_code == 1
-    assert "line 3: meter 04100000017 already on line 2" in result.output
+    assert "line 3: meter 04100000019 already on line 2" in result.output
 
 
 def test_missing_and_unknown_columns_are_refused(demo_db: TestDatabase, tmp_path: Path) -> None:
     path = tmp_path / "cols.csv"
-    path.write_text("meter_number,sgc,colour\n04100000017,123456,red\n")
+    path.write_text("meter_number,sgc,colour\n04100000019,123456,red\n")
     result = run_import(demo_db, path)
     assert result.exit_code == 1
     assert "missing columns: ti, krn, kt, ea, tariff" in result.output
@@ -120,7 +121,7 @@ def test_skip_bad_imports_the_good_rows_and_reports_the_bad(
     demo_db: TestDatabase, tmp_path: Path
 ) -> None:
     path = tmp_path / "mixed.csv"
-    bad = GOOD.replace("04100000017", "04100000025").replace("DOMESTIC", "LUXURY")
+    bad = GOOD.replace("04100000019", "04100000027").replace("DOMESTIC", "LUXURY")
     path.write_text(f"{HEADER}\n{GOOD}\n{bad}\n")
     before = meter_count(demo_db)
     result = run_import(demo_db, path, "--skip-bad")

@@ -1,0 +1,92 @@
+"""(clientID, msgID) identifies a request for ever.
+
+A state-changing request first claims its key by inserting a `VendRequest` row inside the vend's
+own transaction. The unique constraint does the rest: a retry that arrives while the first is
+still running waits on that insert (PostgreSQL) or on the write lock (SQLite), and afterwards
+finds the stored outcome. The same content gets the stored answer back; other content with the
+same msgID is a DuplicateMsgIDEx; a refusal is remembered, so it stays refused for that msgID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway import errors
+from gateway.vend_models import VendRequest
+from gateway.vend_types import MsgID, RequestHeader
+
+
+def request_hash(operation: str, **arguments: Any) -> str:
+    """A stable fingerprint of what was asked, to tell a retry from a reused msgID."""
+    canonical = json.dumps({"op": operation, **arguments}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    operation: str
+    request_hash: str
+    outcome: str
+    response: dict[str, Any]
+
+
+def find(session: Session, client_id: str, msg_id: MsgID) -> VendRequest | None:
+    return session.scalar(
+        select(VendRequest).where(
+            VendRequest.client_id == client_id,
+            VendRequest.msg_date_time == msg_id.date_time,
+            VendRequest.msg_unique_number == msg_id.unique_number,
+        )
+    )
+
+
+def stored_outcome(row: VendRequest) -> StoredOutcome:
+    return StoredOutcome(row.operation, row.request_hash, row.outcome,
+                         json.loads(row.response_json or "{}"))
+
+
+def claim(session: Session, header: RequestHeader, operation: str, fingerprint: str
+          ) -> VendRequest:
+    """Insert the pending request row; raises IntegrityError (at flush) when the key is taken."""
+    row = VendRequest(
+        client_id=header.client_id,
+        msg_date_time=header.msg_id.date_time,
+        msg_unique_number=header.msg_id.unique_number,
+        terminal_id=header.terminal_id,
+        operation=operation,
+        request_hash=fingerprint,
+        outcome="pending",
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def complete(row: VendRequest, response: dict[str, Any]) -> None:
+    row.outcome = "ok"
+    row.response_json = json.dumps(response, sort_keys=True)
+
+
+def refusal(error: errors.GatewayError) -> dict[str, Any]:
+    return {"type": error.fault_type, "code": error.code, "message": error.message}
+
+
+def refusal_error(response: dict[str, Any]) -> errors.GatewayError:
+    """Rebuild a remembered refusal as the same error type."""
+    by_type = {cls.fault_type: cls for cls in errors.FAULT_TYPES}
+    cls = by_type.get(response.get("type", ""), errors.SystemError_)
+    return cls(response.get("message", "refused"), code=response.get("code"))
+
+
+def check_same_request(outcome: StoredOutcome, operation: str, fingerprint: str,
+                       msg_id: MsgID) -> None:
+    if outcome.operation != operation or outcome.request_hash != fingerprint:
+        raise errors.DuplicateMsgID(
+            f"msgID {msg_id.key} was already used for another request", msg_id=msg_id.key
+        )

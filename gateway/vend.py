@@ -1,0 +1,320 @@
+"""The flow of one credit vend, top to bottom.
+
+    1. find the meter and refuse a blocked one                      (meters.py)
+    2. price the tender for this month's position                   (pricing.py, pure)
+    3. generate the tokens: key change if pending, credit, FBE      (sts security module)
+    4. in the caller's transaction, guarded against a racing vend on the same meter:
+       advance the meter's TID (and key data), the month's figures, the customer's debt,
+       store the transaction and tokens, and LAST debit the vendor's float and post the ledger
+       entry, so the hot float row stays locked only for the debit, the postings and the commit
+    5. answer with the receipt (stored with the request for retries and reprints)
+
+Nothing here commits: `vend_service.py` runs this inside one transaction that claims the msgID
+first, so a crash anywhere leaves either the whole vend or none of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gateway import errors, meters, pricing
+from gateway.models import Customer, Meter, TariffVersion
+from gateway.settings import Settings
+from gateway.tariffs import version_in_force
+from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction
+from gateway.vend_types import MsgID, Principal, ReceiptLine, VendReceipt
+from sts import SoftwareSecurityModule, next_tid
+from vendor_accounts.floats import VendSplit, post_vend
+
+
+class MeterRace(Exception):
+    """Another vend for the same meter committed first; the vend is priced again."""
+
+
+@dataclass(frozen=True)
+class VendClock:
+    """The instant of a vend, in UTC and as the utility's wall time (months, TIDs)."""
+
+    now: datetime
+    tz: ZoneInfo
+
+    @property
+    def local(self) -> datetime:
+        return self.now.astimezone(self.tz)
+
+    @property
+    def month(self) -> str:
+        return self.local.strftime("%Y-%m")
+
+    @property
+    def tid_time(self) -> datetime:
+        # STS counts minutes of the vending system's civil clock: the utility's wall time.
+        return self.local.replace(tzinfo=None, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class PricedVend:
+    quote: pricing.Quote
+    tariff: pricing.TariffSteps
+    tariff_version_id: int
+    month_units_tenths: int
+    month_fixed_paid_cents: int
+    month_fbe_tenths: int
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    kind: str  # credit, fbe, keychange, engineering
+    token: str
+    tid: int | None
+    units_tenths: int = 0
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    tokens: tuple[IssuedToken, ...]
+    last_tid: int | None
+    key_change: meters.MeterKeys | None
+
+
+def pricing_policy(settings: Settings) -> pricing.PricingPolicy:
+    u = settings.utility
+    return pricing.PricingPolicy(vat_rate_bp=u.vat_rate_bp, min_vend_cents=u.min_vend_cents,
+                                 max_vend_cents=u.max_vend_cents,
+                                 fbe_monthly_tenths=u.fbe_monthly_kwh_tenths)
+
+
+def tariff_steps(version: TariffVersion) -> pricing.TariffSteps:
+    return pricing.TariffSteps(
+        code=version.tariff.code,
+        description=version.tariff.description,
+        steps=tuple(pricing.Step(s.upto_tenths, s.price_e4) for s in version.steps),
+        monthly_fixed_charge_cents=version.monthly_fixed_charge_cents,
+    )
+
+
+def tariff_for(session: Session, meter: Meter, on: date) -> TariffVersion:
+    version = version_in_force(session, meter.tariff_id, on)
+    if version is None:
+        raise errors.SystemError_(f"tariff {meter.tariff.code} has no version in force on {on}",
+                                  code="no-tariff-version")
+    return version
+
+
+def month_figures(session: Session, meter_id: int, month: str) -> MeterMonth:
+    row = session.get(MeterMonth, (meter_id, month))
+    return row or MeterMonth(meter_id=meter_id, month=month, units_tenths=0,
+                             fixed_charge_paid_cents=0, fbe_units_tenths=0)
+
+
+def position(meter: Meter, month: MeterMonth) -> pricing.CustomerPosition:
+    customer = meter.customer
+    return pricing.CustomerPosition(
+        debt_cents=customer.debt_cents if customer else 0,
+        recovery_rate_bp=customer.recovery_rate_bp if customer else 0,
+        units_this_month_tenths=month.units_tenths,
+        fixed_charge_paid_this_month_cents=month.fixed_charge_paid_cents,
+        fbe_registered=bool(customer and customer.fbe_registered),
+        fbe_taken_this_month=month.fbe_units_tenths > 0,
+    )
+
+
+def price(session: Session, meter: Meter, tender_cents: int, clock: VendClock,
+          settings: Settings) -> PricedVend:
+    """Step 2: the quote for this tender, refusing what the pricing rules refuse."""
+    version = tariff_for(session, meter, clock.local.date())
+    steps = tariff_steps(version)
+    month = month_figures(session, meter.id, clock.month)
+    try:
+        quote = pricing.price_vend(tender_cents, steps, position(meter, month),
+                                   pricing_policy(settings))
+    except pricing.VendAmountError as exc:
+        raise errors.VendAmount(str(exc), min_cents=exc.min_cents, max_cents=exc.max_cents
+                                ) from None
+    except pricing.VendTooSmallError as exc:
+        raise errors.VendAmount(str(exc), code="vend-too-small") from None
+    return PricedVend(quote, steps, version.id, month.units_tenths,
+                      month.fixed_charge_paid_cents, month.fbe_units_tenths)
+
+
+def issue_tokens(session: Session, hsm: SoftwareSecurityModule, meter: Meter,
+                 credits: list[tuple[str, int]], clock: VendClock) -> IssuedTokens:
+    """Step 3: the key-change set when one is pending, then one credit token per (kind, units),
+    each with a TID strictly above the meter's last one."""
+    current = meters.current_keys(session, meter)
+    new = meters.pending_keys(session, meter)
+    issued: list[IssuedToken] = []
+    last_tid = meter.last_tid
+    if new is not None:
+        for t in hsm.key_change_tokens(current.wrapped_key, current.key_id, current.key_data,
+                                       new.wrapped_key, new.key_id, new.key_data):
+            issued.append(IssuedToken("keychange", t.number, None))
+        if new.key_data.base_date != current.key_data.base_date:
+            last_tid = None  # the rollover clears the meter's TID memory
+    keys = new or current
+    for kind, units in credits:
+        tid = next_tid(clock.tid_time, keys.key_data.base_date, last_tid)
+        token = hsm.credit_token(keys.wrapped_key, keys.key_id, keys.key_data, subclass=0,
+                                 amount_tenths=units, tid=tid)
+        # Above 1638.3 kWh the STS amount field rounds up in the customer's favour; the receipt
+        # shows what the meter will actually credit.
+        issued.append(IssuedToken(kind, token.number, tid, token.payload.amount_tenths))
+        last_tid = tid
+    return IssuedTokens(tuple(issued), last_tid, new)
+
+
+def advance_meter(session: Session, meter: Meter, issued: IssuedTokens) -> None:
+    """Compare-and-set the meter's last TID (and key data): a racing vend makes this fail."""
+    values: dict[str, object] = {"last_tid": issued.last_tid}
+    if issued.key_change is not None:
+        group_id = meter.pending_sgc_id or meter.supply_group_id
+        k = issued.key_change.key_data
+        values.update(supply_group_id=group_id, krn=k.krn, ti=k.ti, kt=k.kt,
+                      base_date=k.base_date, pending_sgc_id=None, pending_krn=None,
+                      pending_ti=None, pending_kt=None, pending_base_date=None)
+    seen = Meter.last_tid.is_(None) if meter.last_tid is None else Meter.last_tid == meter.last_tid
+    result = session.execute(
+        update(Meter).where(Meter.id == meter.id, seen).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise MeterRace(meter.meter_number)
+    if issued.key_change is not None:
+        session.refresh(meter)  # the receipt shows the key data the meter now holds
+
+
+def add_to_month(session: Session, meter: Meter, clock: VendClock, priced: PricedVend | None,
+                 fbe_tenths: int) -> None:
+    """Add this vend to the meter's month (created on the month's first vend)."""
+    row = session.get(MeterMonth, (meter.id, clock.month))
+    if row is None:
+        row = MeterMonth(meter_id=meter.id, month=clock.month, units_tenths=0,
+                         fixed_charge_paid_cents=0, fbe_units_tenths=0)
+        session.add(row)
+    if priced is not None:
+        row.units_tenths += priced.quote.units_tenths
+        row.fixed_charge_paid_cents += priced.quote.fixed_charge_cents
+    row.fbe_units_tenths += fbe_tenths
+
+
+def recover_debt(session: Session, meter: Meter, recovered_cents: int) -> None:
+    """Reduce the customer's debt by what this vend recovered, only from the figure priced."""
+    if not recovered_cents or meter.customer is None:
+        return
+    result = session.execute(
+        update(Customer)
+        .where(Customer.id == meter.customer.id,
+               Customer.debt_cents == meter.customer.debt_cents)
+        .values(debt_cents=Customer.debt_cents - recovered_cents)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise MeterRace(meter.meter_number)
+
+
+def receipt_lines(priced: PricedVend | None, issued: IssuedTokens) -> tuple[ReceiptLine, ...]:
+    by_kind: dict[str, list[IssuedToken]] = {}
+    for t in issued.tokens:
+        by_kind.setdefault(t.kind, []).append(t)
+    lines: list[ReceiptLine] = []
+    if "keychange" in by_kind:
+        lines.append(ReceiptLine("keychange", "Key change: enter these tokens first, in order",
+                                 tokens=tuple(t.token for t in by_kind["keychange"])))
+    if priced is not None:
+        q = priced.quote
+        if q.debt_recovered_cents:
+            remaining = pricing.format_cents(q.debt_remaining_cents)
+            lines.append(ReceiptLine("debt", f"Debt recovered; {remaining} outstanding",
+                                     amount_cents=q.debt_recovered_cents))
+        if q.fixed_charge_cents:
+            lines.append(ReceiptLine("fixed_charge", "Monthly fixed charge",
+                                     amount_cents=q.fixed_charge_cents,
+                                     vat_cents=q.fixed_charge_vat_cents))
+        credit = by_kind["credit"][0]
+        lines.append(ReceiptLine("credit", f"Electricity {priced.tariff.code}",
+                                 amount_cents=q.energy_cents, vat_cents=q.energy_vat_cents,
+                                 units_tenths=credit.units_tenths, tokens=(credit.token,)))
+    for fbe in by_kind.get("fbe", []):
+        lines.append(ReceiptLine("fbe", "Free basic electricity", units_tenths=fbe.units_tenths,
+                                 tokens=(fbe.token,)))
+    return tuple(lines)
+
+
+def store_transaction(session: Session, request: VendRequest, kind: str, who: Principal,
+                      msg_id: MsgID, meter: Meter, clock: VendClock, priced: PricedVend | None,
+                      issued: IssuedTokens) -> VendTransaction:
+    q = priced.quote if priced else None
+    tx = VendTransaction(
+        receipt_no=f"{request.id:012d}",
+        request_id=request.id, kind=kind, status="issued",
+        vendor_id=who.vendor_id, client_id=who.client_id, terminal_id=who.terminal_id,
+        msg_id=msg_id.key, meter_id=meter.id, meter_number=meter.meter_number,
+        customer_id=meter.customer_id,
+        tariff_version_id=priced.tariff_version_id if priced else None,
+        month=clock.month, created_at=clock.now,
+        tender_cents=q.tender_cents if q else 0,
+        debt_recovered_cents=q.debt_recovered_cents if q else 0,
+        fixed_charge_cents=q.fixed_charge_cents if q else 0,
+        fixed_charge_vat_cents=q.fixed_charge_vat_cents if q else 0,
+        energy_cents=q.energy_cents if q else 0,
+        energy_vat_cents=q.energy_vat_cents if q else 0,
+        units_tenths=q.units_tenths if q else 0,
+        fbe_units_tenths=sum(t.units_tenths for t in issued.tokens if t.kind == "fbe"),
+    )
+    session.add(tx)
+    session.flush()
+    session.add_all(
+        VendToken(transaction_id=tx.id, seq=i, kind=t.kind, token=t.token, tid=t.tid,
+                  units_tenths=t.units_tenths)
+        for i, t in enumerate(issued.tokens, start=1)
+    )
+    return tx
+
+
+def debit_float(session: Session, tx: VendTransaction, priced: PricedVend,
+                clock_timezone: str) -> int:
+    """Step 4's last act: debit the vendor's float and post the ledger entry; the available
+    credit after it. Refuses with VendorCreditEx, changing nothing, below the floor."""
+    q = priced.quote
+    split = VendSplit(
+        energy_excl_vat=q.energy_cents - q.energy_vat_cents,
+        vat=q.energy_vat_cents + q.fixed_charge_vat_cents,
+        fixed_charge_excl_vat=q.fixed_charge_cents - q.fixed_charge_vat_cents,
+        debt_recovered=q.debt_recovered_cents,
+    )
+    posting = post_vend(session, vendor_id=tx.vendor_id, amount_cents=q.tender_cents,
+                        split=split, reference=f"vend:{tx.receipt_no}", at=tx.created_at,
+                        units_tenths=q.units_tenths, timezone=clock_timezone)
+    tx.journal_entry_id = posting.journal_entry_id
+    return posting.available_cents
+
+
+def build_receipt(tx: VendTransaction, meter: Meter, priced: PricedVend | None,
+                  issued: IssuedTokens, avail_credit_cents: int, msg_id: MsgID) -> VendReceipt:
+    customer = meter.customer
+    credited = sum(t.units_tenths for t in issued.tokens if t.kind == "credit")
+    return VendReceipt(
+        receipt_no=tx.receipt_no, msg_id=msg_id, meter=meters.meter_detail(meter),
+        customer_name=customer.name if customer else "",
+        account_no=customer.account_no if customer else "",
+        tender_cents=tx.tender_cents, units_tenths=credited,
+        avail_credit_cents=avail_credit_cents,
+        tariff_description=pricing.describe_tariff(priced.tariff) if priced else "",
+        issued_at=tx.created_at, lines=receipt_lines(priced, issued),
+    )
+
+
+def find_transaction(session: Session, client_id: str, msg_id: MsgID) -> VendTransaction | None:
+    """The transaction a vendor's earlier request (clientID + msgID) produced, if any."""
+    return session.scalar(
+        select(VendTransaction)
+        .join(VendRequest, VendRequest.id == VendTransaction.request_id)
+        .where(VendRequest.client_id == client_id,
+               VendRequest.msg_date_time == msg_id.date_time,
+               VendRequest.msg_unique_number == msg_id.unique_number)
+    )
