@@ -52,7 +52,8 @@ class VendWsgiApplication(WsgiApplication):  # type: ignore[misc]  # spyne is un
                      start_response: StartResponse) -> Iterable[bytes]:
         fault = to_fault(error)
         p_ctx.out_error = fault
-        return super().handle_error(p_ctx, others, fault, start_response)
+        body: Iterable[bytes] = super().handle_error(p_ctx, others, fault, start_response)
+        return body
 
     def fault_response(self, environ: dict[str, Any], start_response: StartResponse,
                        error: BaseException, status: str | None = None,
@@ -153,7 +154,8 @@ def create_soap_app(service: VendingService, runtime: Runtime, *,
             return start_response(*args)
 
         try:
-            return soap.handle_rpc(environ, tracking_start_response)
+            answer: Iterable[bytes] = soap.handle_rpc(environ, tracking_start_response)
+            return answer
         except Exception as exc:  # spyne lets non-Fault errors of its input stages through
             if started:
                 raise

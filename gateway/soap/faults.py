@@ -35,7 +35,7 @@ GENERIC_SYSTEM_MESSAGE = "the gateway could not process the request; quote the c
 MAX_FAULTSTRING = 300
 
 
-class VendFault(Fault):
+class VendFault(Fault):  # type: ignore[misc]  # spyne is untyped
     """A fault already mapped by `to_fault`: carries the XMLVend type and code as attributes."""
 
     def __init__(self, fault_type: str, client: bool, message: str, code: str,

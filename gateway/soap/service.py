@@ -10,7 +10,8 @@ Operations are document/literal "bare": the SOAP Body holds the request element 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from spyne import Application, ServiceBase, rpc
 from spyne.protocol.soap import Soap11
@@ -60,9 +61,20 @@ class Call:
                                    self.header.msg_id, self.server_id)
 
 
-def _op(name: str) -> dict[str, Any]:
-    return {"_body_style": "bare", "_in_message_name": f"{name}Req",
-            "_out_message_name": f"{name}Resp"}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def operation(request: Any, response: Any) -> Callable[[F], F]:
+    """spyne's @rpc for one XMLVend operation: document/literal bare, the request element
+    `<Name>Req` and the response element `<Name>Resp`, Name being the function's name."""
+
+    def decorate(function: F) -> F:
+        name = function.__name__
+        wrapped: F = rpc(request, _returns=response, _body_style="bare",
+                         _in_message_name=f"{name}Req", _out_message_name=f"{name}Resp")(function)
+        return wrapped
+
+    return decorate
 
 
 class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
@@ -77,14 +89,14 @@ class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
 
     # Revenue domain ------------------------------------------------------------------------
 
-    @rpc(t.MeterReq, _returns=t.ConfirmCustomerResp, **_op("ConfirmCustomer"))
+    @operation(t.MeterReq, t.ConfirmCustomerResp)
     def ConfirmCustomer(ctx: Any, req: Any) -> t.ConfirmCustomerResp:
         call = Call(ctx, req)
         info = call.service.confirm_customer(call.who, call.header,
                                              convert.meter_number(req.meterNumber))
         return convert.confirm_customer_resp(call.base(), info)
 
-    @rpc(t.VendReq, _returns=t.VendResp, **_op("CreditVend"))
+    @operation(t.VendReq, t.VendResp)
     def CreditVend(ctx: Any, req: Any) -> t.VendResp:
         call = Call(ctx, req)
         receipt = call.service.credit_vend(call.who, call.header,
@@ -92,7 +104,7 @@ class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
                                            convert.amount_cents(req.amount), req.payType)
         return convert.vend_resp(call.base(), receipt)
 
-    @rpc(t.VendReq, _returns=t.VendResp, **_op("TrialCreditVend"))
+    @operation(t.VendReq, t.VendResp)
     def TrialCreditVend(ctx: Any, req: Any) -> t.VendResp:
         call = Call(ctx, req)
         receipt = call.service.trial_credit_vend(call.who, call.header,
@@ -100,14 +112,14 @@ class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
                                                  convert.amount_cents(req.amount), req.payType)
         return convert.vend_resp(call.base(), receipt)
 
-    @rpc(t.MeterReq, _returns=t.VendResp, **_op("FBEVend"))
+    @operation(t.MeterReq, t.VendResp)
     def FBEVend(ctx: Any, req: Any) -> t.VendResp:
         call = Call(ctx, req)
         receipt = call.service.fbe_vend(call.who, call.header,
                                         convert.meter_number(req.meterNumber))
         return convert.vend_resp(call.base(), receipt)
 
-    @rpc(t.ReprintReq, _returns=t.ReprintResp, **_op("Reprint"))
+    @operation(t.ReprintReq, t.ReprintResp)
     def Reprint(ctx: Any, req: Any) -> t.ReprintResp:
         call = Call(ctx, req)
         original = None if req.originalMsgID is None else convert.msg_id(req.originalMsgID)
@@ -117,21 +129,21 @@ class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
 
     # Advice --------------------------------------------------------------------------------
 
-    @rpc(t.AdviceReq, _returns=t.ConfirmationAdviceResp, **_op("ConfirmationAdvice"))
+    @operation(t.AdviceReq, t.ConfirmationAdviceResp)
     def ConfirmationAdvice(ctx: Any, req: Any) -> t.ConfirmationAdviceResp:
         call = Call(ctx, req)
         result = call.service.confirmation_advice(call.who, call.header,
                                                   convert.msg_id(req.originalMsgID))
         return convert.confirmation_resp(call.base(), result)
 
-    @rpc(t.AdviceReq, _returns=t.ReversalAdviceResp, **_op("ReversalAdvice"))
+    @operation(t.AdviceReq, t.ReversalAdviceResp)
     def ReversalAdvice(ctx: Any, req: Any) -> t.ReversalAdviceResp:
         call = Call(ctx, req)
         result = call.service.reversal_advice(call.who, call.header,
                                               convert.msg_id(req.originalMsgID))
         return convert.reversal_resp(call.base(), result)
 
-    @rpc(t.AdviceReq, _returns=t.VendResp, **_op("LastResponseAdvice"))
+    @operation(t.AdviceReq, t.VendResp)
     def LastResponseAdvice(ctx: Any, req: Any) -> t.VendResp:
         call = Call(ctx, req)
         receipt = call.service.last_response_advice(call.who, call.header,
@@ -140,7 +152,7 @@ class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
 
     # Vendor --------------------------------------------------------------------------------
 
-    @rpc(t.VendorStatementReq, _returns=t.VendorStatementResp, **_op("VendorStatement"))
+    @operation(t.VendorStatementReq, t.VendorStatementResp)
     def VendorStatement(ctx: Any, req: Any) -> t.VendorStatementResp:
         call = Call(ctx, req)
         max_items = convert.DEFAULT_MAX_ITEMS if req.maxItems is None else int(req.maxItems)
@@ -149,7 +161,7 @@ class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
 
     # Meter domain (engineering) --------------------------------------------------------------
 
-    @rpc(t.MeterSpecificEngReq, _returns=t.EngResp, **_op("MeterSpecificEng"))
+    @operation(t.MeterSpecificEngReq, t.EngResp)
     def MeterSpecificEng(ctx: Any, req: Any) -> t.EngResp:
         call = Call(ctx, req)
         value = None if req.value is None else int(req.value)
@@ -158,7 +170,7 @@ class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
                                                  req.engType, value)
         return convert.eng_resp(call.base(), result)
 
-    @rpc(t.NonMeterSpecificEngReq, _returns=t.EngResp, **_op("NonMeterSpecificEng"))
+    @operation(t.NonMeterSpecificEngReq, t.EngResp)
     def NonMeterSpecificEng(ctx: Any, req: Any) -> t.EngResp:
         call = Call(ctx, req)
         mfr_code = None if req.mfrCode is None else int(req.mfrCode)

@@ -101,7 +101,7 @@ EngValue = Integer(ge=0, le=999_999_999, type_name="EngValue", __namespace__=TNS
 MfrCode = Integer(ge=0, le=9999, type_name="MfrCode", __namespace__=TNS)
 
 
-class Model(ComplexModel):
+class Model(ComplexModel):  # type: ignore[misc]  # spyne is untyped
     __namespace__ = TNS
 
 

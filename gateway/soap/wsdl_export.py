@@ -37,7 +37,7 @@ def canonical(wsdl: bytes, location: str = CANONICAL_LOCATION) -> bytes:
     for schema in root.iterfind(f"{{{WSDL_NS}}}types/{{{XSD_NS}}}schema"):
         _sort_children(schema, _SCHEMA_ORDER)
     _sort_children(root, _WSDL_ORDER)
-    return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+    return bytes(etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8"))
 
 
 # spyne emits top-level declarations in set order, which changes with the hash seed; their order
