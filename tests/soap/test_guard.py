@@ -77,7 +77,8 @@ def test_dtds_are_refused_at_once(body: bytes) -> None:
     with pytest.raises(SchemaError) as caught:
         parse_envelope(body)
     assert caught.value.code == "dtd-refused"
-    assert time.perf_counter() - started < 0.05
+    # Refused on sight: expanding the bomb would take seconds and gigabytes.
+    assert time.perf_counter() - started < 0.5
 
 
 def test_a_dtd_in_utf16_is_refused_too() -> None:
