@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 
 # The packages whose models and migrations make up the schema, foundation first.
-SCHEMA_PACKAGES = ["gateway", "vendor_accounts"]
+SCHEMA_PACKAGES = ["gateway", "vendor_accounts", "reconciliation"]
 # Model modules beyond `<package>.models`.
 EXTRA_MODEL_MODULES = ["gateway.vend_models"]
 

@@ -1,0 +1,1 @@
+"""Reconciliation of vendor reports against what the gateway issued (filled in below)."""
