@@ -8,14 +8,15 @@ debits per second and the latency of a whole debit transaction (p50/p99) on Post
 * 1, 8 and 32 worker processes debiting ONE hot vendor;
 * 32 workers spread over 32 vendors (no shared row: the best the machine can do);
 
-and prints hot/spread at 32 workers (those two run interleaved, in ``--rounds`` slices each, so
-that other load on the machine weighs on both alike). Processes, not threads, so the GIL does
-not serialise the clients. Each transaction is what the vend path does at the end of a request:
-begin, post_vend, commit. ``--work-ms`` adds simulated request work (pricing, token generation)
-before the debit, and ``--lock-early`` takes the float row lock at the start of the request
-instead, to show what holding the lock across the whole request costs.
+and prints hot/spread at 32 workers. Those two are measured by the same 32 processes switching
+between them every ``seconds / rounds`` (2.5 s by default), so that other load on a shared
+machine weighs on both alike. Processes, not threads, so the GIL does not serialise the clients.
+Each transaction is what the vend path does at the end of a request: begin, post_vend, commit.
+``--work-ms`` adds simulated request work (pricing, token generation) before the debit, and
+``--lock-early`` takes the float row lock at the start of the request instead, to show what
+holding the lock across the whole request costs.
 
-Usage: .venv/bin/python bench/float_contention.py [--seconds 10] [--rounds 2] [--work-ms 0]
+Usage: .venv/bin/python bench/float_contention.py [--seconds 10] [--rounds 4] [--work-ms 0]
        [--lock-early]
 
 A scratch database is created, migrated with the real migrations and dropped at the end.
@@ -77,14 +78,15 @@ def setup(url: str) -> list[int]:
         engine.dispose()
 
 
-def worker(url: str, vendor_id: int, worker_no: int, start_at: float, stop_at: float,
-           work_ms: float, lock_early: bool, out: mp.Queue) -> None:
+def worker(url: str, plan: tuple[int, ...], worker_no: int, start_at: float, slice_s: float,
+           slices: int, work_ms: float, lock_early: bool, out: mp.Queue) -> None:
+    """Debit until the last slice ends; in slice k debit vendor plan[k % len(plan)]."""
     engine = make_engine(url, pool_size=1, max_overflow=0)
     sessions = make_session_factory(engine)
-    latencies: list[float] = []
+    samples: list[list[float]] = [[] for _ in plan]
     n = 0
 
-    def one(record: bool) -> None:
+    def one(vendor_id: int) -> float:
         nonlocal n
         n += 1
         began = time.perf_counter()
@@ -96,17 +98,19 @@ def worker(url: str, vendor_id: int, worker_no: int, start_at: float, stop_at: f
                 _busy(work_ms / 1000)
             post_vend(s, vendor_id=vendor_id, amount_cents=AMOUNT, split=SPLIT,
                       reference=f"W{worker_no}-{n}", timezone=TZ)
-        if record:
-            latencies.append(time.perf_counter() - began)
+        return time.perf_counter() - began
 
-    for _ in range(5):  # warm up the connection and statement caches
-        one(record=False)
+    for vendor_id in plan:  # warm up the connection and statement caches
+        for _ in range(3):
+            one(vendor_id)
     while time.time() < start_at:
         time.sleep(0.001)
-    while time.time() < stop_at:
-        one(record=True)
+    stop_at = start_at + slice_s * slices
+    while (now := time.time()) < stop_at:
+        mode = int((now - start_at) // slice_s) % len(plan)
+        samples[mode].append(one(plan[mode]))
     engine.dispose()
-    out.put(latencies)
+    out.put(samples)
 
 
 def _busy(seconds: float) -> None:
@@ -120,13 +124,12 @@ def _busy(seconds: float) -> None:
 class Result:
     name: str
     workers: int
-    debits: int
     seconds: float
     latencies: tuple[float, ...]
 
-    def merge(self, other: Result) -> Result:
-        return Result(self.name, self.workers, self.debits + other.debits,
-                      self.seconds + other.seconds, self.latencies + other.latencies)
+    @property
+    def debits(self) -> int:
+        return len(self.latencies)
 
     @property
     def rate(self) -> float:
@@ -137,27 +140,33 @@ class Result:
         return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
 
 
-def scenario(url: str, name: str, vendor_ids: list[int], seconds: float, work_ms: float,
-             lock_early: bool) -> Result:
+def scenario(url: str, names: tuple[str, ...], plans: list[tuple[int, ...]], seconds: float,
+             rounds: int, work_ms: float, lock_early: bool) -> list[Result]:
+    """Run one worker process per plan; with two modes per plan, alternate them every slice
+    (``rounds`` slices of each), so other load on the machine weighs on both modes alike."""
+    modes = len(names)
+    slices = modes * rounds
+    slice_s = seconds / rounds
     ctx = mp.get_context("fork")
     out: mp.Queue = ctx.Queue()
     start_at = time.time() + 2.0  # time for every worker to connect and warm up
-    stop_at = start_at + seconds
     procs = [
-        ctx.Process(target=worker, args=(url, vid, i, start_at, stop_at, work_ms, lock_early,
-                                         out))
-        for i, vid in enumerate(vendor_ids)
+        ctx.Process(target=worker, args=(url, plan, i, start_at, slice_s, slices, work_ms,
+                                         lock_early, out))
+        for i, plan in enumerate(plans)
     ]
     for p in procs:
         p.start()
-    latencies: list[float] = []
+    per_mode: list[list[float]] = [[] for _ in names]
     for _ in procs:
-        latencies.extend(out.get(timeout=seconds + 60))
+        for mode, samples in enumerate(out.get(timeout=seconds * modes + 60)):
+            per_mode[mode].extend(samples)
     for p in procs:
         p.join()
         if p.exitcode:
-            raise SystemExit(f"a worker failed in scenario {name}")
-    return Result(name, len(vendor_ids), len(latencies), seconds, tuple(latencies))
+            raise SystemExit(f"a worker failed in scenario {names}")
+    return [Result(name, len(plans), seconds, tuple(latencies))
+            for name, latencies in zip(names, per_mode, strict=True)]
 
 
 def main() -> None:
@@ -165,8 +174,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per scenario")
     parser.add_argument("--work-ms", type=float, default=0.0,
                         help="simulated request work before the debit, in ms of CPU")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="interleaved slices of the two 32-worker scenarios")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="slices of each of the two alternating 32-worker scenarios")
     parser.add_argument("--lock-early", action="store_true",
                         help="lock the float row at the start of the request (the anti-pattern)")
     args = parser.parse_args()
@@ -186,25 +195,22 @@ def main() -> None:
               f"{'p99 ms':>8}")
         results: dict[str, Result] = {}
 
-        def run(label: str, ids: list[int], seconds: float) -> None:
-            r = scenario(url, label, ids, seconds, args.work_ms, args.lock_early)
-            results[label] = results[label].merge(r) if label in results else r
-
-        def show(label: str) -> None:
-            r = results[label]
-            print(f"{label:20} {r.workers:>7} {r.debits:>8} {r.rate:>10.0f} "
+        def show(r: Result) -> None:
+            results[r.name] = r
+            print(f"{r.name:20} {r.workers:>7} {r.debits:>8} {r.rate:>10.0f} "
                   f"{r.percentile(0.50):>8.2f} {r.percentile(0.99):>8.2f}", flush=True)
 
-        for label, ids in (("hot, 1 worker", [hot]), ("hot, 8 workers", [hot] * 8)):
-            run(label, ids, args.seconds)
-            show(label)
-        # The two 32-worker scenarios are compared, so they run interleaved in slices: a change
-        # in the machine's background load then weighs on both alike.
-        for _ in range(args.rounds):
-            run("hot, 32 workers", [hot] * 32, args.seconds / args.rounds)
-            run("spread, 32 workers", vendor_ids[:32], args.seconds / args.rounds)
-        show("hot, 32 workers")
-        show("spread, 32 workers")
+        for workers in (1, 8):
+            for r in scenario(url, (f"hot, {workers} worker" + "s" * (workers > 1),),
+                              [(hot,)] * workers, args.seconds, 1, args.work_ms,
+                              args.lock_early):
+                show(r)
+        # The two 32-worker scenarios are what the ratio compares: the same 32 processes
+        # alternate between them every slice.
+        for r in scenario(url, ("hot, 32 workers", "spread, 32 workers"),
+                          [(hot, vendor_ids[i]) for i in range(32)], args.seconds,
+                          args.rounds, args.work_ms, args.lock_early):
+            show(r)
         ratio = results["hot, 32 workers"].rate / results["spread, 32 workers"].rate
         print(f"hot/spread at 32 workers: {ratio:.2f} (target >= 0.70)")
 
