@@ -23,6 +23,9 @@ COMMANDS = [
     ("vendor_accounts.cli", "vendor"),
     ("vendor_accounts.cli", "terminal"),
     ("vendor_accounts.cli", "float_group"),
+    ("reconciliation.cli", "reconcile"),
+    ("reconciliation.cli", "recon"),
+    ("reconciliation.cli", "report"),
 ]
 
 

@@ -18,7 +18,8 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from gateway.money import AmountError, parse_cents
@@ -32,6 +33,7 @@ __all__ = [
     "ReportLine",
     "ReportReader",
     "ReportSource",
+    "fast_line",
     "identify",
     "parse_line",
 ]
@@ -97,15 +99,51 @@ def _split(text: str) -> list[str]:
     return text.split(",")
 
 
+@lru_cache(maxsize=4096)
+def _valid_date(yyyymmdd: str) -> bool:
+    try:
+        date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+    except ValueError:
+        return False
+    return True
+
+
+def _valid_stamp(stamp: str) -> bool:
+    """A 14-digit yyyyMMddHHmmss wall time (only its validity matters here)."""
+    return (_valid_date(stamp[:8]) and int(stamp[8:10]) < 24 and int(stamp[10:12]) < 60
+            and int(stamp[12:14]) < 60)
+
+
 def _msg_parts(value: str) -> tuple[str, int] | None:
     m = _MSG_ID.fullmatch(value)
-    if m is None:
-        return None
-    try:
-        datetime(*(int(m[i]) for i in range(1, 7)))  # a wall time: only its validity matters
-    except ValueError:
+    if m is None or not _valid_stamp(value[:14]):
         return None
     return value[:14], int(m[7])
+
+
+# A well-formed line in one match; anything else takes the field-by-field path that says why.
+_FAST = re.compile(
+    r'(\d{13}),([^,"\x00-\x1f\x7f]{1,40}),((\d{14})([1-9]\d{0,17})),([0-9A-Za-z-]{0,20}),'
+    r'(\d{11}|\d{13}),(\d{1,12})\.(\d{2}),([^,"]+),(SUCCESS|REVERSED)')
+
+
+def fast_line(line_no: int, text: str, client_id: str) -> ReportLine | None:
+    """The line when it is plainly well-formed, else None (then ``parse_line`` decides)."""
+    m = _FAST.fullmatch(text)
+    if m is None or m[1] != client_id or not _valid_stamp(m[4]):
+        return None
+    terminal = m[2]
+    cents = int(m[8]) * 100 + int(m[9])
+    if cents == 0 or terminal != terminal.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(m[10])
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    return ReportLine(line_no, client_id, terminal, m[3], m[4], int(m[5]), m[6], m[7], cents,
+                      when.astimezone(UTC), m[11])
 
 
 def parse_line(line_no: int, fields: list[str], client_id: str
@@ -231,6 +269,9 @@ class ReportReader:
         if not text.strip():
             self._problem(LineProblem(line_no, "", "blank line"))
             return None
+        fast = fast_line(line_no, text, self.source.client_id)
+        if fast is not None:
+            return fast
         line, problems = parse_line(line_no, _split(text), self.source.client_id)
         for problem in problems:
             self._problem(problem)
