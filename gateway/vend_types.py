@@ -14,7 +14,7 @@ from typing import Protocol
 
 from gateway.errors import SchemaError
 
-_MSG_DATETIME = re.compile(r"\d{14}")
+_MSG_DATETIME = re.compile(r"[0-9]{14}")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class TestDatabase:
         }
 
 
-def _settings(url: str, home: Path) -> Settings:
+def settings_for(url: str, home: Path) -> Settings:
     return load_settings({
         "VENDGW_DATABASE_URL": url,
         "VENDGW_MASTER_KEY": TEST_MASTER_KEY,
@@ -58,7 +58,7 @@ def _settings(url: str, home: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def _templates(
+def migrated_templates(
     tmp_path_factory: pytest.TempPathFactory, worker_id: str
 ) -> Iterator[dict[str, str]]:
     """One migrated database per backend for this worker: a SQLite file and a PostgreSQL db."""
@@ -90,18 +90,18 @@ def _truncate_all(engine: Engine) -> None:
 
 
 @pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, _templates: dict[str, str], tmp_path: Path
+def db(request: pytest.FixtureRequest, migrated_templates: dict[str, str], tmp_path: Path
        ) -> Iterator[TestDatabase]:
     """An empty, migrated database on each backend."""
     backend = request.param
     if backend == "sqlite":
         path = tmp_path / "vendgw.sqlite3"
-        shutil.copyfile(_templates["sqlite"], path)
+        shutil.copyfile(migrated_templates["sqlite"], path)
         url = f"sqlite:///{path}"
     else:
-        url = _templates["postgresql"]
+        url = migrated_templates["postgresql"]
     engine = make_engine(url)
-    settings = _settings(url, tmp_path)
+    settings = settings_for(url, tmp_path)
     runtime = Runtime(settings, _engine=engine)
     try:
         yield TestDatabase(backend, url, engine, make_session_factory(engine), settings, runtime)

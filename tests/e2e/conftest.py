@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, text
 from gateway import demo, migrate
 from gateway.db import make_engine, make_session_factory, transaction
 from gateway.runtime import Runtime
-from tests.conftest import BACKENDS, PG_SERVER, TestDatabase, _settings
+from tests.conftest import BACKENDS, PG_SERVER, TestDatabase, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -45,14 +45,14 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def e2e_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-           _templates: dict[str, str]) -> Iterator[TestDatabase]:
+           migrated_templates: dict[str, str]) -> Iterator[TestDatabase]:
     """The demo utility in a database of its own, for one test module and backend."""
     backend: str = request.param
     home = tmp_path_factory.mktemp(f"e2e-{backend}")
     admin = None
     if backend == "sqlite":
         path = home / "vendgw.sqlite3"
-        shutil.copyfile(_templates["sqlite"], path)
+        shutil.copyfile(migrated_templates["sqlite"], path)
         url = f"sqlite:///{path}"
     else:
         name = f"vendgw_e2e_{uuid.uuid4().hex[:12]}"
@@ -62,7 +62,7 @@ def e2e_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         url = f"{PG_SERVER}/{name}"
         migrate.upgrade(url)
     engine = make_engine(url)
-    settings = _settings(url, home)
+    settings = settings_for(url, home)
     runtime = Runtime(settings, _engine=engine)
     database = TestDatabase(backend, url, engine, make_session_factory(engine), settings, runtime)
     with transaction(database.sessions) as session:
