@@ -62,9 +62,7 @@ class PricedVend:
     quote: pricing.Quote
     tariff: pricing.TariffSteps
     tariff_version_id: int
-    month_units_tenths: int
-    month_fixed_paid_cents: int
-    month_fbe_tenths: int
+    month: MeterMonth  # the month's figures the quote was priced from
 
 
 @dataclass(frozen=True)
@@ -138,8 +136,7 @@ def price(session: Session, meter: Meter, tender_cents: int, clock: VendClock,
                                 ) from None
     except pricing.VendTooSmallError as exc:
         raise errors.VendAmount(str(exc), code="vend-too-small") from None
-    return PricedVend(quote, steps, version.id, month.units_tenths,
-                      month.fixed_charge_paid_cents, month.fbe_units_tenths)
+    return PricedVend(quote, steps, version.id, month)
 
 
 def issue_tokens(session: Session, hsm: SoftwareSecurityModule, meter: Meter,
@@ -188,18 +185,15 @@ def advance_meter(session: Session, meter: Meter, issued: IssuedTokens) -> None:
         session.refresh(meter)  # the receipt shows the key data the meter now holds
 
 
-def add_to_month(session: Session, meter: Meter, clock: VendClock, priced: PricedVend | None,
+def add_to_month(session: Session, month: MeterMonth, priced: PricedVend | None,
                  fbe_tenths: int) -> None:
-    """Add this vend to the meter's month (created on the month's first vend)."""
-    row = session.get(MeterMonth, (meter.id, clock.month))
-    if row is None:
-        row = MeterMonth(meter_id=meter.id, month=clock.month, units_tenths=0,
-                         fixed_charge_paid_cents=0, fbe_units_tenths=0)
-        session.add(row)
+    """Add this vend to the meter's month figures (the row is created on its first vend)."""
+    if month not in session:
+        session.add(month)
     if priced is not None:
-        row.units_tenths += priced.quote.units_tenths
-        row.fixed_charge_paid_cents += priced.quote.fixed_charge_cents
-    row.fbe_units_tenths += fbe_tenths
+        month.units_tenths += priced.quote.units_tenths
+        month.fixed_charge_paid_cents += priced.quote.fixed_charge_cents
+    month.fbe_units_tenths += fbe_tenths
 
 
 def recover_debt(session: Session, meter: Meter, recovered_cents: int) -> None:

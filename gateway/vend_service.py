@@ -72,17 +72,19 @@ class DatabaseVendingService:
               work: Callable[[Session, VendRequest], dict[str, Any]]) -> dict[str, Any]:
         """Run `work` exactly once for this (clientID, msgID); answer retries from the record."""
         for _ in range(MAX_RACE_RETRIES):
-            stored = self._stored(header, operation, fingerprint)
-            if stored is not None:
-                return stored
             try:
+                # Claim first: a new request (the common case) costs no extra read, and a retry
+                # finds the key taken and reads the stored outcome below.
                 with transaction(self.runtime.sessions) as session:
                     row = idempotency.claim(session, header, operation, fingerprint)
                     response = work(session, row)
                     idempotency.complete(row, response)
                 return response
             except IntegrityError:
-                continue  # another node claimed this msgID first: read its outcome
+                stored = self._stored(header, operation, fingerprint)
+                if stored is not None:
+                    return stored
+                continue  # the other claim was rolled back meanwhile: try again
             except flow.MeterRace:
                 continue  # another vend for the meter committed first: price again
             except errors.GatewayError as refused:
@@ -163,7 +165,7 @@ class DatabaseVendingService:
             issued = flow.issue_tokens(session, self.runtime.security_module, meter, credits,
                                        clock)
             flow.advance_meter(session, meter, issued)
-            flow.add_to_month(session, meter, clock, priced, priced.quote.fbe_units_tenths)
+            flow.add_to_month(session, priced.month, priced, priced.quote.fbe_units_tenths)
             flow.recover_debt(session, meter, priced.quote.debt_recovered_cents)
             tx = flow.store_transaction(session, request, "credit", who, header.msg_id, meter,
                                         clock, priced, issued)
@@ -220,7 +222,7 @@ class DatabaseVendingService:
             issued = flow.issue_tokens(session, self.runtime.security_module, meter,
                                        [("fbe", fbe.units_tenths)], clock)
             flow.advance_meter(session, meter, issued)
-            flow.add_to_month(session, meter, clock, None, fbe.units_tenths)
+            flow.add_to_month(session, month, None, fbe.units_tenths)
             tx = flow.store_transaction(session, request, "fbe", who, header.msg_id, meter,
                                         clock, None, issued)
             available = _available(session, who.vendor_id)
