@@ -80,8 +80,10 @@ def vending(session: Session, period: Period, calendar: Calendar, *, by: str = "
     for row in rows:
         *key, day, n, amount, kwh, n_rev, rev_amount = row
         when = days[day].isoformat() if per_day and 0 <= day < len(days) else period.label
-        out.append((when, key[0], names.get(key[0], ""), *key[1:], n, format_cents(amount),
-                    format_tenths(kwh), n_rev, format_cents(rev_amount)))
+        # PostgreSQL sums bigints as numeric: back to integers before formatting.
+        out.append((when, key[0], names.get(key[0], ""), *key[1:], n,
+                    format_cents(int(amount)), format_tenths(int(kwh)), n_rev,
+                    format_cents(int(rev_amount))))
     columns = ("day" if per_day else "period", "client_id", "vendor",
                *(("terminal_id",) if by == "terminal" else ()), "vends", "amount", "kwh",
                "reversed_vends", "reversed_amount")
