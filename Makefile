@@ -1,6 +1,6 @@
 # The two commands a newcomer needs:
 #   make run   - set up, migrate, seed the demo utility and serve the gateway on 127.0.0.1:8080
-#   make test  - set up, make sure PostgreSQL is up, lint, and run the whole suite on SQLite and
+#   make test  - set up, make sure PostgreSQL is up, lint (ruff, mypy), run the whole suite on SQLite and
 #                PostgreSQL (fresh databases, dropped afterwards)
 
 PYTHON ?= python3.11
@@ -26,11 +26,12 @@ run: $(STAMP)
 test: $(STAMP)
 	tests/ensure-postgres
 	$(BIN)/ruff check .
+	$(BIN)/mypy sts vendor_accounts gateway
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy sts gateway/pricing.py
+	$(BIN)/mypy sts vendor_accounts gateway
 
 bench: $(STAMP)
 	$(BIN)/python bench/sts_tokens.py

@@ -11,7 +11,7 @@ from gateway import errors, meters
 from gateway import vend as flow
 from gateway.cli_support import CliError
 from gateway.db import utcnow
-from gateway.money import AmountError, format_tenths, parse_cents
+from gateway.money import AmountError, format_price_e4, format_tenths, parse_cents
 from gateway.runtime import Runtime
 
 
@@ -42,8 +42,8 @@ def quote(runtime: Runtime, meter_number: str, amount: str, as_json: bool) -> No
     click.echo(f"meter {meter_number}, tariff {q.tariff_code}, tender {body['tender']}")
     for key in ("debt_recovered", "fixed_charge", "fixed_charge_vat", "energy", "energy_vat"):
         click.echo(f"  {key:<17}{body[key]:>12}")
-    for step in body["steps"]:
-        click.echo(f"  {step['kwh']:>8} kWh @ {step['price']}")
+    for step in q.steps:
+        click.echo(f"  {format_tenths(step.tenths):>8} kWh @ {format_price_e4(step.price_e4)}")
     click.echo(f"  units {format_tenths(q.units_tenths)} kWh"
                + (f" + FBE {format_tenths(q.fbe_units_tenths)} kWh" if q.fbe_units_tenths else ""))
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from gateway import audit, errors, idempotency, meters
 from gateway import vend as flow
 from gateway.vend_models import VendRequest
-from gateway.vend_types import EngineeringResult, Principal, RequestHeader
-from sts import Token, test_token
+from gateway.vend_types import EngineeringResult, MeterDetail, Principal, RequestHeader
+from sts import Token, next_tid, test_token
 
 if TYPE_CHECKING:
     from gateway.vend_service import DatabaseVendingService
@@ -32,7 +32,7 @@ def _eng_tokens(service: DatabaseVendingService, session: Session, meter: Any, e
                 f"meter {meter.meter_number} has no pending key change", code="no-key-change")
         return flow.issue_tokens(session, hsm, meter, [], clock)
     keys = meters.current_keys(session, meter)
-    tid = flow.next_tid(clock.tid_time, keys.key_data.base_date, meter.last_tid)
+    tid = next_tid(clock.tid_time, keys.key_data.base_date, meter.last_tid)
     if eng_type == "ClearTamper":
         token: Token = hsm.clear_tamper_token(keys.wrapped_key, keys.key_id, keys.key_data,
                                               tid=tid)
@@ -74,7 +74,7 @@ def meter_specific(service: DatabaseVendingService, who: Principal, header: Requ
 
     body = service._once(header, "MeterSpecificEng", fingerprint, work)
     return EngineeringResult(body["description"], tuple(body["tokens"]),
-                             meters.MeterDetail(**body["meter"]))
+                             MeterDetail(**body["meter"]))
 
 
 def non_meter_specific(service: DatabaseVendingService, who: Principal, header: RequestHeader,

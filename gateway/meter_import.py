@@ -131,7 +131,9 @@ def _rate_bp(value: str) -> int:
 
 
 def _row(line: int, raw: dict[str, str], master: MasterData) -> MeterRow:
-    get = lambda name, default="": (raw.get(name) or default).strip()  # noqa: E731
+    def get(name: str, default: str = "") -> str:
+        return (raw.get(name) or default).strip()
+
     meter_number = _digits(get("meter_number"), "meter_number", (11, 13))
     try:
         validate_drn(meter_number)

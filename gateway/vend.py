@@ -28,7 +28,7 @@ from gateway.settings import Settings
 from gateway.tariffs import version_in_force
 from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction
 from gateway.vend_types import MsgID, Principal, ReceiptLine, VendReceipt
-from sts import SoftwareSecurityModule, next_tid
+from sts import SoftwareSecurityModule, TransferCredit, next_tid
 from vendor_accounts.floats import VendSplit, post_vend
 
 
@@ -158,6 +158,7 @@ def issue_tokens(session: Session, hsm: SoftwareSecurityModule, meter: Meter,
         tid = next_tid(clock.tid_time, keys.key_data.base_date, last_tid)
         token = hsm.credit_token(keys.wrapped_key, keys.key_id, keys.key_data, subclass=0,
                                  amount_tenths=units, tid=tid)
+        assert isinstance(token.payload, TransferCredit)
         # Above 1638.3 kWh the STS amount field rounds up in the customer's favour; the receipt
         # shows what the meter will actually credit.
         issued.append(IssuedToken(kind, token.number, tid, token.payload.amount_tenths))

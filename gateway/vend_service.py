@@ -8,7 +8,7 @@ request changes nothing but that memory); a vend that lost a race for its meter 
 
 from __future__ import annotations
 
-import logging
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -39,7 +39,6 @@ from vendor_accounts import floats as vendor_floats
 from vendor_accounts.exceptions import DebitRefused
 from vendor_accounts.statements import recent_movements
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_RACE_RETRIES = 8
 REPRINT_LAST_N = 3
@@ -112,7 +111,7 @@ class DatabaseVendingService:
             with transaction(self.runtime.sessions) as session:
                 row = idempotency.claim(session, header, operation, fingerprint)
                 row.outcome = "refused"
-                row.response_json = idempotency.json.dumps(idempotency.refusal(refused))
+                row.response_json = json.dumps(idempotency.refusal(refused))
         except IntegrityError:
             pass  # a concurrent request with this msgID was recorded first; it stands
 
@@ -254,7 +253,7 @@ class DatabaseVendingService:
                 raise errors.BusinessRuleError("no vend to reprint for that meter and msgID",
                                                code="nothing-to-reprint")
             return tuple(
-                receipt_from_json(idempotency.json.loads(body), reversed_=tx.status == "reversed")
+                receipt_from_json(json.loads(body), reversed_=tx.status == "reversed")
                 for tx, body in rows
             )
 
