@@ -7,6 +7,8 @@ the VENDGW_GUNICORN_* variables below.
 
 import multiprocessing
 import os
+import tomllib
+from pathlib import Path
 
 bind = os.environ.get("VENDGW_SERVER_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("VENDGW_GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -18,6 +20,8 @@ keepalive = 5
 limit_request_line = 4096
 limit_request_fields = 50
 limit_request_field_size = 8190
+with open(Path(__file__).with_name("logging.toml"), "rb") as _fh:
+    logconfig_dict = tomllib.load(_fh)
 accesslog = os.environ.get("VENDGW_GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("VENDGW_LOG_LEVEL", "info")
