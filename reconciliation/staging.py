@@ -118,7 +118,7 @@ def _copy_rows(lines: Iterable[ReportLine]) -> Iterator[str]:
     for ln in lines:
         yield (f"{ln.line_no}\t{ln.client_id}\t{_escape(ln.terminal_id)}\t{ln.msg_id}\t"
                f"{ln.msg_date_time}\t{ln.msg_unique_number}\t{ln.receipt_no}\t"
-               f"{ln.meter_number}\t{ln.amount_cents}\t{ln.vended_at.isoformat()}\t"
+               f"{ln.meter_number}\t{ln.amount_cents}\t{ln.vended_at_text}\t"
                f"{ln.status}\t0\n")
 
 

@@ -4,8 +4,6 @@ the next morning picked up."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from click.testing import CliRunner
 from sqlalchemy import select
 

@@ -3,6 +3,7 @@ number (all of them, not the first), and a refused file stores nothing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_a_good_line_is_normalised(tmp_path: Path) -> None:
     assert (line.msg_date_time, line.msg_unique_number) == (  # type: ignore[attr-defined]
         "20261120093000", 42)
     assert line.amount_cents == 10000  # type: ignore[attr-defined]
-    assert line.vended_at.isoformat() == "2026-11-20T07:30:00+00:00"  # type: ignore[attr-defined]
+    assert line.vended_at == datetime(2026, 11, 20, 7, 30, tzinfo=UTC)  # type: ignore[attr-defined]
 
 
 def test_quoted_fields_and_a_byte_order_mark_are_read(tmp_path: Path) -> None:
