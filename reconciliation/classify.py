@@ -29,13 +29,13 @@ from sqlalchemy.orm import Session
 
 from gateway.vend_models import VendTransaction
 from reconciliation.matching import PAIR, credit_vends_in, gateway_status
+from reconciliation.models import CATEGORIES
 from reconciliation.models import BreakCategory as C
 from reconciliation.periods import Window
 from vendor_accounts.ledger import COMMISSION_EXPENSE
 from vendor_accounts.models import Posting
 
-__all__ = ["CategoryTotal", "Headline", "breaks_query", "category_totals", "commission",
-           "headline"]
+__all__ = ["CategoryTotal", "Headline", "breaks_query", "classified", "commission", "totals"]
 
 P = PAIR.c
 
@@ -58,7 +58,7 @@ def _category(window: Window) -> ColumnElement[str]:
     )
 
 
-def _vendor_counted(window: Window) -> ColumnElement[int]:
+def _vendor_counted() -> ColumnElement[int]:
     return case((P.v_status == "SUCCESS", P.v_amount_cents), else_=0)
 
 
@@ -72,7 +72,7 @@ def classified(window: Window) -> Subquery:
     return select(
         PAIR,
         _category(window).label("category"),
-        _vendor_counted(window).label("vendor_counted"),
+        _vendor_counted().label("vendor_counted"),
         _gateway_counted(window).label("gateway_counted"),
         _in_window(P.g_created_at, window).label("g_in_window"),
     ).subquery("classified")
@@ -95,29 +95,28 @@ class Headline:
     vendor_total_cents: int
 
 
-def category_totals(session: Session, window: Window) -> list[CategoryTotal]:
+def totals(session: Session, window: Window) -> tuple[list[CategoryTotal], Headline]:
+    """Counts and sums per category, and the run's headline figures, in one pass."""
     c = classified(window).c
+    gateway_in = and_(c.g_tx_id.is_not(None), c.g_in_window)
     rows = session.execute(
         select(c.category, func.count(),
                func.coalesce(func.sum(c.v_amount_cents), 0),
                func.coalesce(func.sum(c.g_amount_cents), 0),
-               func.coalesce(func.sum(c.vendor_counted - c.gateway_counted), 0))
+               func.coalesce(func.sum(c.vendor_counted), 0),
+               func.coalesce(func.sum(c.gateway_counted), 0),
+               func.count(c.g_tx_id).filter(gateway_in),
+               func.count(c.line_no))
         .group_by(c.category)
     ).all()
-    return sorted((CategoryTotal(cat, int(n), int(v), int(g), int(e))
-                   for cat, n, v, g, e in rows), key=lambda t: _ORDER.index(t.category))
-
-
-def headline(session: Session, window: Window) -> Headline:
-    c = classified(window).c
-    gateway_in = and_(c.g_tx_id.is_not(None), c.g_in_window)
-    row = session.execute(select(
-        func.count(c.g_tx_id).filter(gateway_in),
-        func.coalesce(func.sum(c.gateway_counted), 0),
-        func.count(c.line_no),
-        func.coalesce(func.sum(c.vendor_counted), 0),
-    )).one()
-    return Headline(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
+    categories = sorted((CategoryTotal(cat, int(n), int(v), int(g), int(vc) - int(gc))
+                         for cat, n, v, g, vc, gc, _, _ in rows),
+                        key=lambda t: CATEGORIES.index(t.category))
+    head = Headline(gateway_count=sum(int(r[6]) for r in rows),
+                    gateway_total_cents=sum(int(r[5]) for r in rows),
+                    vendor_count=sum(int(r[7]) for r in rows),
+                    vendor_total_cents=sum(int(r[4]) for r in rows))
+    return categories, head
 
 
 def commission(session: Session, vendor_id: int, window: Window) -> int:
@@ -137,10 +136,7 @@ def commission(session: Session, vendor_id: int, window: Window) -> int:
 def breaks_query(window: Window) -> Any:
     """The pairs that are breaks, with category and effect, in a stable order."""
     c = classified(window).c
-    return (select(c, (c.vendor_counted - c.gateway_counted).label("effect"))
+    return (select(*c, (c.vendor_counted - c.gateway_counted).label("effect"))
             .where(c.category != C.MATCHED)
             .order_by(c.category, c.msg_id, c.occurrence))
 
-
-_ORDER = (C.MATCHED, C.AMOUNT_MISMATCH, C.METER_MISMATCH, C.STATUS_MISMATCH,
-          C.MISSING_AT_GATEWAY, C.MISSING_IN_REPORT, C.DUPLICATE_IN_REPORT, C.OUTSIDE_PERIOD)

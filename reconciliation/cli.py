@@ -248,7 +248,8 @@ _month_option = click.option("--month", default=None, help="A business month YYY
 @_out_option
 @click.pass_obj
 def report_monthly(runtime: Runtime, month: str, fmt: str, out: Path | None) -> None:
-    """The monthly finance report per vendor (ties to the ledger), with a totals row."""
+    """The monthly finance report per vendor (ties to the ledger), with a totals row. CSV and
+    HTML go to standard output unless --out; XLSX to the outbox unless --out."""
     calendar = runs.calendar_of(runtime)
     with _refusals():
         period = parse_period(month, MONTHLY)
@@ -256,8 +257,9 @@ def report_monthly(runtime: Runtime, month: str, fmt: str, out: Path | None) -> 
     with steps, runtime.sessions() as session:
         figures = monthly_report(session, period, calendar, _today(calendar))
         steps.update()
-        if fmt == "xlsx":
-            target = out or Path(f"vending_{period.compact}.xlsx")
+        if fmt == "xlsx":  # a binary file: written to the outbox unless --out says where
+            target = out or outputs.outbox(runtime.settings) / f"vending_{period.compact}.xlsx"
+            target.parent.mkdir(parents=True, exist_ok=True)
             monthly_render.write_xlsx(figures, target)
         else:
             u = runtime.settings.utility

@@ -38,14 +38,13 @@ from sqlalchemy import (
     exists,
     literal,
     select,
-    text,
 )
 from sqlalchemy.orm import Session, aliased
 
 from gateway.db import UTCDateTime
 from gateway.vend_models import VendRequest, VendTransaction
 from reconciliation.periods import Window
-from reconciliation.staging import STAGE
+from reconciliation.staging import STAGE, drop_temporary
 
 __all__ = ["PAIR", "credit_vends_in", "gateway_status", "pair"]
 
@@ -114,7 +113,7 @@ def _insert(session: Session, columns: tuple[str, ...], query: Any) -> None:
 
 def pair(session: Session, *, vendor_id: int, client_id: str, window: Window) -> None:
     """Fill ``recon_pair`` from the staged lines and the gateway's records."""
-    session.execute(text("DROP TABLE IF EXISTS recon_pair"))
+    drop_temporary(session, "recon_pair")
     PAIR.create(session.connection())
     s = STAGE.c
     in_window = credit_vends_in(vendor_id, window)

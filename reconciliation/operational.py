@@ -113,6 +113,7 @@ def reversals(session: Session, period: Period, calendar: Calendar) -> Table:
         .order_by(T.reversed_at, T.id)).all()
     out = []
     for reversed_at, client, terminal, receipt, meter, amount, created, reason in rows:
+        assert reversed_at is not None  # the query selects reversed vends only
         vend_day = calendar.business_day(created)
         late = calendar.business_day(reversed_at) != vend_day
         out.append((_local(calendar, reversed_at), client, terminal, receipt, meter,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
@@ -105,8 +106,7 @@ def reconcile(runtime: Runtime, source: ReportSource, *, actor: str, replace: bo
         clock = time.perf_counter()
         staging.mark_duplicates(session)
         matching.pair(session, vendor_id=vendor.id, client_id=source.client_id, window=window)
-        totals = classify.category_totals(session, window)
-        head = classify.headline(session, window)
+        totals, head = classify.totals(session, window)
         commission = classify.commission(session, vendor.id, window)
         timings["match"] = time.perf_counter() - clock
 
@@ -127,7 +127,11 @@ def reconcile(runtime: Runtime, source: ReportSource, *, actor: str, replace: bo
             settlement_due_cents=head.gateway_total_cents - commission,
         )
         session.add(run)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError as exc:  # a concurrent run of the same period committed first
+            raise AlreadyReconciled(client_id=source.client_id, period=period.label,
+                                    run_id=0) from exc
         session.add_all(ReconRunTotal(run_id=run.id, category=t.category, item_count=t.count,
                                       vendor_amount_cents=t.vendor_amount_cents,
                                       gateway_amount_cents=t.gateway_amount_cents,
@@ -147,7 +151,7 @@ def reconcile(runtime: Runtime, source: ReportSource, *, actor: str, replace: bo
         audit.record(session, actor, "recon.run", f"{source.client_id}/{period.label}",
                      **detail)
         staging.drop(session)
-        session.execute(text("DROP TABLE IF EXISTS recon_pair"))
+        staging.drop_temporary(session, "recon_pair")
         timings["record"] = time.perf_counter() - clock
         return RunOutcome(run.id, source.client_id, period.label, reader.line_count, found,
                           existing.id if existing is not None else None, timings)

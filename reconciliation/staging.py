@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from gateway.db import UTCDateTime
 from reconciliation.report_file import ReportLine
 
-__all__ = ["STAGE", "create", "drop", "load", "mark_duplicates"]
+__all__ = ["STAGE", "create", "drop", "drop_temporary", "load", "mark_duplicates"]
 
 _metadata = MetaData()
 
@@ -69,8 +69,15 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def drop_temporary(session: Session, name: str) -> None:
+    """Drop this connection's temporary table ``name`` if it has one. Schema-qualified, so a
+    permanent table of the same name could never be the one dropped."""
+    schema = "pg_temp" if _is_postgres(session) else "temp"
+    session.execute(text(f"DROP TABLE IF EXISTS {schema}.{name}"))
+
+
 def drop(session: Session) -> None:
-    session.execute(text("DROP TABLE IF EXISTS recon_stage_line"))
+    drop_temporary(session, "recon_stage_line")
 
 
 def create(session: Session) -> None:
@@ -136,8 +143,11 @@ def load(session: Session, lines: Iterable[ReportLine]) -> None:
         raw = session.connection().connection.dbapi_connection
         assert raw is not None
         stream = _CopyStream(_copy_rows(lines))
-        with raw.cursor() as cursor:
+        cursor = raw.cursor()
+        try:
             cursor.copy_expert(_COPY, stream, size=_COPY_CHUNK)
+        finally:
+            cursor.close()
         if stream.error is not None:
             raise stream.error
     else:
