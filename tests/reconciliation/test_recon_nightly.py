@@ -69,4 +69,4 @@ def test_a_night_with_a_missing_file_and_an_unreadable_one(utility: Utility) -> 
     with utility.db.sessions() as session:
         [missing_row] = session.scalars(select(ReconMissingReport)).all()
         assert missing_row.received_run_id is not None
-        assert session.query(ReconRun).count() == 3
+        assert len(session.scalars(select(ReconRun)).all()) == 3

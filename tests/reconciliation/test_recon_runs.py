@@ -155,6 +155,14 @@ def test_the_summary_and_breaks_csv_say_what_the_run_stored(
     assert len(rows) == 12
     assert any(m["cent"] in r and "difference 0.01" in r for r in rows)
 
+    runner = CliRunner()
+    shown = runner.invoke(recon, ["show", str(outcome.run_id)], obj=utility.db.runtime)
+    assert shown.exit_code == 0 and shown.output == text  # read back, not recomputed
+    listed = runner.invoke(recon, ["runs", "--all"], obj=utility.db.runtime)
+    assert listed.exit_code == 0 and "6004000000019_20261120.csv" in listed.output
+    missing = runner.invoke(recon, ["show", "999"], obj=utility.db.runtime)
+    assert missing.exit_code == 1 and "no reconciliation run 999" in missing.output
+
 
 def test_refusals_before_any_work(utility: Utility, tmp_path: Path) -> None:
     path = write_report(tmp_path, BANK, "20261120", [])
