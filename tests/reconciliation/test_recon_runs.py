@@ -86,6 +86,13 @@ def test_a_rerun_gives_the_same_result_and_a_corrected_report_clears_its_breaks(
     assert (cent.status, cent.cleared_by_run_id) == ("cleared", third.run_id)
     assert still_open == 10 == third.break_count
 
+    # Replaced once more by the original file: the cleared break opens again, same identity.
+    run(utility, write_report(tmp_path, BANK, "20261120", lines), replace=True)
+    with utility.db.sessions() as session:
+        again_cent = session.get(ReconBreak, cent.id)
+        assert again_cent is not None
+        assert (again_cent.status, again_cent.cleared_by_run_id) == ("open", None)
+
 
 def test_breaks_age_until_resolved_and_a_resolution_survives_a_rerun(
     utility: Utility, tmp_path: Path
