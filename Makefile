@@ -26,12 +26,12 @@ run: $(STAMP)
 test: $(STAMP)
 	tests/ensure-postgres
 	$(BIN)/ruff check .
-	$(BIN)/mypy sts vendor_accounts gateway
+	$(BIN)/mypy sts vendor_accounts gateway reconciliation
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy sts vendor_accounts gateway
+	$(BIN)/mypy sts vendor_accounts gateway reconciliation
 
 bench: $(STAMP)
 	$(BIN)/python bench/sts_tokens.py
