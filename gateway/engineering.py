@@ -63,8 +63,8 @@ def meter_specific(service: DatabaseVendingService, who: Principal, header: Requ
         meter = meters.find_meter(session, meter_number)
         issued = _eng_tokens(service, session, meter, eng_type, value, clock)
         flow.advance_meter(session, meter, issued)
-        flow.store_transaction(session, request, "engineering", who, header.msg_id, meter,
-                               clock, None, issued)
+        flow.store_transaction(session, request, "engineering", who, header, meter, clock,
+                               None, issued)
         audit.record(session, f"{who.client_id}/{who.terminal_id}", "engineering.token",
                      meter_number, eng_type=eng_type, value=value, msg_id=header.msg_id.key,
                      tokens=len(issued.tokens))

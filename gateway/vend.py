@@ -27,7 +27,7 @@ from gateway.models import Customer, Meter, TariffVersion
 from gateway.settings import Settings
 from gateway.tariffs import version_in_force
 from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction
-from gateway.vend_types import MsgID, Principal, ReceiptLine, VendReceipt
+from gateway.vend_types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt
 from sts import SoftwareSecurityModule, TransferCredit, next_tid
 from vendor_accounts.floats import VendSplit, post_vend
 
@@ -241,14 +241,15 @@ def receipt_lines(priced: PricedVend | None, issued: IssuedTokens) -> tuple[Rece
 
 
 def store_transaction(session: Session, request: VendRequest, kind: str, who: Principal,
-                      msg_id: MsgID, meter: Meter, clock: VendClock, priced: PricedVend | None,
-                      issued: IssuedTokens) -> VendTransaction:
+                      header: RequestHeader, meter: Meter, clock: VendClock,
+                      priced: PricedVend | None, issued: IssuedTokens) -> VendTransaction:
     q = priced.quote if priced else None
     tx = VendTransaction(
         receipt_no=f"{request.id:012d}",
         request_id=request.id, kind=kind, status="issued",
         vendor_id=who.vendor_id, client_id=who.client_id, terminal_id=who.terminal_id,
-        msg_id=msg_id.key, meter_id=meter.id, meter_number=meter.meter_number,
+        operator=header.operator, msg_id=header.msg_id.key, meter_id=meter.id,
+        meter_number=meter.meter_number,
         customer_id=meter.customer_id,
         tariff_version_id=priced.tariff_version_id if priced else None,
         month=clock.month, created_at=clock.now,

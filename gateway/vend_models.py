@@ -78,6 +78,8 @@ class VendTransaction(Base):
     vendor_id: Mapped[int] = mapped_column(BigId)
     client_id: Mapped[str] = mapped_column(String(13))
     terminal_id: Mapped[str] = mapped_column(String(40))
+    # The person at the terminal (XMLVend authCred/opName), for per-operator vending reports.
+    operator: Mapped[str] = mapped_column(String(100), default="", server_default="")
     msg_id: Mapped[str] = mapped_column(String(40))  # dateTime + uniqueNumber, as vendors report
     meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"), nullable=True)
     meter_number: Mapped[str] = mapped_column(String(13), default="")
@@ -143,3 +145,21 @@ class MeterMonth(Base):
     units_tenths: Mapped[int] = mapped_column(BigId, default=0)
     fixed_charge_paid_cents: Mapped[int] = mapped_column(BigId, default=0)
     fbe_units_tenths: Mapped[int] = mapped_column(BigId, default=0)
+
+
+class VendReprint(Base):
+    """One receipt handed out again by Reprint: who asked, when, for which transaction.
+
+    Append-only; the utility's vending staff report on reprints (a customer who asks for the same
+    tokens often is worth a look)."""
+
+    __tablename__ = "vend_reprint"
+    __table_args__ = (Index("ix_vend_reprint_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client_id: Mapped[str] = mapped_column(String(13))
+    terminal_id: Mapped[str] = mapped_column(String(40))
+    operator: Mapped[str] = mapped_column(String(100), default="")
+    msg_id: Mapped[str] = mapped_column(String(40))  # the Reprint request's own msgID
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("vend_transaction.id"))

@@ -23,7 +23,7 @@ from gateway import vend as flow
 from gateway.db import transaction, utcnow
 from gateway.receipts import receipt_from_json, receipt_to_json
 from gateway.runtime import Runtime
-from gateway.vend_models import MeterMonth, VendRequest, VendTransaction
+from gateway.vend_models import MeterMonth, VendReprint, VendRequest, VendTransaction
 from gateway.vend_types import (
     AdviceResult,
     CustomerInfo,
@@ -166,8 +166,8 @@ class DatabaseVendingService:
             flow.advance_meter(session, meter, issued)
             flow.add_to_month(session, priced.month, priced, priced.quote.fbe_units_tenths)
             flow.recover_debt(session, meter, priced.quote.debt_recovered_cents)
-            tx = flow.store_transaction(session, request, "credit", who, header.msg_id, meter,
-                                        clock, priced, issued)
+            tx = flow.store_transaction(session, request, "credit", who, header, meter, clock,
+                                        priced, issued)
             try:
                 available = flow.debit_float(session, tx, priced,
                                              self.settings.utility.timezone)
@@ -222,8 +222,8 @@ class DatabaseVendingService:
                                        [("fbe", fbe.units_tenths)], clock)
             flow.advance_meter(session, meter, issued)
             flow.add_to_month(session, month, None, fbe.units_tenths)
-            tx = flow.store_transaction(session, request, "fbe", who, header.msg_id, meter,
-                                        clock, None, issued)
+            tx = flow.store_transaction(session, request, "fbe", who, header, meter, clock,
+                                        None, issued)
             available = _available(session, who.vendor_id)
             receipt = flow.build_receipt(tx, meter, None, issued, available, header.msg_id)
             return receipt_to_json(receipt)
@@ -235,7 +235,7 @@ class DatabaseVendingService:
         """The stored receipts, never regenerated: of one transaction or the meter's last 3."""
         require(who, "reprint")
         meters.check_meter_number(meter_number)
-        with self.runtime.sessions() as session:
+        with transaction(self.runtime.sessions) as session:
             query = (select(VendTransaction, VendRequest.response_json)
                      .join(VendRequest, VendRequest.id == VendTransaction.request_id)
                      .where(VendTransaction.meter_number == meter_number,
@@ -252,6 +252,12 @@ class DatabaseVendingService:
                 meters.find_meter(session, meter_number)  # UnknownMeterEx when it is that
                 raise errors.BusinessRuleError("no vend to reprint for that meter and msgID",
                                                code="nothing-to-reprint")
+            session.add_all(
+                VendReprint(at=self.clock(), client_id=who.client_id,
+                            terminal_id=who.terminal_id, operator=header.operator,
+                            msg_id=header.msg_id.key, transaction_id=tx.id)
+                for tx, _ in rows
+            )
             return tuple(
                 receipt_from_json(json.loads(body), reversed_=tx.status == "reversed")
                 for tx, body in rows

@@ -277,14 +277,14 @@ def report_monthly(runtime: Runtime, month: str, fmt: str, out: Path | None) -> 
 @report.command("vending")
 @_day_option
 @_month_option
-@click.option("--by", type=click.Choice(["vendor", "terminal"]), default="vendor",
+@click.option("--by", type=click.Choice(["vendor", "terminal", "operator"]), default="vendor",
               show_default=True)
 @click.option("--per-day", is_flag=True, help="One row per business day of a month.")
 @_out_option
 @click.pass_obj
 def report_vending(runtime: Runtime, day: str | None, month: str | None, by: str,
                    per_day: bool, out: Path | None) -> None:
-    """Credit vends per vendor or terminal (counts, amount, kWh, reversed)."""
+    """Credit vends per vendor, terminal or operator (counts, amount, kWh, reversed)."""
     period = _period(day, month)
     with runtime.sessions() as session:
         table = operational.vending(session, period, runs.calendar_of(runtime), by=by,
@@ -301,6 +301,19 @@ def report_fbe(runtime: Runtime, day: str | None, month: str | None, out: Path |
     """Free basic electricity issued."""
     with runtime.sessions() as session:
         table = operational.fbe_issued(session, _period(day, month), runs.calendar_of(runtime))
+    _write_table(table, out)
+
+
+@report.command("reprints")
+@_day_option
+@_month_option
+@_out_option
+@click.pass_obj
+def report_reprints(runtime: Runtime, day: str | None, month: str | None,
+                    out: Path | None) -> None:
+    """Receipts handed out again by Reprint."""
+    with runtime.sessions() as session:
+        table = operational.reprints(session, _period(day, month), runs.calendar_of(runtime))
     _write_table(table, out)
 
 

@@ -5,9 +5,8 @@ They show the current state of the records: a vend reversed since is counted as 
 reversals are listed by the day they happened. Days and months are business days and months
 (timezone and cut-off from settings), as for reconciliation.
 
-Not available, because the gateway does not record them: reprints (a reprint is answered from the
-stored receipt and leaves no trace) and the operator behind a vend (the SOAP ``opName`` is read
-but not stored), so there is no reprint report and vending cannot be grouped by operator.
+Vending groups by vendor, terminal or operator (the XMLVend ``opName`` the vend was sold under;
+empty when the terminal sent none); reprints come from the append-only ``vend_reprint`` record.
 """
 
 from __future__ import annotations
@@ -22,12 +21,12 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Customer, Meter
 from gateway.money import format_cents, format_tenths
-from gateway.vend_models import VendTransaction
+from gateway.vend_models import VendReprint, VendTransaction
 from reconciliation.periods import Calendar, Period
 from vendor_accounts.models import Vendor
 
-__all__ = ["Table", "abnormal_customers", "debt_collected", "fbe_issued", "reversals",
-           "vending"]
+__all__ = ["Table", "abnormal_customers", "debt_collected", "fbe_issued", "reprints",
+           "reversals", "vending"]
 
 T = VendTransaction
 
@@ -54,19 +53,22 @@ def _day_index(calendar: Calendar, days: list[date]) -> Any:
 
 def vending(session: Session, period: Period, calendar: Calendar, *, by: str = "vendor",
             per_day: bool = False) -> Table:
-    """Credit vends per vendor (or terminal), for the period or per business day of it."""
+    """Credit vends per vendor (or terminal, or operator), for the period or per business day."""
     days = period.days()
     is_reversed = T.status == "reversed"
     keys: list[Any] = [T.client_id.label("client_id")]
     if by == "terminal":
         keys.append(T.terminal_id.label("terminal_id"))
+    elif by == "operator":
+        keys.append(T.terminal_id.label("terminal_id"))
+        keys.append(T.operator.label("operator"))
     bucket = _day_index(calendar, days) if per_day else literal(0)
     inner = (select(*keys, bucket.label("day"), T.tender_cents, T.units_tenths,
                     is_reversed.label("rev"))
              .where(_in(T.created_at, calendar, period), T.kind == "credit",
                     T.tender_cents > 0).subquery())
     c = inner.c
-    group = [c.client_id, *([c.terminal_id] if by == "terminal" else []), c.day]
+    group = [c.client_id, *(c[k.name] for k in keys[1:]), c.day]
     kept = ~c.rev
     rows = session.execute(
         select(*group, func.count().filter(kept),
@@ -84,9 +86,10 @@ def vending(session: Session, period: Period, calendar: Calendar, *, by: str = "
         out.append((when, key[0], names.get(key[0], ""), *key[1:], n,
                     format_cents(int(amount)), format_tenths(int(kwh)), n_rev,
                     format_cents(int(rev_amount))))
-    columns = ("day" if per_day else "period", "client_id", "vendor",
-               *(("terminal_id",) if by == "terminal" else ()), "vends", "amount", "kwh",
-               "reversed_vends", "reversed_amount")
+    extra_columns = {"vendor": (), "terminal": ("terminal_id",),
+                     "operator": ("terminal_id", "operator")}[by]
+    columns = ("day" if per_day else "period", "client_id", "vendor", *extra_columns, "vends",
+               "amount", "kwh", "reversed_vends", "reversed_amount")
     return Table(columns, out)
 
 
@@ -102,6 +105,21 @@ def fbe_issued(session: Session, period: Period, calendar: Calendar) -> Table:
                  [(_local(calendar, at), client, terminal, meter, receipt,
                    "FBE vend" if kind == "fbe" else "credit vend", format_tenths(units), status)
                   for at, client, terminal, meter, receipt, kind, units, status in rows])
+
+
+def reprints(session: Session, period: Period, calendar: Calendar) -> Table:
+    """Every receipt handed out again, with who asked and the vend it repeated."""
+    rows = session.execute(
+        select(VendReprint.at, VendReprint.client_id, VendReprint.terminal_id,
+               VendReprint.operator, T.meter_number, T.receipt_no, T.created_at, T.client_id)
+        .join(T, T.id == VendReprint.transaction_id)
+        .where(_in(VendReprint.at, calendar, period))
+        .order_by(VendReprint.at, VendReprint.id)).all()
+    return Table(("reprinted_at", "client_id", "terminal_id", "operator", "meter_number",
+                  "receipt_no", "vended_at", "sold_by"),
+                 [(_local(calendar, at), client, terminal, operator, meter, receipt,
+                   _local(calendar, vended), sold_by)
+                  for at, client, terminal, operator, meter, receipt, vended, sold_by in rows])
 
 
 def reversals(session: Session, period: Period, calendar: Calendar) -> Table:
