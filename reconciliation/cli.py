@@ -9,8 +9,6 @@ nothing changed; `reconcile nightly` exits 1 when any file of the night was refu
 from __future__ import annotations
 
 import csv
-import getpass
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +20,7 @@ import click
 from sqlalchemy import select
 from tqdm import tqdm
 
-from gateway.cli_support import CliError
+from gateway.cli_support import CliError, actor_option
 from gateway.db import transaction, utcnow
 from gateway.money import format_cents
 from gateway.runtime import Runtime
@@ -37,15 +35,6 @@ from reconciliation.report_file import identify
 __all__ = ["recon", "reconcile", "report"]
 
 
-def _default_actor() -> str:
-    try:
-        return os.environ.get("VENDGW_OPERATOR") or getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry in some containers
-        return "operator"
-
-
-_actor_option = click.option("--actor", default=_default_actor, show_default="current user",
-                             help="Who runs this (recorded in the audit log).")
 
 
 @contextmanager
@@ -83,7 +72,7 @@ def reconcile() -> None:
               help="YYYY-MM-DD (daily file) or YYYY-MM (monthly report); default: from the name.")
 @click.option("--replace", is_flag=True,
               help="Reconcile a period that already was, replacing its run (audited).")
-@_actor_option
+@actor_option
 @click.pass_obj
 def reconcile_file(runtime: Runtime, path: Path, client_id: str | None, period: str | None,
                    replace: bool, actor: str) -> None:
@@ -103,7 +92,7 @@ def reconcile_file(runtime: Runtime, path: Path, client_id: str | None, period: 
 @reconcile.command("nightly")
 @click.option("--date", "day", default=None,
               help="The business day (YYYY-MM-DD); default: the last one that has ended.")
-@_actor_option
+@actor_option
 @click.pass_obj
 def reconcile_nightly(runtime: Runtime, day: str | None, actor: str) -> None:
     """Reconcile every vendor file of a business day from the inbox; archive what was

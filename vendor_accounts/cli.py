@@ -7,8 +7,6 @@ through ``gateway.money``. Generated terminal secrets are printed once and never
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,7 +15,7 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.cli_support import CliError
+from gateway.cli_support import CliError, actor_option
 from gateway.db import transaction
 from gateway.money import AmountError, format_cents, parse_cents
 from gateway.runtime import Runtime
@@ -29,15 +27,6 @@ from vendor_accounts.models import PRIVILEGES, VENDOR_KINDS, JournalEntry
 __all__ = ["float_group", "terminal", "vendor"]
 
 
-def _default_actor() -> str:
-    try:
-        return os.environ.get("VENDGW_OPERATOR") or getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry in some containers
-        return "operator"
-
-
-_actor_option = click.option("--actor", default=_default_actor, show_default="current user",
-                             help="Who is doing this (recorded in the audit log).")
 
 
 @contextmanager
@@ -81,7 +70,7 @@ def vendor() -> None:
               help="Commission in basis points of sales (150 = 1.50%).")
 @click.option("--commission-kwh-e4", default=0, show_default=True, type=int,
               help="Commission per kWh in 1/10000 of the currency unit.")
-@_actor_option
+@actor_option
 @click.pass_obj
 def vendor_add(runtime: Runtime, client_id: str, name: str, kind: str, floor_: str,
                low_float: str, daily_cap: str | None, commission_bp: int,
@@ -120,7 +109,7 @@ def _status_command(name: str, status: str, help_text: str) -> None:
     @vendor.command(name, help=help_text)
     @click.argument("client_id")
     @click.option("--reason", default="", help="Why (recorded in the audit log).")
-    @_actor_option
+    @actor_option
     @click.pass_obj
     def command(runtime: Runtime, client_id: str, reason: str, actor: str) -> None:
         with _unit_of_work(runtime) as session:
@@ -162,7 +151,7 @@ def _show_secret(client_id: str, terminal_code: str, secret: str, generated: boo
               help="A CIDR the terminal may call from (repeat; none = anywhere).")
 @click.option("--privilege", "privileges", multiple=True, type=click.Choice(PRIVILEGES),
               help="Repeat for each privilege. [default: vend]")
-@_actor_option
+@actor_option
 @click.pass_obj
 def terminal_add(runtime: Runtime, client_id: str, terminal_code: str, secret: str | None,
                  allowed: tuple[str, ...], privileges: tuple[str, ...], actor: str) -> None:
@@ -180,7 +169,7 @@ def terminal_add(runtime: Runtime, client_id: str, terminal_code: str, secret: s
 @_vendor_option
 @_terminal_option
 @_secret_option
-@_actor_option
+@actor_option
 @click.pass_obj
 def terminal_rotate(runtime: Runtime, client_id: str, terminal_code: str, secret: str | None,
                     actor: str) -> None:
@@ -195,7 +184,7 @@ def terminal_rotate(runtime: Runtime, client_id: str, terminal_code: str, secret
 @terminal.command("disable")
 @_vendor_option
 @_terminal_option
-@_actor_option
+@actor_option
 @click.pass_obj
 def terminal_disable(runtime: Runtime, client_id: str, terminal_code: str, actor: str) -> None:
     """Stop a terminal from logging in."""
@@ -208,7 +197,7 @@ def terminal_disable(runtime: Runtime, client_id: str, terminal_code: str, actor
 @terminal.command("enable")
 @_vendor_option
 @_terminal_option
-@_actor_option
+@actor_option
 @click.pass_obj
 def terminal_enable(runtime: Runtime, client_id: str, terminal_code: str, actor: str) -> None:
     """Let a disabled terminal log in again."""
@@ -231,7 +220,7 @@ def float_group() -> None:
 @click.option("--amount", required=True, help="Amount paid in, e.g. 1000.00.")
 @click.option("--ref", "bank_reference", required=True,
               help="The bank reference; a reference is applied once per vendor.")
-@_actor_option
+@actor_option
 @click.pass_obj
 def float_deposit(runtime: Runtime, client_id: str, amount: str, bank_reference: str,
                   actor: str) -> None:
