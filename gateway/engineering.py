@@ -59,7 +59,7 @@ def meter_specific(service: DatabaseVendingService, who: Principal, header: Requ
                                            eng_type=eng_type, value=value)
 
     def work(session: Session, request: VendRequest) -> dict[str, Any]:
-        clock = service._clock()
+        clock = service.vend_clock()
         meter = meters.find_meter(session, meter_number)
         issued = _eng_tokens(service, session, meter, eng_type, value, clock)
         flow.advance_meter(session, meter, issued)
@@ -72,7 +72,7 @@ def meter_specific(service: DatabaseVendingService, who: Principal, header: Requ
                 "tokens": [t.token for t in issued.tokens],
                 "meter": meters.meter_detail(meter).__dict__}
 
-    body = service._once(header, "MeterSpecificEng", fingerprint, work)
+    body = service.run_once(header, "MeterSpecificEng", fingerprint, work)
     return EngineeringResult(body["description"], tuple(body["tokens"]),
                              MeterDetail(**body["meter"]))
 

@@ -1,6 +1,6 @@
 """`DatabaseVendingService`: the XMLVend operations on the real database.
 
-Every state-changing operation runs through `_once`: one transaction that claims the request's
+Every state-changing operation runs through `run_once`: one transaction that claims the request's
 (clientID, msgID), does the work and stores the answer. A retry gets the stored answer; a refusal
 is remembered in a transaction of its own (the refused work itself was rolled back, so a refused
 request changes nothing but that memory); a vend that lost a race for its meter is priced again.
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from gateway import audit, errors, idempotency, meters, pricing
 from gateway import vend as flow
 from gateway.db import transaction, utcnow
+from gateway.models import Customer
 from gateway.receipts import receipt_from_json, receipt_to_json
 from gateway.runtime import Runtime
 from gateway.vend_models import MeterMonth, VendReprint, VendRequest, VendTransaction
@@ -64,11 +65,11 @@ class DatabaseVendingService:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _clock(self) -> flow.VendClock:
+    def vend_clock(self) -> flow.VendClock:
         return flow.VendClock(self.clock(), self.tz)
 
-    def _once(self, header: RequestHeader, operation: str, fingerprint: str,
-              work: Callable[[Session, VendRequest], dict[str, Any]]) -> dict[str, Any]:
+    def run_once(self, header: RequestHeader, operation: str, fingerprint: str,
+                 work: Callable[[Session, VendRequest], dict[str, Any]]) -> dict[str, Any]:
         """Run `work` exactly once for this (clientID, msgID); answer retries from the record."""
         for _ in range(MAX_RACE_RETRIES):
             try:
@@ -125,7 +126,7 @@ class DatabaseVendingService:
     def confirm_customer(self, who: Principal, header: RequestHeader,
                          meter_number: str) -> CustomerInfo:
         require(who, "vend")
-        clock = self._clock()
+        clock = self.vend_clock()
         with self.runtime.sessions() as session:
             meter = meters.find_meter(session, meter_number)
             month = flow.month_figures(session, meter.id, clock.month)
@@ -155,7 +156,7 @@ class DatabaseVendingService:
                                                amount=amount_cents, pay_type=pay_type)
 
         def work(session: Session, request: VendRequest) -> dict[str, Any]:
-            clock = self._clock()
+            clock = self.vend_clock()
             meter = self._meter_for_vend(session, meter_number)
             priced = flow.price(session, meter, amount_cents, clock, self.settings)
             credits = [("credit", priced.quote.units_tenths)]
@@ -176,13 +177,13 @@ class DatabaseVendingService:
             receipt = flow.build_receipt(tx, meter, priced, issued, available, header.msg_id)
             return receipt_to_json(receipt)
 
-        return receipt_from_json(self._once(header, "CreditVend", fingerprint, work))
+        return receipt_from_json(self.run_once(header, "CreditVend", fingerprint, work))
 
     def trial_credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
                           amount_cents: int, pay_type: str) -> VendReceipt:
         """The same answer as a vend with tokens of twenty zeros; nothing is debited or stored."""
         require(who, "vend")
-        clock = self._clock()
+        clock = self.vend_clock()
         with self.runtime.sessions() as session:
             meter = self._meter_for_vend(session, meter_number)
             priced = flow.price(session, meter, amount_cents, clock, self.settings)
@@ -209,7 +210,7 @@ class DatabaseVendingService:
         fingerprint = idempotency.request_hash("FBEVend", meter=meter_number)
 
         def work(session: Session, request: VendRequest) -> dict[str, Any]:
-            clock = self._clock()
+            clock = self.vend_clock()
             meter = self._meter_for_vend(session, meter_number)
             month = flow.month_figures(session, meter.id, clock.month)
             try:
@@ -228,7 +229,7 @@ class DatabaseVendingService:
             receipt = flow.build_receipt(tx, meter, None, issued, available, header.msg_id)
             return receipt_to_json(receipt)
 
-        return receipt_from_json(self._once(header, "FBEVend", fingerprint, work))
+        return receipt_from_json(self.run_once(header, "FBEVend", fingerprint, work))
 
     def reprint(self, who: Principal, header: RequestHeader, meter_number: str,
                 original_msg_id: MsgID | None) -> tuple[VendReceipt, ...]:
@@ -333,8 +334,6 @@ class DatabaseVendingService:
             month.fixed_charge_paid_cents -= tx.fixed_charge_cents
             month.fbe_units_tenths -= tx.fbe_units_tenths
         if tx.debt_recovered_cents and tx.customer_id is not None:
-            from gateway.models import Customer
-
             customer = session.get(Customer, tx.customer_id, with_for_update=True)
             assert customer is not None
             customer.debt_cents += tx.debt_recovered_cents
