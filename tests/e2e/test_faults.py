@@ -21,6 +21,7 @@ from tests.soap.support import (
     UNKNOWN_METER,
     header,
     new_msg_id,
+    row_counts,
     zeep_client,
     zeep_fault_detail,
 )
@@ -126,3 +127,23 @@ def test_system_fault_hides_the_cause_and_logs_it(clients: dict[str, zeep.Client
     log = server.log_text()
     assert f"correlation={correlation}" in log
     assert "Traceback" in log
+
+
+def test_a_vend_beyond_the_float_changes_nothing(clients: dict[str, zeep.Client],
+                                                 e2e_db: TestDatabase) -> None:
+    """Corner Shop's float is 50.00: a 60.00 vend is VendorCreditEx and leaves every table as it
+    was, except the one row that remembers the refusal for its msgID (so a retry after a top-up
+    stays refused, as XMLVend clients expect)."""
+    before = row_counts(e2e_db.engine)
+    msg_id = new_msg_id()
+    code, _, _ = fault(lambda: clients["pos"].service.CreditVend(
+        **header(POS, msg_id), meterNumber=METER, amount="60.00", payType="cash"))
+    assert code == "Client.VendorCreditEx"
+    after = row_counts(e2e_db.engine)
+    assert after.pop("vend_request") == before.pop("vend_request") + 1
+    assert after == before
+    with e2e_db.engine.connect() as conn:
+        outcome = conn.execute(text(
+            "SELECT outcome FROM vend_request WHERE client_id = :c AND msg_unique_number = :u"),
+            {"c": POS.client_id, "u": msg_id["uniqueNumber"]}).scalar_one()
+    assert outcome == "refused"
