@@ -310,19 +310,27 @@ class _MeterKey:
 
 
 class _Lru:
-    """A small thread-safe LRU map (the gateway serves vends from several threads)."""
+    """A small LRU map, safe across the gateway's threads.
+
+    A hit (every token after a meter's first) is one dict lookup with no lock: dict reads are
+    atomic in CPython, and an entry's age is refreshed only on every 64th hit of a full cache, so
+    the common path stays cheap. Misses and inserts take the lock."""
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._items: OrderedDict[object, _MeterKey] = OrderedDict()
         self._lock = threading.Lock()
+        self._hits = 0
 
     def get(self, key: object) -> _MeterKey | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
+        value = self._items.get(key)
+        if value is not None and len(self._items) >= self._size:
+            self._hits += 1
+            if not self._hits & 63:
+                with self._lock:
+                    if key in self._items:
+                        self._items.move_to_end(key)
+        return value
 
     def put(self, key: object, value: _MeterKey) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import threading
 from dataclasses import replace
 
 import pytest
@@ -208,6 +209,33 @@ def test_the_cache_is_bounded_and_used() -> None:
     assert len(hsm._cache) == 2
     assert keys[0] == derive_decoder_key(VK02, meters[0])
     assert len(set(keys)) == 3
+
+
+def test_a_small_cache_shared_by_threads_gives_each_meter_its_own_key() -> None:
+    """Cache hits take no lock; with more meters than entries and eight threads, every token
+    must still decode under its own meter's decoder key."""
+    hsm = sts.SoftwareSecurityModule(MASTER, cache_size=3)
+    wrapped = hsm.wrap_vending_key(VK02, "123456/1")
+    drns = [f"{n:010d}" for n in range(1, 13)]
+    meters = [replace(METER_02, drn=d + sts.luhn_check_digit(d)) for d in drns]
+    failures: list[str] = []
+
+    def issue(worker: int) -> None:
+        for i in range(120):
+            meter = meters[(worker * 5 + i) % len(meters)]
+            token = hsm.credit_token(wrapped, "123456/1", meter, subclass=0, amount_tenths=10,
+                                     tid=1000 + i)
+            decoded = sts.decode_token(token.number, derive_decoder_key(VK02, meter), "07")
+            if not decoded.crc_ok:
+                failures.append(f"{meter.drn} {token.number}")
+
+    threads = [threading.Thread(target=issue, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert len(hsm._cache) <= 3
 
 
 @pytest.mark.parametrize(
