@@ -131,6 +131,23 @@ def _check_tid_fields(tid: int, rnd: int) -> None:
     _check("rnd", rnd, 4)
 
 
+def _exact_field(name: str, value: int, owner: str) -> int:
+    """The 16-bit amount field for ``value``, refusing a value the format cannot carry exactly
+    (the issuing side rounds up first, with ``<owner>.rounded()``)."""
+    encoded = encode_amount(value, field=name)
+    exact = decode_amount(encoded)
+    if exact != value:
+        raise AmountRangeError(
+            name, value, f"cannot be carried exactly (next is {exact}); use {owner}.rounded()"
+        )
+    return encoded
+
+
+def _carried(name: str, value: int) -> int:
+    """``value`` rounded up to the next amount the 16-bit format carries exactly."""
+    return decode_amount(encode_amount(value, field=name))
+
+
 # --------------------------------------------------------------------------- class 0
 
 
@@ -150,21 +167,13 @@ class TransferCredit:
     def __post_init__(self) -> None:
         _check_subclass(self, range(4))
         _check_tid_fields(self.tid, self.rnd)
-        encoded = encode_amount(self.amount_tenths, field="amount_tenths")
-        exact = decode_amount(encoded)
-        if exact != self.amount_tenths:
-            raise AmountRangeError(
-                "amount_tenths",
-                self.amount_tenths,
-                f"cannot be carried exactly (next is {exact}); use TransferCredit.rounded()",
-            )
+        encoded = _exact_field("amount_tenths", self.amount_tenths, "TransferCredit")
         object.__setattr__(self, "_field", encoded)
 
     @classmethod
     def rounded(cls, subclass: int, tid: int, amount_tenths: int, rnd: int = 0) -> Self:
         """Round ``amount_tenths`` up to the next value a token can carry."""
-        exact = decode_amount(encode_amount(amount_tenths, field="amount_tenths"))
-        return cls(subclass, tid, exact, rnd)
+        return cls(subclass, tid, _carried("amount_tenths", amount_tenths), rnd)
 
     @property
     def credit_type(self) -> CreditType:
@@ -306,17 +315,12 @@ class SetMaximumPowerLimit:
 
     def __post_init__(self) -> None:
         _check_tid_fields(self.tid, self.rnd)
-        encoded = encode_amount(self.watts, field="watts")
-        exact = decode_amount(encoded)
-        if exact != self.watts:
-            raise AmountRangeError(
-                "watts", self.watts, f"cannot be carried exactly (next is {exact}); use rounded()"
-            )
+        encoded = _exact_field("watts", self.watts, "SetMaximumPowerLimit")
         object.__setattr__(self, "_field", encoded)
 
     @classmethod
     def rounded(cls, tid: int, watts: int, rnd: int = 0) -> Self:
-        return cls(tid, decode_amount(encode_amount(watts, field="watts")), rnd)
+        return cls(tid, _carried("watts", watts), rnd)
 
     def body(self) -> int:
         return _tid_body(self.rnd, self.tid, self._field)
@@ -341,17 +345,12 @@ class SetMaximumPhasePowerUnbalanceLimit:
 
     def __post_init__(self) -> None:
         _check_tid_fields(self.tid, self.rnd)
-        encoded = encode_amount(self.watts, field="watts")
-        exact = decode_amount(encoded)
-        if exact != self.watts:
-            raise AmountRangeError(
-                "watts", self.watts, f"cannot be carried exactly (next is {exact}); use rounded()"
-            )
+        encoded = _exact_field("watts", self.watts, "SetMaximumPhasePowerUnbalanceLimit")
         object.__setattr__(self, "_field", encoded)
 
     @classmethod
     def rounded(cls, tid: int, watts: int, rnd: int = 0) -> Self:
-        return cls(tid, decode_amount(encode_amount(watts, field="watts")), rnd)
+        return cls(tid, _carried("watts", watts), rnd)
 
     def body(self) -> int:
         return _tid_body(self.rnd, self.tid, self._field)
