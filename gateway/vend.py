@@ -290,18 +290,19 @@ def debit_float(session: Session, tx: VendTransaction, priced: PricedVend,
     return posting.available_cents
 
 
-def build_receipt(tx: VendTransaction, meter: Meter, priced: PricedVend | None,
-                  issued: IssuedTokens, avail_credit_cents: int, msg_id: MsgID) -> VendReceipt:
+def build_receipt(receipt_no: str, issued_at: datetime, meter: Meter,
+                  priced: PricedVend | None, issued: IssuedTokens, avail_credit_cents: int,
+                  msg_id: MsgID) -> VendReceipt:
     customer = meter.customer
     credited = sum(t.units_tenths for t in issued.tokens if t.kind == "credit")
     return VendReceipt(
-        receipt_no=tx.receipt_no, msg_id=msg_id, meter=meters.meter_detail(meter),
+        receipt_no=receipt_no, msg_id=msg_id, meter=meters.meter_detail(meter),
         customer_name=customer.name if customer else "",
         account_no=customer.account_no if customer else "",
-        tender_cents=tx.tender_cents, units_tenths=credited,
+        tender_cents=priced.quote.tender_cents if priced else 0, units_tenths=credited,
         avail_credit_cents=avail_credit_cents,
         tariff_description=pricing.describe_tariff(priced.tariff) if priced else "",
-        issued_at=tx.created_at, lines=receipt_lines(priced, issued),
+        issued_at=issued_at, lines=receipt_lines(priced, issued),
     )
 
 

@@ -174,7 +174,8 @@ class DatabaseVendingService:
                                              self.settings.utility.timezone)
             except DebitRefused as exc:
                 raise errors.VendorCredit(str(exc), code=exc.code) from None
-            receipt = flow.build_receipt(tx, meter, priced, issued, available, header.msg_id)
+            receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, priced, issued,
+                                         available, header.msg_id)
             return receipt_to_json(receipt)
 
         return receipt_from_json(self.run_once(header, "CreditVend", fingerprint, work))
@@ -199,11 +200,8 @@ class DatabaseVendingService:
             if meter.has_pending_key_change:
                 zeros[:0] = [flow.IssuedToken("keychange", TRIAL_TOKEN, None)] * 2
             issued = flow.IssuedTokens(tuple(zeros), meter.last_tid, None)
-            trial = VendTransaction(receipt_no="TRIAL", created_at=clock.now,
-                                    tender_cents=amount_cents,
-                                    units_tenths=priced.quote.units_tenths)
-            return flow.build_receipt(trial, meter, priced, issued, available - amount_cents,
-                                      header.msg_id)
+            return flow.build_receipt("TRIAL", clock.now, meter, priced, issued,
+                                      available - amount_cents, header.msg_id)
 
     def fbe_vend(self, who: Principal, header: RequestHeader, meter_number: str) -> VendReceipt:
         require(who, "vend")
@@ -226,7 +224,8 @@ class DatabaseVendingService:
             tx = flow.store_transaction(session, request, "fbe", who, header, meter, clock,
                                         None, issued)
             available = _available(session, who.vendor_id)
-            receipt = flow.build_receipt(tx, meter, None, issued, available, header.msg_id)
+            receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, None, issued,
+                                         available, header.msg_id)
             return receipt_to_json(receipt)
 
         return receipt_from_json(self.run_once(header, "FBEVend", fingerprint, work))
