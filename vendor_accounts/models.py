@@ -166,6 +166,8 @@ class JournalEntry(Base):
             postgresql_where=text("kind = 'deposit'"), sqlite_where=text("kind = 'deposit'"),
         ),
         Index("ix_journal_entry_vendor_at", "vendor_id", "at"),
+        # A vendor's latest movements (VendorStatement) without walking other vendors' entries.
+        Index("ix_journal_entry_vendor_id", "vendor_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

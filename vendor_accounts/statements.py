@@ -72,15 +72,21 @@ class Statement:
 
 def _movements(*extra: Any) -> Select[Any]:
     """Per entry of a vendor: id, at, kind, reference, reversal_of, float amount, commission."""
+    # A correlated lookup (one probe of uq_posting_entry_account per entry) rather than an outer
+    # join: a join let the planner scan every commission posting to show the last five lines.
     commission = _posting.alias("commission")
+    commission_cents = (
+        select(-commission.c.amount_cents)
+        .where(commission.c.journal_entry_id == _entry.c.id,
+               commission.c.account == ledger.COMMISSION_EXPENSE)
+        .scalar_subquery()
+    )
     return (
         select(_entry.c.id, _entry.c.at, _entry.c.kind, _entry.c.reference,
                _entry.c.reversal_of_id, _posting.c.amount_cents,
-               func.coalesce(-commission.c.amount_cents, 0), *extra)
+               func.coalesce(commission_cents, 0), *extra)
         .join(_posting, (_posting.c.journal_entry_id == _entry.c.id)
               & (_posting.c.account == ledger.FLOAT))
-        .outerjoin(commission, (commission.c.journal_entry_id == _entry.c.id)
-                   & (commission.c.account == ledger.COMMISSION_EXPENSE))
     )
 
 
@@ -125,9 +131,12 @@ def recent_movements(session: Session, vendor_id: int, limit: int, *,
     zone = utility_zone(timezone)
     current = (select(_fa.c.balance_cents).where(_fa.c.vendor_id == vendor_id)
                .scalar_subquery())
+    # The ids first, on their own: with the joins in the same query, a planner working from stale
+    # statistics (a busy vendor's first hours) sorted all of the vendor's entries to keep five.
+    latest = (select(_entry.c.id).where(_entry.c.vendor_id == vendor_id)
+              .order_by(_entry.c.id.desc()).limit(limit))
     rows = session.execute(
-        _movements(current).where(_entry.c.vendor_id == vendor_id)
-        .order_by(_entry.c.id.desc()).limit(limit)
+        _movements(current).where(_entry.c.id.in_(latest)).order_by(_entry.c.id.desc())
     ).all()
     lines = []
     balance_after = rows[0][7] if rows else 0
