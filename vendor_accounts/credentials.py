@@ -10,7 +10,11 @@ credentials, so a successful verification is remembered for a short while:
   secret (length-prefixed, so no two triples collide). The secret itself is never kept, and the
   key is useless outside this process.
 * An entry remembers the terminal's database id, its ``credential_version`` and the stored hash
-  it was verified against, and expires after ``ttl_seconds`` (60 s by default). Every request
+  it was verified against. It expires after ``ttl_seconds`` unused (300 s by default) and, however
+  busy the terminal, at a random moment in the second half of ``max_age_seconds`` (an hour by
+  default): a fixed lifetime made every worker re-verify all its terminals in the same second,
+  tens of argon2 checks at once, which showed as a latency spike a minute into a load test. Every
+  request
   still reads the vendor and terminal row (one indexed SELECT), so status and allowed addresses
   are always current; rotating a secret changes the hash and bumps ``credential_version``
   (disabling or enabling bumps it too), so the old entry stops matching in every worker at once.
@@ -27,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import random
 import secrets
 import threading
 import time
@@ -118,15 +123,19 @@ def _address_allowed(source_ip: str, allowed_cidrs: str) -> bool:
 
 
 class VerificationCache:
-    """Recent successful secret checks: key -> (terminal id, version, stored hash, expiry)."""
+    """Recent successful secret checks: key -> (terminal id, version, stored hash, idle expiry,
+    hard expiry)."""
 
-    def __init__(self, ttl_seconds: float = 60.0, max_entries: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl_seconds: float = 300.0, max_age_seconds: float = 3600.0,
+                 max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic,
+                 spread: Callable[[], float] = random.random) -> None:
         self.ttl_seconds = ttl_seconds
+        self.max_age_seconds = max_age_seconds
         self.max_entries = max_entries
         self._clock = clock
+        self._spread = spread  # in [0, 1): where in the second half of max_age an entry ends
         self._salt = secrets.token_bytes(32)
-        self._entries: OrderedDict[bytes, tuple[int, int, str, float]] = OrderedDict()
+        self._entries: OrderedDict[bytes, tuple[int, int, str, float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def key(self, client_id: str, terminal_code: str, secret: str) -> bytes:
@@ -137,19 +146,22 @@ class VerificationCache:
         return hmac.new(self._salt, message, hashlib.sha256).digest()
 
     def hit(self, key: bytes, terminal_id: int, version: int, secret_hash: str) -> bool:
+        now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return False
-            if entry[:3] != (terminal_id, version, secret_hash) or entry[3] <= self._clock():
+            if entry[:3] != (terminal_id, version, secret_hash) or now >= min(entry[3:]):
                 del self._entries[key]
                 return False
+            self._entries[key] = (*entry[:3], now + self.ttl_seconds, entry[4])
             return True
 
     def remember(self, key: bytes, terminal_id: int, version: int, secret_hash: str) -> None:
+        now = self._clock()
+        hard = now + self.max_age_seconds * (0.5 + 0.5 * self._spread())
         with self._lock:
-            self._entries[key] = (terminal_id, version, secret_hash,
-                                  self._clock() + self.ttl_seconds)
+            self._entries[key] = (terminal_id, version, secret_hash, now + self.ttl_seconds, hard)
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)

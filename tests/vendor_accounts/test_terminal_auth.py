@@ -159,17 +159,50 @@ def test_successful_checks_are_cached_and_rotation_invalidates_them(terminal_db,
     assert new_secret not in details and SECRET not in details
 
 
-def test_cached_checks_expire(terminal_db, monkeypatch):
+def test_cached_checks_expire_when_unused(terminal_db, monkeypatch):
     counter = CountingVerify(monkeypatch)
     now = [1000.0]
     cache = VerificationCache(ttl_seconds=60, clock=lambda: now[0])
     _login(terminal_db, cache)
     now[0] += 59
+    _login(terminal_db, cache)  # a use: the idle clock starts again
+    now[0] += 59
     _login(terminal_db, cache)
     assert counter.calls == 1
-    now[0] += 2
+    now[0] += 61
     _login(terminal_db, cache)
     assert counter.calls == 2
+
+
+def test_a_busy_terminal_is_verified_again_within_max_age(terminal_db, monkeypatch):
+    counter = CountingVerify(monkeypatch)
+    now = [1000.0]
+    spread = [0.5]  # this entry ends at 75% of max_age: 1000 + 300
+    cache = VerificationCache(ttl_seconds=60, max_age_seconds=400, clock=lambda: now[0],
+                              spread=lambda: spread[0])
+    _login(terminal_db, cache)
+    for _ in range(9):  # in use every 30 s, up to 1270
+        now[0] += 30
+        _login(terminal_db, cache)
+    assert counter.calls == 1
+    now[0] = 1300.0
+    _login(terminal_db, cache)
+    assert counter.calls == 2
+
+
+def test_hard_expiries_are_spread_over_the_second_half_of_max_age():
+    now = [0.0]
+    ends = iter([0.0, 0.999])
+    cache = VerificationCache(ttl_seconds=10_000, max_age_seconds=100, clock=lambda: now[0],
+                              spread=lambda: next(ends))
+    early, late = cache.key("c", "1", "s"), cache.key("c", "2", "s")
+    cache.remember(early, 1, 1, "hash")
+    cache.remember(late, 2, 1, "hash")
+    now[0] = 50.0
+    assert not cache.hit(early, 1, 1, "hash")
+    assert cache.hit(late, 2, 1, "hash")
+    now[0] = 99.95
+    assert not cache.hit(late, 2, 1, "hash")
 
 
 def test_the_cache_key_does_not_contain_the_secret():
