@@ -3,20 +3,23 @@
 A bank's view of throughput: concurrent client processes POST CreditVend envelopes (HTTP Basic,
 one terminal per process, a unique msgID each, round-robin over many meters) to the real server
 (`vendgw serve`, gunicorn sync workers) on PostgreSQL for a fixed time, and the same load on a
-trivial operation (VendorStatement: authentication, one float read, no tokens, no writes) for
-comparison. It prints requests/s and p50/p95/p99 latency for each and the ratio, i.e. what the
-vend path (pricing, STS token generation, the locked meter row, the float debit and the commit)
-costs over the SOAP edge and authentication alone.
+trivial operation (VendorStatement: authentication, the float and its last five movements, no
+tokens, no writes) for comparison. It prints requests/s and p50/p95/p99 latency for each and the
+ratio, i.e. what the vend path (pricing, STS token generation, the locked meter row, the float
+debit and the commit) costs over the SOAP edge and authentication alone.
 
-Clients send pre-built XML with `requests` rather than zeep, so the client side costs as little
-CPU as possible (the machine is shared by clients, server and database); responses are checked
-for HTTP 200 and a receipt or a balance.
+Clients send pre-built XML over the standard library's http.client rather than zeep or requests,
+so the client side costs as little CPU as possible: the machine is shared by clients, server and
+database, and with `requests` clients both operations ran at the same ~190 requests/s here, a
+figure of the clients rather than the server. Responses are checked for HTTP 200 and a receipt
+or a balance.
 
 Usage: .venv/bin/python bench/soap_load.py [--seconds 10] [--clients 4] [--workers 4]
                                            [--meters 200] [--warmup 5]
 
-An untimed warm-up comes first: each gunicorn worker builds the application on its first request
-and pays one argon2 verification per terminal before its credential cache answers.
+An untimed warm-up of both operations comes first (--warmup seconds in all): each gunicorn worker
+builds the application on its first request, pays one argon2 verification per terminal before
+its credential cache answers and compiles the vend path's SQL; the figures are steady state.
 
 Loopback only; each phase is bounded by --seconds (at most 120). A scratch PostgreSQL database is
 created, migrated with the real migrations, seeded with the demo utility plus the bench meters and
@@ -26,6 +29,8 @@ terminals, and dropped at the end.
 from __future__ import annotations
 
 import argparse
+import base64
+import http.client
 import multiprocessing as mp
 import os
 import shutil
@@ -40,7 +45,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from sqlalchemy import create_engine, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,11 +131,15 @@ def start_server(url: str, home: Path, workers: int) -> tuple[subprocess.Popen[b
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"the server exited: see {home / 'server.log'}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
                 return process, base
-        except requests.RequestException:
+        except (OSError, http.client.HTTPException):
             pass
+        finally:
+            conn.close()
         time.sleep(0.1)
     process.terminate()
     raise SystemExit("the server did not come up")
@@ -156,9 +164,9 @@ def request_xml(operation: str, terminal: str, unique: int, meter: str) -> bytes
 def client(args: tuple[str, str, int, int, list[str], float, float]) -> Result:
     base, operation, index, clients, meters, start_at, seconds = args
     terminal = f"BENCH-{index:03d}"
-    session = requests.Session()
-    session.trust_env = False
-    session.auth = (f"{CLIENT_ID}/{terminal}", SECRET)
+    host, port = base.removeprefix("http://").split(":")
+    credentials = base64.b64encode(f"{CLIENT_ID}/{terminal}:{SECRET}".encode()).decode()
+    headers = {"Content-Type": "text/xml; charset=utf-8", "Authorization": f"Basic {credentials}"}
     expect = b"receiptNo>" if operation == "CreditVend" else b"availCredit>"
     mine = meters[index::clients] or meters
     latencies: list[float] = []
@@ -172,13 +180,18 @@ def client(args: tuple[str, str, int, int, list[str], float, float]) -> Result:
         n += 1
         body = request_xml(operation, terminal, unique_base + n, mine[n % len(mine)])
         started = time.perf_counter()
+        # A new connection per call: gunicorn's sync workers close it after each response.
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
-            response = session.post(f"{base}/vend", data=body, timeout=60,
-                                    headers={"Content-Type": "text/xml; charset=utf-8"})
-            ok = response.status_code == 200 and expect in response.content
-            reason = f"HTTP {response.status_code}: {response.content[:300]!r}"
-        except requests.RequestException as exc:
+            conn.request("POST", "/vend", body=body, headers=headers)
+            response = conn.getresponse()
+            content = response.read()
+            ok = response.status == 200 and expect in content
+            reason = f"HTTP {response.status}: {content[:300]!r}"
+        except (OSError, http.client.HTTPException) as exc:
             ok, reason = False, repr(exc)
+        finally:
+            conn.close()
         elapsed = time.perf_counter() - started
         if ok:
             latencies.append(elapsed)
@@ -239,17 +252,19 @@ def main() -> None:
         print(f"PostgreSQL, {args.workers} gunicorn sync workers, {args.clients} client "
               f"processes, {len(meters)} meters, {seconds:.0f} s per phase, "
               f"{os.cpu_count()} CPUs shared by clients, server and database")
-        # Untimed: every worker builds its application on its first request and verifies each
-        # terminal's secret once (argon2) before its verification cache answers.
-        run_phase(base, "VendorStatement", args.clients, meters, args.warmup)
+        # Untimed: every worker builds its application on its first request, verifies each
+        # terminal's secret once (argon2) before its verification cache answers, and compiles
+        # the vend path's SQL on its first vends; each meter gets its month row.
+        run_phase(base, "VendorStatement", args.clients, meters, args.warmup / 2)
+        run_phase(base, "CreditVend", args.clients, meters, args.warmup / 2)
         vend = run_phase(base, "CreditVend", args.clients, meters, seconds)
         report("CreditVend", *vend)
         trivial = run_phase(base, "VendorStatement", args.clients, meters, seconds)
         report("VendorStatement", *trivial)
         if vend[0]:
-            print(f"ratio VendorStatement/CreditVend throughput: {trivial[0] / vend[0]:.2f}; "
-                  f"p50 latency CreditVend/VendorStatement: "
-                  f"{pct(vend[1], 50) / pct(trivial[1], 50):.2f}")
+            print(f"CreditVend/VendorStatement throughput: {vend[0] / trivial[0]:.2f} "
+                  f"(target >= 0.50); CreditVend p99 {pct(vend[1], 99):.0f} ms "
+                  f"(target <= 100 ms)")
     finally:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
