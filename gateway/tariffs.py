@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from gateway.models import Tariff, TariffStep, TariffVersion
 
@@ -51,9 +51,11 @@ def ensure_tariff_version(
 
 def version_in_force(session: Session, tariff_id: int, on: date) -> TariffVersion | None:
     """The tariff's latest version effective on or before `on`."""
-    return session.scalar(
+    # The steps come in the same query: every vend prices from them.
+    return session.execute(
         select(TariffVersion)
         .where(TariffVersion.tariff_id == tariff_id, TariffVersion.effective_from <= on)
         .order_by(TariffVersion.effective_from.desc())
         .limit(1)
-    )
+        .options(joinedload(TariffVersion.steps))
+    ).unique().scalar_one_or_none()
