@@ -13,11 +13,11 @@ credentials, so a successful verification is remembered for a short while:
   it was verified against. It expires after ``ttl_seconds`` unused (300 s by default) and, however
   busy the terminal, at a random moment in the second half of ``max_age_seconds`` (an hour by
   default): a fixed lifetime made every worker re-verify all its terminals in the same second,
-  tens of argon2 checks at once, which showed as a latency spike a minute into a load test. Every
-  request
-  still reads the vendor and terminal row (one indexed SELECT), so status and allowed addresses
-  are always current; rotating a secret changes the hash and bumps ``credential_version``
-  (disabling or enabling bumps it too), so the old entry stops matching in every worker at once.
+  tens of argon2 checks at once, which showed as a latency spike a minute into a load test.
+  Every request still reads the vendor and terminal row (one indexed SELECT), so status and
+  allowed addresses are always current; rotating a secret changes the hash and bumps
+  ``credential_version`` (disabling or enabling bumps it too), so the old entry stops matching in
+  every worker at once.
   Comparing the hash as well means an entry can never vouch for a different database's terminal.
 * Only successes are cached; a wrong secret always costs a full argon2 check, and an unknown
   vendor or terminal is checked against a dummy hash, so timing does not reveal which IDs exist.
