@@ -302,12 +302,13 @@ class MeterTest:
 
 
 @dataclass(frozen=True, slots=True)
-class SetMaximumPowerLimit:
-    """Class 2/0: maximum power limit in watts (same rounding-up float format as amounts)."""
+class _WattsLimit:
+    """A class 2 limit in watts with a TID (same rounding-up float format as amounts); the two
+    limit tokens differ only in their subclass."""
 
     token_class: ClassVar[int] = 2
     uses_crc_c: ClassVar[bool] = False
-    subclass: ClassVar[int] = 0
+    subclass: ClassVar[int]
     tid: int
     watts: int
     rnd: int = 0
@@ -315,7 +316,7 @@ class SetMaximumPowerLimit:
 
     def __post_init__(self) -> None:
         _check_tid_fields(self.tid, self.rnd)
-        encoded = _exact_field("watts", self.watts, "SetMaximumPowerLimit")
+        encoded = _exact_field("watts", self.watts, type(self).__name__)
         object.__setattr__(self, "_field", encoded)
 
     @classmethod
@@ -332,33 +333,17 @@ class SetMaximumPowerLimit:
 
 
 @dataclass(frozen=True, slots=True)
-class SetMaximumPhasePowerUnbalanceLimit:
+class SetMaximumPowerLimit(_WattsLimit):
+    """Class 2/0: maximum power limit in watts."""
+
+    subclass: ClassVar[int] = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SetMaximumPhasePowerUnbalanceLimit(_WattsLimit):
     """Class 2/6: maximum phase power unbalance limit in watts."""
 
-    token_class: ClassVar[int] = 2
-    uses_crc_c: ClassVar[bool] = False
     subclass: ClassVar[int] = 6
-    tid: int
-    watts: int
-    rnd: int = 0
-    _field: int = field(default=0, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        _check_tid_fields(self.tid, self.rnd)
-        encoded = _exact_field("watts", self.watts, "SetMaximumPhasePowerUnbalanceLimit")
-        object.__setattr__(self, "_field", encoded)
-
-    @classmethod
-    def rounded(cls, tid: int, watts: int, rnd: int = 0) -> Self:
-        return cls(tid, _carried("watts", watts), rnd)
-
-    def body(self) -> int:
-        return _tid_body(self.rnd, self.tid, self._field)
-
-    @classmethod
-    def from_body(cls, subclass: int, body: int) -> Self:
-        rnd, tid, value = _split_tid_body(body)
-        return cls(tid, decode_amount(value), rnd)
 
 
 @dataclass(frozen=True, slots=True)
