@@ -14,8 +14,7 @@ from gateway.db import transaction
 from gateway.models import Tariff
 from gateway.money import AmountError, format_cents, format_price_e4, format_tenths, parse_cents
 from gateway.runtime import Runtime
-from gateway.tariffs import ensure_tariff_version, version_in_force
-from gateway.vend import tariff_steps
+from gateway.tariffs import ensure_tariff_version, tariff_steps, version_in_force
 
 _STEP = re.compile(r"(?:(?P<upto>[0-9]{1,6}(?:\.[0-9])?)|\*)?:(?P<price>[0-9]{1,4}\.[0-9]{1,4})")
 

@@ -7,12 +7,13 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from gateway import errors, meters
+from gateway import errors
 from gateway import vend as flow
 from gateway.cli_support import CliError
 from gateway.db import utcnow
 from gateway.money import AmountError, format_price_e4, format_tenths, parse_cents
 from gateway.runtime import Runtime
+from gateway.tariffs import TariffBook
 
 
 @click.command()
@@ -29,8 +30,8 @@ def quote(runtime: Runtime, meter_number: str, amount: str, as_json: bool) -> No
     clock = flow.VendClock(utcnow(), ZoneInfo(runtime.settings.utility.timezone))
     try:
         with runtime.sessions() as session:
-            meter = meters.find_meter(session, meter_number)
-            priced = flow.price(session, meter, tender, clock, runtime.settings)
+            found = flow.find_meter(session, meter_number, clock)
+            priced = flow.price(session, TariffBook(), found, tender, clock, runtime.settings)
     except errors.GatewayError as exc:
         raise CliError(f"{exc.fault_type}: {exc.message}") from None
     body = priced.quote.to_json_dict()

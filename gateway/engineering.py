@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit, errors, idempotency, meters
 from gateway import vend as flow
-from gateway.vend_models import VendRequest
+from gateway.meters import MeterRecord
 from gateway.vend_types import EngineeringResult, MeterDetail, Principal, RequestHeader
 from sts import Token, next_tid, test_token
 
@@ -23,7 +23,8 @@ METER_SPECIFIC = ("KeyChange", "ClearTamper", "ClearCredit", "PowerLimit")
 ALL_TESTS = {2: (1 << 36) - 1, 4: (1 << 28) - 1}
 
 
-def _eng_tokens(service: DatabaseVendingService, session: Session, meter: Any, eng_type: str,
+def _eng_tokens(service: DatabaseVendingService, session: Session, meter: MeterRecord,
+               eng_type: str,
                 value: int | None, clock: flow.VendClock) -> flow.IssuedTokens:
     hsm = service.runtime.security_module
     if eng_type == "KeyChange":
@@ -31,7 +32,7 @@ def _eng_tokens(service: DatabaseVendingService, session: Session, meter: Any, e
             raise errors.BusinessRuleError(
                 f"meter {meter.meter_number} has no pending key change", code="no-key-change")
         return flow.issue_tokens(session, hsm, meter, [], clock)
-    keys = meters.current_keys(session, meter)
+    keys = meters.current_keys(meter)
     tid = next_tid(clock.tid_time, keys.key_data.base_date, meter.last_tid)
     if eng_type == "ClearTamper":
         token: Token = hsm.clear_tamper_token(keys.wrapped_key, keys.key_id, keys.key_data,
@@ -58,12 +59,12 @@ def meter_specific(service: DatabaseVendingService, who: Principal, header: Requ
     fingerprint = idempotency.request_hash("MeterSpecificEng", meter=meter_number,
                                            eng_type=eng_type, value=value)
 
-    def work(session: Session, request: VendRequest) -> dict[str, Any]:
+    def work(session: Session, request_id: int) -> dict[str, Any]:
         clock = service.vend_clock()
-        meter = meters.find_meter(session, meter_number)
-        issued = _eng_tokens(service, session, meter, eng_type, value, clock)
-        flow.advance_meter(session, meter, issued)
-        flow.store_transaction(session, request, "engineering", who, header, meter, clock,
+        found = meters.find_meter(session, meter_number)
+        issued = _eng_tokens(service, session, found, eng_type, value, clock)
+        meter = flow.advance_meter(session, found, issued)
+        flow.store_transaction(session, request_id, "engineering", who, header, meter, clock,
                                None, issued)
         audit.record(session, f"{who.client_id}/{who.terminal_id}", "engineering.token",
                      meter_number, eng_type=eng_type, value=value, msg_id=header.msg_id.key,

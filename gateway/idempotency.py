@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway import errors
+from gateway.db import utcnow
 from gateway.vend_models import VendRequest
 from gateway.vend_types import MsgID, RequestHeader
 
@@ -51,26 +52,32 @@ def stored_outcome(row: VendRequest) -> StoredOutcome:
                          json.loads(row.response_json or "{}"))
 
 
-def claim(session: Session, header: RequestHeader, operation: str, fingerprint: str
-          ) -> VendRequest:
-    """Insert the pending request row; raises IntegrityError (at flush) when the key is taken."""
-    row = VendRequest(
-        client_id=header.client_id,
-        msg_date_time=header.msg_id.date_time,
-        msg_unique_number=header.msg_id.unique_number,
-        terminal_id=header.terminal_id,
-        operation=operation,
-        request_hash=fingerprint,
-        outcome="pending",
-    )
-    session.add(row)
-    session.flush()
-    return row
+_requests = cast(Table, VendRequest.__table__)
+_CLAIM = insert(_requests).returning(_requests.c.id)
+_COMPLETE = (update(_requests).where(_requests.c.id == bindparam("p_request"))
+             .values(outcome="ok", response_json=bindparam("p_response")))
 
 
-def complete(row: VendRequest, response: dict[str, Any]) -> None:
-    row.outcome = "ok"
-    row.response_json = json.dumps(response, sort_keys=True)
+def claim(session: Session, header: RequestHeader, operation: str, fingerprint: str, *,
+          refused: dict[str, Any] | None = None) -> int:
+    """Insert the request row, pending (or already refused); its id. Raises IntegrityError when
+    the key is taken."""
+    return int(session.execute(_CLAIM, {
+        "client_id": header.client_id,
+        "msg_date_time": header.msg_id.date_time,
+        "msg_unique_number": header.msg_id.unique_number,
+        "terminal_id": header.terminal_id,
+        "operation": operation,
+        "request_hash": fingerprint,
+        "outcome": "pending" if refused is None else "refused",
+        "response_json": "" if refused is None else json.dumps(refused),
+        "created_at": utcnow(),
+    }).scalar_one())
+
+
+def complete(session: Session, request_id: int, response: dict[str, Any]) -> None:
+    session.execute(_COMPLETE, {"p_request": request_id,
+                                "p_response": json.dumps(response, sort_keys=True)})
 
 
 def refusal(error: errors.GatewayError) -> dict[str, Any]:

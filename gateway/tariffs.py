@@ -1,4 +1,5 @@
-"""Tariffs in the database: adding dated versions and finding the one in force on a day."""
+"""Tariffs in the database: adding dated versions, finding the one in force on a day, and the
+vend path's book of versions already read."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from gateway import pricing
 from gateway.models import Tariff, TariffStep, TariffVersion
 
 
@@ -59,3 +61,39 @@ def version_in_force(session: Session, tariff_id: int, on: date) -> TariffVersio
         .limit(1)
         .options(joinedload(TariffVersion.steps))
     ).unique().scalar_one_or_none()
+
+
+def tariff_steps(version: TariffVersion) -> pricing.TariffSteps:
+    """A stored version as the pricing rules take it."""
+    return pricing.TariffSteps(
+        code=version.tariff.code,
+        description=version.tariff.description,
+        steps=tuple(pricing.Step(s.upto_tenths, s.price_e4) for s in version.steps),
+        monthly_fixed_charge_cents=version.monthly_fixed_charge_cents,
+    )
+
+
+class TariffBook:
+    """Tariff versions by id, each read from the database once per process.
+
+    A version is never edited once written (`ensure_tariff_version` leaves an existing one as
+    it is, because past receipts were priced with it), so what was read stays true; which
+    version is in force on a day is still asked of the database with every vend. One book
+    belongs to one database: the vending service that owns it is built per runtime.
+    """
+
+    def __init__(self, max_versions: int = 1024) -> None:
+        self.max_versions = max_versions
+        self._steps: dict[int, pricing.TariffSteps] = {}
+
+    def steps(self, session: Session, version_id: int) -> pricing.TariffSteps:
+        found = self._steps.get(version_id)
+        if found is None:
+            version = session.get(TariffVersion, version_id)
+            if version is None:
+                raise LookupError(f"no tariff version {version_id}")
+            found = tariff_steps(version)
+            if len(self._steps) >= self.max_versions:
+                self._steps.clear()  # versions are few; a full book means something odd
+            self._steps[version_id] = found
+        return found

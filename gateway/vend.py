@@ -1,6 +1,7 @@
 """The flow of one credit vend, top to bottom.
 
-    1. find the meter and refuse a blocked one                      (meters.py)
+    1. find the meter, its month so far and its tariff version;
+       refuse a blocked meter                                       (meters.py, one statement)
     2. price the tender for this month's position                   (pricing.py, pure)
     3. generate the tokens: key change if pending, credit, FBE      (sts security module)
     4. in the caller's transaction, guarded against a racing vend on the same meter:
@@ -15,21 +16,31 @@ first, so a crash anywhere leaves either the whole vend or none of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway import errors, meters, pricing
-from gateway.models import Customer, Meter, TariffVersion
+from gateway.meters import MeterInMonth, MeterRecord, MonthToDate
+from gateway.models import Customer, Meter
 from gateway.settings import Settings
-from gateway.tariffs import version_in_force
+from gateway.tariffs import TariffBook
 from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction
 from gateway.vend_types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt
 from sts import SoftwareSecurityModule, TransferCredit, next_tid
 from vendor_accounts.floats import VendSplit, post_vend
+
+_meter = cast(Table, Meter.__table__)
+_customer = cast(Table, Customer.__table__)
+_month = cast(Table, MeterMonth.__table__)
+_transaction = cast(Table, VendTransaction.__table__)
+_token = cast(Table, VendToken.__table__)
 
 
 class MeterRace(Exception):
@@ -62,7 +73,7 @@ class PricedVend:
     quote: pricing.Quote
     tariff: pricing.TariffSteps
     tariff_version_id: int
-    month: MeterMonth  # the month's figures the quote was priced from
+    month: MonthToDate  # the month's figures the quote was priced from
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,13 @@ class IssuedTokens:
     key_change: meters.MeterKeys | None
 
 
+@dataclass(frozen=True)
+class StoredTransaction:
+    id: int
+    receipt_no: str
+    created_at: datetime
+
+
 def pricing_policy(settings: Settings) -> pricing.PricingPolicy:
     u = settings.utility
     return pricing.PricingPolicy(vat_rate_bp=u.vat_rate_bp, min_vend_cents=u.min_vend_cents,
@@ -87,30 +105,12 @@ def pricing_policy(settings: Settings) -> pricing.PricingPolicy:
                                  fbe_monthly_tenths=u.fbe_monthly_kwh_tenths)
 
 
-def tariff_steps(version: TariffVersion) -> pricing.TariffSteps:
-    return pricing.TariffSteps(
-        code=version.tariff.code,
-        description=version.tariff.description,
-        steps=tuple(pricing.Step(s.upto_tenths, s.price_e4) for s in version.steps),
-        monthly_fixed_charge_cents=version.monthly_fixed_charge_cents,
-    )
+def find_meter(session: Session, meter_number: str, clock: VendClock) -> MeterInMonth:
+    """Step 1: the meter, its month so far and its tariff version today (one statement)."""
+    return meters.find_meter_in_month(session, meter_number, clock.month, clock.local.date())
 
 
-def tariff_for(session: Session, meter: Meter, on: date) -> TariffVersion:
-    version = version_in_force(session, meter.tariff_id, on)
-    if version is None:
-        raise errors.SystemError_(f"tariff {meter.tariff.code} has no version in force on {on}",
-                                  code="no-tariff-version")
-    return version
-
-
-def month_figures(session: Session, meter_id: int, month: str) -> MeterMonth:
-    row = session.get(MeterMonth, (meter_id, month))
-    return row or MeterMonth(meter_id=meter_id, month=month, units_tenths=0,
-                             fixed_charge_paid_cents=0, fbe_units_tenths=0)
-
-
-def position(meter: Meter, month: MeterMonth) -> pricing.CustomerPosition:
+def position(meter: MeterRecord, month: MonthToDate) -> pricing.CustomerPosition:
     customer = meter.customer
     return pricing.CustomerPosition(
         debt_cents=customer.debt_cents if customer else 0,
@@ -122,28 +122,29 @@ def position(meter: Meter, month: MeterMonth) -> pricing.CustomerPosition:
     )
 
 
-def price(session: Session, meter: Meter, tender_cents: int, clock: VendClock,
-          settings: Settings) -> PricedVend:
+def price(session: Session, tariffs: TariffBook, found: MeterInMonth, tender_cents: int,
+          clock: VendClock, settings: Settings) -> PricedVend:
     """Step 2: the quote for this tender, refusing what the pricing rules refuse."""
-    version = tariff_for(session, meter, clock.local.date())
-    steps = tariff_steps(version)
-    month = month_figures(session, meter.id, clock.month)
+    if found.tariff_version_id is None:
+        raise errors.SystemError_(f"tariff {found.meter.tariff_code} has no version in force "
+                                  f"on {clock.local.date()}", code="no-tariff-version")
+    steps = tariffs.steps(session, found.tariff_version_id)
     try:
-        quote = pricing.price_vend(tender_cents, steps, position(meter, month),
+        quote = pricing.price_vend(tender_cents, steps, position(found.meter, found.month),
                                    pricing_policy(settings))
     except pricing.VendAmountError as exc:
         raise errors.VendAmount(str(exc), min_cents=exc.min_cents, max_cents=exc.max_cents
                                 ) from None
     except pricing.VendTooSmallError as exc:
         raise errors.VendAmount(str(exc), code="vend-too-small") from None
-    return PricedVend(quote, steps, version.id, month)
+    return PricedVend(quote, steps, found.tariff_version_id, found.month)
 
 
-def issue_tokens(session: Session, hsm: SoftwareSecurityModule, meter: Meter,
+def issue_tokens(session: Session, hsm: SoftwareSecurityModule, meter: MeterRecord,
                  credits: list[tuple[str, int]], clock: VendClock) -> IssuedTokens:
     """Step 3: the key-change set when one is pending, then one credit token per (kind, units),
     each with a TID strictly above the meter's last one."""
-    current = meters.current_keys(session, meter)
+    current = meters.current_keys(meter)
     new = meters.pending_keys(session, meter)
     issued: list[IssuedToken] = []
     last_tid = meter.last_tid
@@ -166,48 +167,87 @@ def issue_tokens(session: Session, hsm: SoftwareSecurityModule, meter: Meter,
     return IssuedTokens(tuple(issued), last_tid, new)
 
 
-def advance_meter(session: Session, meter: Meter, issued: IssuedTokens) -> None:
-    """Compare-and-set the meter's last TID (and key data): a racing vend makes this fail."""
-    values: dict[str, object] = {"last_tid": issued.last_tid}
-    if issued.key_change is not None:
-        group_id = meter.pending_sgc_id or meter.supply_group_id
+# The writes of step 4, built once (see meters.py for why these are not ORM flushes).
+_ADVANCE_TID = {
+    first: update(_meter)
+    .where(_meter.c.id == bindparam("p_meter"),
+           _meter.c.last_tid.is_(None) if first else _meter.c.last_tid == bindparam("p_seen"))
+    .values(last_tid=bindparam("p_tid"))
+    for first in (True, False)
+}
+
+
+def _month_upsert(dialect_insert: Callable[[Table], Any]) -> Executable:
+    new = dialect_insert(_month).values(
+        meter_id=bindparam("p_meter"), month=bindparam("p_month"),
+        units_tenths=bindparam("p_units"), fixed_charge_paid_cents=bindparam("p_fixed"),
+        fbe_units_tenths=bindparam("p_fbe"))
+    # Added to what is there, never overwritten: a reversal may change the row meanwhile.
+    upsert: Executable = new.on_conflict_do_update(
+        index_elements=[_month.c.meter_id, _month.c.month],
+        set_={c: _month.c[c] + new.excluded[c]
+              for c in ("units_tenths", "fixed_charge_paid_cents", "fbe_units_tenths")})
+    return upsert
+
+
+_ADD_TO_MONTH = {"postgresql": _month_upsert(postgresql.insert),
+                 "sqlite": _month_upsert(sqlite.insert)}
+_RECOVER_DEBT = (
+    update(_customer)
+    .where(_customer.c.id == bindparam("p_customer"),
+           _customer.c.debt_cents == bindparam("p_seen"))
+    .values(debt_cents=_customer.c.debt_cents - bindparam("p_recovered"))
+)
+_STORE_TRANSACTION = insert(_transaction).returning(_transaction.c.id)
+_STORE_TOKENS = insert(_token)
+_LINK_ENTRY = (update(_transaction).where(_transaction.c.id == bindparam("p_tx"))
+               .values(journal_entry_id=bindparam("p_entry")))
+
+
+def advance_meter(session: Session, meter: MeterRecord, issued: IssuedTokens) -> MeterRecord:
+    """Compare-and-set the meter's last TID (and key data): a racing vend makes this fail.
+    Returns the meter as it now stands."""
+    if issued.key_change is None:
+        statement = _ADVANCE_TID[meter.last_tid is None]
+        params = {"p_meter": meter.id, "p_seen": meter.last_tid, "p_tid": issued.last_tid}
+        if meter.last_tid is None:
+            del params["p_seen"]
+        result = session.execute(statement, params)
+    else:
         k = issued.key_change.key_data
-        values.update(supply_group_id=group_id, krn=k.krn, ti=k.ti, kt=k.kt,
-                      base_date=k.base_date, pending_sgc_id=None, pending_krn=None,
-                      pending_ti=None, pending_kt=None, pending_base_date=None)
-    seen = Meter.last_tid.is_(None) if meter.last_tid is None else Meter.last_tid == meter.last_tid
-    result = session.execute(
-        update(Meter).where(Meter.id == meter.id, seen).values(**values)
-        .execution_options(synchronize_session=False)
-    )
+        seen = (_meter.c.last_tid.is_(None) if meter.last_tid is None
+                else _meter.c.last_tid == meter.last_tid)
+        result = session.execute(
+            update(_meter).where(_meter.c.id == meter.id, seen).values(
+                last_tid=issued.last_tid, supply_group_id=issued.key_change.group.id,
+                krn=k.krn, ti=k.ti, kt=k.kt, base_date=k.base_date, pending_sgc_id=None,
+                pending_krn=None, pending_ti=None, pending_kt=None, pending_base_date=None))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise MeterRace(meter.meter_number)
-    if issued.key_change is not None:
-        session.refresh(meter)  # the receipt shows the key data the meter now holds
+    moved = meter if issued.key_change is None else meters.after_key_change(
+        meter, issued.key_change)
+    return replace(moved, last_tid=issued.last_tid)
 
 
-def add_to_month(session: Session, month: MeterMonth, priced: PricedVend | None,
+def add_to_month(session: Session, meter: MeterRecord, month: str, priced: PricedVend | None,
                  fbe_tenths: int) -> None:
     """Add this vend to the meter's month figures (the row is created on its first vend)."""
-    if month not in session:
-        session.add(month)
-    if priced is not None:
-        month.units_tenths += priced.quote.units_tenths
-        month.fixed_charge_paid_cents += priced.quote.fixed_charge_cents
-    month.fbe_units_tenths += fbe_tenths
+    q = priced.quote if priced else None
+    session.execute(_ADD_TO_MONTH[session.get_bind().dialect.name], {
+        "p_meter": meter.id, "p_month": month,
+        "p_units": q.units_tenths if q else 0,
+        "p_fixed": q.fixed_charge_cents if q else 0,
+        "p_fbe": fbe_tenths,
+    })
 
 
-def recover_debt(session: Session, meter: Meter, recovered_cents: int) -> None:
+def recover_debt(session: Session, meter: MeterRecord, recovered_cents: int) -> None:
     """Reduce the customer's debt by what this vend recovered, only from the figure priced."""
     if not recovered_cents or meter.customer is None:
         return
-    result = session.execute(
-        update(Customer)
-        .where(Customer.id == meter.customer.id,
-               Customer.debt_cents == meter.customer.debt_cents)
-        .values(debt_cents=Customer.debt_cents - recovered_cents)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_RECOVER_DEBT, {"p_customer": meter.customer.id,
+                                             "p_seen": meter.customer.debt_cents,
+                                             "p_recovered": recovered_cents})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise MeterRace(meter.meter_number)
 
@@ -240,42 +280,43 @@ def receipt_lines(priced: PricedVend | None, issued: IssuedTokens) -> tuple[Rece
     return tuple(lines)
 
 
-def store_transaction(session: Session, request: VendRequest, kind: str, who: Principal,
-                      header: RequestHeader, meter: Meter, clock: VendClock,
-                      priced: PricedVend | None, issued: IssuedTokens) -> VendTransaction:
+def store_transaction(session: Session, request_id: int, kind: str, who: Principal,
+                      header: RequestHeader, meter: MeterRecord, clock: VendClock,
+                      priced: PricedVend | None, issued: IssuedTokens) -> StoredTransaction:
     q = priced.quote if priced else None
-    tx = VendTransaction(
-        receipt_no=f"{request.id:012d}",
-        request_id=request.id, kind=kind, status="issued",
-        vendor_id=who.vendor_id, client_id=who.client_id, terminal_id=who.terminal_id,
-        operator=header.operator, msg_id=header.msg_id.key, meter_id=meter.id,
-        meter_number=meter.meter_number,
-        customer_id=meter.customer_id,
-        tariff_version_id=priced.tariff_version_id if priced else None,
-        month=clock.month, created_at=clock.now,
-        tender_cents=q.tender_cents if q else 0,
-        debt_recovered_cents=q.debt_recovered_cents if q else 0,
-        fixed_charge_cents=q.fixed_charge_cents if q else 0,
-        fixed_charge_vat_cents=q.fixed_charge_vat_cents if q else 0,
-        energy_cents=q.energy_cents if q else 0,
-        energy_vat_cents=q.energy_vat_cents if q else 0,
-        units_tenths=q.units_tenths if q else 0,
-        fbe_units_tenths=sum(t.units_tenths for t in issued.tokens if t.kind == "fbe"),
-    )
-    session.add(tx)
-    session.flush()
-    session.add_all(
-        VendToken(transaction_id=tx.id, seq=i, kind=t.kind, token=t.token, tid=t.tid,
-                  units_tenths=t.units_tenths)
-        for i, t in enumerate(issued.tokens, start=1)
-    )
-    return tx
+    receipt_no = f"{request_id:012d}"
+    tx_id = session.execute(_STORE_TRANSACTION, {
+        "receipt_no": receipt_no, "request_id": request_id, "kind": kind, "status": "issued",
+        "vendor_id": who.vendor_id, "client_id": who.client_id,
+        "terminal_id": who.terminal_id, "operator": header.operator,
+        "msg_id": header.msg_id.key, "meter_id": meter.id, "meter_number": meter.meter_number,
+        "customer_id": meter.customer.id if meter.customer else None,
+        "tariff_version_id": priced.tariff_version_id if priced else None,
+        "month": clock.month, "created_at": clock.now,
+        "tender_cents": q.tender_cents if q else 0,
+        "debt_recovered_cents": q.debt_recovered_cents if q else 0,
+        "fixed_charge_cents": q.fixed_charge_cents if q else 0,
+        "fixed_charge_vat_cents": q.fixed_charge_vat_cents if q else 0,
+        "energy_cents": q.energy_cents if q else 0,
+        "energy_vat_cents": q.energy_vat_cents if q else 0,
+        "units_tenths": q.units_tenths if q else 0,
+        "fbe_units_tenths": sum(t.units_tenths for t in issued.tokens if t.kind == "fbe"),
+        "reversal_reason": "",
+    }).scalar_one()
+    if issued.tokens:
+        session.execute(_STORE_TOKENS, [
+            {"transaction_id": tx_id, "seq": i, "kind": t.kind, "token": t.token,
+             "tid": t.tid, "units_tenths": t.units_tenths}
+            for i, t in enumerate(issued.tokens, start=1)
+        ])
+    return StoredTransaction(tx_id, receipt_no, clock.now)
 
 
-def debit_float(session: Session, tx: VendTransaction, priced: PricedVend,
+def debit_float(session: Session, vendor_id: int, tx: StoredTransaction, priced: PricedVend,
                 clock_timezone: str) -> int:
-    """Step 4's last act: debit the vendor's float and post the ledger entry; the available
-    credit after it. Refuses with VendorCreditEx, changing nothing, below the floor."""
+    """Step 4's last act: debit the vendor's float, post the ledger entry and link it to the
+    transaction; the available credit after it. Refuses with VendorCreditEx, changing nothing,
+    below the floor."""
     q = priced.quote
     split = VendSplit(
         energy_excl_vat=q.energy_cents - q.energy_vat_cents,
@@ -283,14 +324,14 @@ def debit_float(session: Session, tx: VendTransaction, priced: PricedVend,
         fixed_charge_excl_vat=q.fixed_charge_cents - q.fixed_charge_vat_cents,
         debt_recovered=q.debt_recovered_cents,
     )
-    posting = post_vend(session, vendor_id=tx.vendor_id, amount_cents=q.tender_cents,
+    posting = post_vend(session, vendor_id=vendor_id, amount_cents=q.tender_cents,
                         split=split, reference=f"vend:{tx.receipt_no}", at=tx.created_at,
                         units_tenths=q.units_tenths, timezone=clock_timezone)
-    tx.journal_entry_id = posting.journal_entry_id
+    session.execute(_LINK_ENTRY, {"p_tx": tx.id, "p_entry": posting.journal_entry_id})
     return posting.available_cents
 
 
-def build_receipt(receipt_no: str, issued_at: datetime, meter: Meter,
+def build_receipt(receipt_no: str, issued_at: datetime, meter: MeterRecord,
                   priced: PricedVend | None, issued: IssuedTokens, avail_credit_cents: int,
                   msg_id: MsgID) -> VendReceipt:
     customer = meter.customer

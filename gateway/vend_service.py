@@ -14,16 +14,18 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway import audit, errors, idempotency, meters, pricing
 from gateway import vend as flow
 from gateway.db import transaction, utcnow
+from gateway.meters import MeterInMonth
 from gateway.models import Customer
 from gateway.receipts import receipt_from_json, receipt_to_json
 from gateway.runtime import Runtime
+from gateway.tariffs import TariffBook
 from gateway.vend_models import MeterMonth, VendReprint, VendRequest, VendTransaction
 from gateway.vend_types import (
     AdviceResult,
@@ -62,6 +64,7 @@ class DatabaseVendingService:
         self.settings = runtime.settings
         self.clock = clock
         self.tz = ZoneInfo(self.settings.utility.timezone)
+        self.tariffs = TariffBook()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -69,16 +72,16 @@ class DatabaseVendingService:
         return flow.VendClock(self.clock(), self.tz)
 
     def run_once(self, header: RequestHeader, operation: str, fingerprint: str,
-                 work: Callable[[Session, VendRequest], dict[str, Any]]) -> dict[str, Any]:
+                 work: Callable[[Session, int], dict[str, Any]]) -> dict[str, Any]:
         """Run `work` exactly once for this (clientID, msgID); answer retries from the record."""
         for _ in range(MAX_RACE_RETRIES):
             try:
                 # Claim first: a new request (the common case) costs no extra read, and a retry
                 # finds the key taken and reads the stored outcome below.
                 with transaction(self.runtime.sessions) as session:
-                    row = idempotency.claim(session, header, operation, fingerprint)
-                    response = work(session, row)
-                    idempotency.complete(row, response)
+                    request_id = idempotency.claim(session, header, operation, fingerprint)
+                    response = work(session, request_id)
+                    idempotency.complete(session, request_id, response)
                 return response
             except IntegrityError:
                 stored = self._stored(header, operation, fingerprint)
@@ -110,16 +113,16 @@ class DatabaseVendingService:
                           refused: errors.GatewayError) -> None:
         try:
             with transaction(self.runtime.sessions) as session:
-                row = idempotency.claim(session, header, operation, fingerprint)
-                row.outcome = "refused"
-                row.response_json = json.dumps(idempotency.refusal(refused))
+                idempotency.claim(session, header, operation, fingerprint,
+                                  refused=idempotency.refusal(refused))
         except IntegrityError:
             pass  # a concurrent request with this msgID was recorded first; it stands
 
-    def _meter_for_vend(self, session: Session, meter_number: str) -> Any:
-        meter = meters.find_meter(session, meter_number)
-        meters.require_active(meter)
-        return meter
+    def _meter_for_vend(self, session: Session, meter_number: str,
+                        clock: flow.VendClock) -> MeterInMonth:
+        found = flow.find_meter(session, meter_number, clock)
+        meters.require_active(found.meter)
+        return found
 
     # -- revenue domain ---------------------------------------------------------------------
 
@@ -128,14 +131,14 @@ class DatabaseVendingService:
         require(who, "vend")
         clock = self.vend_clock()
         with self.runtime.sessions() as session:
-            meter = meters.find_meter(session, meter_number)
-            month = flow.month_figures(session, meter.id, clock.month)
+            found = flow.find_meter(session, meter_number, clock)
+            meter = found.meter
             last = session.scalar(
                 select(func.max(VendTransaction.created_at)).where(
                     VendTransaction.meter_id == meter.id, VendTransaction.kind == "credit",
                     VendTransaction.status != "reversed"))
             customer = meter.customer
-            position = flow.position(meter, month)
+            position = flow.position(meter, found.month)
             return CustomerInfo(
                 meter=meters.meter_detail(meter),
                 customer_name=customer.name if customer else "",
@@ -155,22 +158,24 @@ class DatabaseVendingService:
         fingerprint = idempotency.request_hash("CreditVend", meter=meter_number,
                                                amount=amount_cents, pay_type=pay_type)
 
-        def work(session: Session, request: VendRequest) -> dict[str, Any]:
+        def work(session: Session, request_id: int) -> dict[str, Any]:
             clock = self.vend_clock()
-            meter = self._meter_for_vend(session, meter_number)
-            priced = flow.price(session, meter, amount_cents, clock, self.settings)
+            found = self._meter_for_vend(session, meter_number, clock)
+            priced = flow.price(session, self.tariffs, found, amount_cents, clock,
+                                self.settings)
             credits = [("credit", priced.quote.units_tenths)]
             if priced.quote.fbe_units_tenths:
                 credits.append(("fbe", priced.quote.fbe_units_tenths))
-            issued = flow.issue_tokens(session, self.runtime.security_module, meter, credits,
-                                       clock)
-            flow.advance_meter(session, meter, issued)
-            flow.add_to_month(session, priced.month, priced, priced.quote.fbe_units_tenths)
-            flow.recover_debt(session, meter, priced.quote.debt_recovered_cents)
-            tx = flow.store_transaction(session, request, "credit", who, header, meter, clock,
-                                        priced, issued)
+            issued = flow.issue_tokens(session, self.runtime.security_module, found.meter,
+                                       credits, clock)
+            meter = flow.advance_meter(session, found.meter, issued)
+            flow.add_to_month(session, meter, clock.month, priced,
+                              priced.quote.fbe_units_tenths)
+            flow.recover_debt(session, found.meter, priced.quote.debt_recovered_cents)
+            tx = flow.store_transaction(session, request_id, "credit", who, header, meter,
+                                        clock, priced, issued)
             try:
-                available = flow.debit_float(session, tx, priced,
+                available = flow.debit_float(session, who.vendor_id, tx, priced,
                                              self.settings.utility.timezone)
             except DebitRefused as exc:
                 raise errors.VendorCredit(str(exc), code=exc.code) from None
@@ -186,8 +191,10 @@ class DatabaseVendingService:
         require(who, "vend")
         clock = self.vend_clock()
         with self.runtime.sessions() as session:
-            meter = self._meter_for_vend(session, meter_number)
-            priced = flow.price(session, meter, amount_cents, clock, self.settings)
+            found = self._meter_for_vend(session, meter_number, clock)
+            meter = found.meter
+            priced = flow.price(session, self.tariffs, found, amount_cents, clock,
+                                self.settings)
             available = _available(session, who.vendor_id)
             if available < amount_cents:
                 raise errors.VendorCredit(
@@ -207,21 +214,20 @@ class DatabaseVendingService:
         require(who, "vend")
         fingerprint = idempotency.request_hash("FBEVend", meter=meter_number)
 
-        def work(session: Session, request: VendRequest) -> dict[str, Any]:
+        def work(session: Session, request_id: int) -> dict[str, Any]:
             clock = self.vend_clock()
-            meter = self._meter_for_vend(session, meter_number)
-            month = flow.month_figures(session, meter.id, clock.month)
+            found = self._meter_for_vend(session, meter_number, clock)
             try:
-                fbe = pricing.issue_fbe(flow.position(meter, month),
+                fbe = pricing.issue_fbe(flow.position(found.meter, found.month),
                                         flow.pricing_policy(self.settings))
             except pricing.FbeNotDueError as exc:
                 raise errors.FBEError(str(exc), code=exc.code.lower().replace("_", "-")
                                       ) from None
-            issued = flow.issue_tokens(session, self.runtime.security_module, meter,
+            issued = flow.issue_tokens(session, self.runtime.security_module, found.meter,
                                        [("fbe", fbe.units_tenths)], clock)
-            flow.advance_meter(session, meter, issued)
-            flow.add_to_month(session, month, None, fbe.units_tenths)
-            tx = flow.store_transaction(session, request, "fbe", who, header, meter, clock,
+            meter = flow.advance_meter(session, found.meter, issued)
+            flow.add_to_month(session, meter, clock.month, None, fbe.units_tenths)
+            tx = flow.store_transaction(session, request_id, "fbe", who, header, meter, clock,
                                         None, issued)
             available = _available(session, who.vendor_id)
             receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, None, issued,
@@ -327,11 +333,15 @@ class DatabaseVendingService:
         if tx.journal_entry_id is not None:
             vendor_floats.reverse_vend(session, journal_entry_id=tx.journal_entry_id,
                                        reference=f"reversal:{tx.receipt_no}", at=now)
-        month = session.get(MeterMonth, (tx.meter_id, tx.month))
-        if month is not None:
-            month.units_tenths -= tx.units_tenths
-            month.fixed_charge_paid_cents -= tx.fixed_charge_cents
-            month.fbe_units_tenths -= tx.fbe_units_tenths
+        # Taken off what is there, never overwritten: a vend may add to the row meanwhile.
+        session.execute(
+            update(MeterMonth)
+            .where(MeterMonth.meter_id == tx.meter_id, MeterMonth.month == tx.month)
+            .values(units_tenths=MeterMonth.units_tenths - tx.units_tenths,
+                    fixed_charge_paid_cents=MeterMonth.fixed_charge_paid_cents
+                    - tx.fixed_charge_cents,
+                    fbe_units_tenths=MeterMonth.fbe_units_tenths - tx.fbe_units_tenths)
+            .execution_options(synchronize_session=False))
         if tx.debt_recovered_cents and tx.customer_id is not None:
             customer = session.get(Customer, tx.customer_id, with_for_update=True)
             assert customer is not None

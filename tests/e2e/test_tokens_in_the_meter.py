@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 def factory_meter(db: TestDatabase, meter_number: str) -> MeterSimulator:
     """The meter as installed: holding the decoder key of its key data before any vend."""
     with db.sessions() as session:
-        keys = meters.current_keys(session, meters.find_meter(session, meter_number))
+        keys = meters.current_keys(meters.find_meter(session, meter_number))
     decoder_key = db.runtime.security_module.decoder_key(keys.wrapped_key, keys.key_id,
                                                          keys.key_data)
     return MeterSimulator.for_meter(decoder_key, keys.key_data)

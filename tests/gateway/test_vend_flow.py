@@ -7,11 +7,13 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from gateway import errors, meters
 from gateway import vend as flow
+from gateway.db import transaction
 from gateway.models import Customer, Meter
+from gateway.tariffs import ensure_tariff_version
 from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction
 from gateway.vend_service import DatabaseVendingService
 from gateway.vend_types import MsgID, Principal, RequestHeader, VendReceipt
@@ -65,7 +67,7 @@ def simulator(db: TestDatabase, meter_number: str) -> MeterSimulator:
     """The meter as it stands now, holding the decoder key of its current key data."""
     with db.sessions() as session:
         meter = meters.find_meter(session, meter_number)
-        keys = meters.current_keys(session, meter)
+        keys = meters.current_keys(meter)
     decoder_key = db.runtime.security_module.decoder_key(keys.wrapped_key, keys.key_id,
                                                          keys.key_data)
     return MeterSimulator.for_meter(decoder_key, keys.key_data)
@@ -235,6 +237,42 @@ def test_debt_is_recovered_and_a_reversal_puts_everything_back(
         assert check_invariants(session) == []
     # A reversed vend's month position is free again: the same tender buys the same units.
     assert service.credit_vend(who, header(), "04000000036", 10000, "cash").units_tenths == 561
+
+
+def test_a_new_tariff_version_prices_the_next_vend(demo_db: TestDatabase,
+                                                 service: DatabaseVendingService,
+                                                 clock: Clock) -> None:
+    """The service keeps versions it has read, but asks the database which is in force."""
+    who = principal(demo_db, BANK)
+    first = service.credit_vend(who, header(), "01234567897", 10000, "cash")
+    assert first.units_tenths == 673
+    clock.now += timedelta(days=1)
+    with transaction(demo_db.sessions) as session:
+        ensure_tariff_version(session, "DOMESTIC", "Domestic step tariff",
+                              clock.now.date(), [(None, 20000)])
+    second = service.credit_vend(who, header(), "01234567897", 10000, "cash")
+    # 100.00 incl. 15 % VAT is 86.96 excl. VAT: 43.4 kWh at 2.0000 (rounded down).
+    assert second.units_tenths == 434
+    assert "2.0000" in second.tariff_description
+    with demo_db.sessions() as session:
+        versions = session.scalars(select(VendTransaction.tariff_version_id)
+                                   .order_by(VendTransaction.id)).all()
+    assert versions[0] != versions[1]
+
+
+def test_month_figures_are_added_to_never_overwritten(demo_db: TestDatabase,
+                                                      clock: Clock) -> None:
+    """A reversal may change a meter's month row while a vend is priced from the old figures;
+    the vend adds to whatever the row holds when it writes."""
+    with transaction(demo_db.sessions) as session:
+        meter = meters.find_meter(session, "01234567897")
+        flow.add_to_month(session, meter, "2026-11", None, 50)
+    with transaction(demo_db.sessions) as session:
+        session.execute(update(MeterMonth).values(units_tenths=MeterMonth.units_tenths + 7))
+        flow.add_to_month(session, meter, "2026-11", None, 50)
+    with demo_db.sessions() as session:
+        [row] = session.scalars(select(MeterMonth)).all()
+        assert (row.units_tenths, row.fbe_units_tenths) == (7, 100)
 
 
 def test_reversal_policy(demo_db: TestDatabase, service: DatabaseVendingService,
