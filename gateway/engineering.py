@@ -4,7 +4,7 @@ each is idempotent by msgID like a vend, and audited."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -59,7 +59,7 @@ def meter_specific(service: DatabaseVendingService, who: Principal, header: Requ
     fingerprint = idempotency.request_hash("MeterSpecificEng", meter=meter_number,
                                            eng_type=eng_type, value=value)
 
-    def work(session: Session, request_id: int) -> dict[str, Any]:
+    def work(session: Session, request_id: int) -> idempotency.Answer:
         clock = service.vend_clock()
         found = meters.find_meter(session, meter_number)
         issued = _eng_tokens(service, session, found, eng_type, value, clock)
@@ -69,9 +69,9 @@ def meter_specific(service: DatabaseVendingService, who: Principal, header: Requ
         audit.record(session, f"{who.client_id}/{who.terminal_id}", "engineering.token",
                      meter_number, eng_type=eng_type, value=value, msg_id=header.msg_id.key,
                      tokens=len(issued.tokens))
-        return {"description": f"{eng_type} for meter {meter_number}",
-                "tokens": [t.token for t in issued.tokens],
-                "meter": meters.meter_detail(meter).__dict__}
+        return idempotency.Answer({"description": f"{eng_type} for meter {meter_number}",
+                                   "tokens": [t.token for t in issued.tokens],
+                                   "meter": meters.meter_detail(meter).__dict__})
 
     body = service.run_once(header, "MeterSpecificEng", fingerprint, work)
     return EngineeringResult(body["description"], tuple(body["tokens"]),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway import errors
 from gateway.db import utcnow
-from gateway.vend_models import VendRequest
+from gateway.vend_models import VendRequest, VendTransaction
 from gateway.vend_types import MsgID, RequestHeader
 
 
@@ -54,8 +54,23 @@ def stored_outcome(row: VendRequest) -> StoredOutcome:
 
 _requests = cast(Table, VendRequest.__table__)
 _CLAIM = insert(_requests).returning(_requests.c.id)
+_transactions = cast(Table, VendTransaction.__table__)
 _COMPLETE = (update(_requests).where(_requests.c.id == bindparam("p_request"))
              .values(outcome="ok", response_json=bindparam("p_response")))
+_LINK_ENTRY = (update(_transactions).where(_transactions.c.request_id == bindparam("p_request"))
+               .values(journal_entry_id=bindparam("p_entry")))
+# On PostgreSQL one statement: a vend's float row stays locked from its debit to the commit, and
+# this is the only statement in between.
+_COMPLETE_AND_LINK = _COMPLETE.add_cte(_LINK_ENTRY.cte("link"))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a request's work produced: the response to store and, for a vend, the journal
+    entry its float debit posted (linked to the request's transaction on completion)."""
+
+    response: dict[str, Any]
+    journal_entry_id: int | None = None
 
 
 def claim(session: Session, header: RequestHeader, operation: str, fingerprint: str, *,
@@ -75,9 +90,17 @@ def claim(session: Session, header: RequestHeader, operation: str, fingerprint: 
     }).scalar_one())
 
 
-def complete(session: Session, request_id: int, response: dict[str, Any]) -> None:
-    session.execute(_COMPLETE, {"p_request": request_id,
-                                "p_response": json.dumps(response, sort_keys=True)})
+def complete(session: Session, request_id: int, answer: Answer) -> None:
+    """Store the answer with the request (and link a vend's journal entry)."""
+    params = {"p_request": request_id,
+              "p_response": json.dumps(answer.response, sort_keys=True)}
+    if answer.journal_entry_id is None:
+        session.execute(_COMPLETE, params)
+    elif session.get_bind().dialect.name == "postgresql":
+        session.execute(_COMPLETE_AND_LINK, {**params, "p_entry": answer.journal_entry_id})
+    else:
+        session.execute(_LINK_ENTRY, {**params, "p_entry": answer.journal_entry_id})
+        session.execute(_COMPLETE, params)
 
 
 def refusal(error: errors.GatewayError) -> dict[str, Any]:

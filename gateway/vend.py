@@ -34,7 +34,7 @@ from gateway.tariffs import TariffBook
 from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction
 from gateway.vend_types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt
 from sts import SoftwareSecurityModule, TransferCredit, next_tid
-from vendor_accounts.floats import VendSplit, post_vend
+from vendor_accounts.floats import VendPosting, VendSplit, post_vend
 
 _meter = cast(Table, Meter.__table__)
 _customer = cast(Table, Customer.__table__)
@@ -200,8 +200,6 @@ _RECOVER_DEBT = (
 )
 _STORE_TRANSACTION = insert(_transaction).returning(_transaction.c.id)
 _STORE_TOKENS = insert(_token)
-_LINK_ENTRY = (update(_transaction).where(_transaction.c.id == bindparam("p_tx"))
-               .values(journal_entry_id=bindparam("p_entry")))
 
 
 def advance_meter(session: Session, meter: MeterRecord, issued: IssuedTokens) -> MeterRecord:
@@ -313,10 +311,10 @@ def store_transaction(session: Session, request_id: int, kind: str, who: Princip
 
 
 def debit_float(session: Session, vendor_id: int, tx: StoredTransaction, priced: PricedVend,
-                clock_timezone: str) -> int:
-    """Step 4's last act: debit the vendor's float, post the ledger entry and link it to the
-    transaction; the available credit after it. Refuses with VendorCreditEx, changing nothing,
-    below the floor."""
+                clock_timezone: str) -> VendPosting:
+    """Step 4's last act: debit the vendor's float and post the ledger entry (the request's
+    completion links the entry to the transaction). Refuses with DebitRefused, changing
+    nothing, below the floor."""
     q = priced.quote
     split = VendSplit(
         energy_excl_vat=q.energy_cents - q.energy_vat_cents,
@@ -327,8 +325,7 @@ def debit_float(session: Session, vendor_id: int, tx: StoredTransaction, priced:
     posting = post_vend(session, vendor_id=vendor_id, amount_cents=q.tender_cents,
                         split=split, reference=f"vend:{tx.receipt_no}", at=tx.created_at,
                         units_tenths=q.units_tenths, timezone=clock_timezone)
-    session.execute(_LINK_ENTRY, {"p_tx": tx.id, "p_entry": posting.journal_entry_id})
-    return posting.available_cents
+    return posting
 
 
 def build_receipt(receipt_no: str, issued_at: datetime, meter: MeterRecord,

@@ -72,7 +72,7 @@ class DatabaseVendingService:
         return flow.VendClock(self.clock(), self.tz)
 
     def run_once(self, header: RequestHeader, operation: str, fingerprint: str,
-                 work: Callable[[Session, int], dict[str, Any]]) -> dict[str, Any]:
+                 work: Callable[[Session, int], idempotency.Answer]) -> dict[str, Any]:
         """Run `work` exactly once for this (clientID, msgID); answer retries from the record."""
         for _ in range(MAX_RACE_RETRIES):
             try:
@@ -80,9 +80,9 @@ class DatabaseVendingService:
                 # finds the key taken and reads the stored outcome below.
                 with transaction(self.runtime.sessions) as session:
                     request_id = idempotency.claim(session, header, operation, fingerprint)
-                    response = work(session, request_id)
-                    idempotency.complete(session, request_id, response)
-                return response
+                    answer = work(session, request_id)
+                    idempotency.complete(session, request_id, answer)
+                return answer.response
             except IntegrityError:
                 stored = self._stored(header, operation, fingerprint)
                 if stored is not None:
@@ -158,7 +158,7 @@ class DatabaseVendingService:
         fingerprint = idempotency.request_hash("CreditVend", meter=meter_number,
                                                amount=amount_cents, pay_type=pay_type)
 
-        def work(session: Session, request_id: int) -> dict[str, Any]:
+        def work(session: Session, request_id: int) -> idempotency.Answer:
             clock = self.vend_clock()
             found = self._meter_for_vend(session, meter_number, clock)
             priced = flow.price(session, self.tariffs, found, amount_cents, clock,
@@ -175,13 +175,13 @@ class DatabaseVendingService:
             tx = flow.store_transaction(session, request_id, "credit", who, header, meter,
                                         clock, priced, issued)
             try:
-                available = flow.debit_float(session, who.vendor_id, tx, priced,
-                                             self.settings.utility.timezone)
+                posting = flow.debit_float(session, who.vendor_id, tx, priced,
+                                           self.settings.utility.timezone)
             except DebitRefused as exc:
                 raise errors.VendorCredit(str(exc), code=exc.code) from None
             receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, priced, issued,
-                                         available, header.msg_id)
-            return receipt_to_json(receipt)
+                                         posting.available_cents, header.msg_id)
+            return idempotency.Answer(receipt_to_json(receipt), posting.journal_entry_id)
 
         return receipt_from_json(self.run_once(header, "CreditVend", fingerprint, work))
 
@@ -214,7 +214,7 @@ class DatabaseVendingService:
         require(who, "vend")
         fingerprint = idempotency.request_hash("FBEVend", meter=meter_number)
 
-        def work(session: Session, request_id: int) -> dict[str, Any]:
+        def work(session: Session, request_id: int) -> idempotency.Answer:
             clock = self.vend_clock()
             found = self._meter_for_vend(session, meter_number, clock)
             try:
@@ -232,7 +232,7 @@ class DatabaseVendingService:
             available = _available(session, who.vendor_id)
             receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, None, issued,
                                          available, header.msg_id)
-            return receipt_to_json(receipt)
+            return idempotency.Answer(receipt_to_json(receipt))
 
         return receipt_from_json(self.run_once(header, "FBEVend", fingerprint, work))
 
