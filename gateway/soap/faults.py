@@ -16,6 +16,9 @@ raises its own `Fault`s for documents it cannot take. Every one of them reaches 
 Anything that is not ours becomes Server.SystemEx with a generic message; the exception and its
 traceback go to the server log under a correlation id that the fault carries, never to the
 client.
+
+The WSDL declares that detail element as the wsdl:fault of every operation (`XMLVendFault`,
+given to spyne's `@rpc(_throws=...)`), so client tooling maps faults to a typed exception.
 """
 
 from __future__ import annotations
@@ -24,15 +27,37 @@ import logging
 import uuid
 
 from lxml import etree
+from spyne import Unicode
 from spyne.model.fault import Fault
 
 from gateway.errors import GatewayError, SchemaError, SystemError_
-from gateway.soap.types import TNS
+from gateway.soap.types import TNS, optional, required
 
 log = logging.getLogger("gateway.soap")
 
 GENERIC_SYSTEM_MESSAGE = "the gateway could not process the request; quote the correlation ID"
 MAX_FAULTSTRING = 300
+
+
+class XMLVendFault(Fault):  # type: ignore[misc]  # spyne is untyped
+    """The detail element of every fault, as the WSDL declares it; declared, never raised.
+
+    spyne makes a `_throws` class the wsdl:fault of an operation, whose message part is this
+    class's element. But when it serialises a raised Fault it writes the class's members as
+    children of soap11env:Fault itself, without a <detail> (spyne/protocol/xml.py,
+    `_fault_to_parent_impl` calls `gen_members_parent`), which is neither what the WSDL says
+    nor our wire format. So VendFault stays an untyped Fault that carries this element, built by
+    `_detail`, as its `detail`; a test checks the element against this type.
+    """
+
+    __namespace__ = TNS
+    __type_name__ = "XMLVendFault"
+    _type_info = (
+        ("faultType", required(Unicode)),
+        ("code", required(Unicode)),
+        ("desc", required(Unicode)),
+        ("correlationID", optional(Unicode)),
+    )
 
 
 class VendFault(Fault):  # type: ignore[misc]  # spyne is untyped
@@ -52,7 +77,7 @@ class VendFault(Fault):  # type: ignore[misc]  # spyne is untyped
 
 def _detail(fault_type: str, code: str, message: str,
             correlation_id: str | None) -> etree._Element:
-    root = etree.Element(f"{{{TNS}}}XMLVendFault", nsmap={None: TNS})
+    root = etree.Element(f"{{{TNS}}}{XMLVendFault.get_type_name()}", nsmap={None: TNS})
     for name, value in (("faultType", fault_type), ("code", code), ("desc", message),
                         ("correlationID", correlation_id)):
         if value is not None:

@@ -5,7 +5,8 @@ terminal (ClientIDAuthorisationEx otherwise), build the RequestHeader, call the 
 and convert its answer. No business rule lives here; every error goes through faults.to_fault.
 
 Operations are document/literal "bare": the SOAP Body holds the request element itself
-(`<CreditVendReq>`), named after the operation, whose type extends BaseReq.
+(`<CreditVendReq>`), named after the operation, whose type extends BaseReq. Each declares the
+one fault detail, XMLVendFault (faults.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from spyne.protocol.soap import Soap11
 from gateway.errors import ClientIDAuthorisation, SchemaError, SystemError_
 from gateway.soap import convert
 from gateway.soap import types as t
-from gateway.soap.faults import to_fault
+from gateway.soap.faults import XMLVendFault, to_fault
 from gateway.vend_types import Principal, RequestHeader, VendingService
 
 PRINCIPAL_KEY = "vendgw.soap.principal"
@@ -66,11 +67,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def operation(request: Any, response: Any) -> Callable[[F], F]:
     """spyne's @rpc for one XMLVend operation: document/literal bare, the request element
-    `<Name>Req` and the response element `<Name>Resp`, Name being the function's name."""
+    `<Name>Req` and the response element `<Name>Resp`, Name being the function's name, and the
+    XMLVendFault detail declared as its wsdl:fault."""
 
     def decorate(function: F) -> F:
         name = function.__name__
-        wrapped: F = rpc(request, _returns=response, _body_style="bare",
+        # Every operation can refuse (at least XMLVendSchemaEx, SystemEx), and client tooling
+        # only maps a fault to a typed exception when the operation declares it.
+        wrapped: F = rpc(request, _returns=response, _throws=[XMLVendFault], _body_style="bare",
                          _in_message_name=f"{name}Req", _out_message_name=f"{name}Resp")(function)
         return wrapped
 

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import zeep
+from lxml import etree
 from sqlalchemy import text
 
+from gateway.soap.types import SERVICE_NAME, TNS
 from tests.soap.support import (
     ATM,
     BAD_CHECK_DIGIT,
@@ -86,6 +88,24 @@ def test_client_faults(clients: dict[str, zeep.Client], fault_type: str) -> None
     assert detail["code"] and re.fullmatch(r"[a-z0-9-]+", detail["code"])
     assert message and message == detail["desc"]
     assert "correlationID" not in detail
+
+
+def test_the_detail_parses_as_the_declared_fault(clients: dict[str, zeep.Client]) -> None:
+    """What typed client tooling does: take the fault the WSDL declares for the operation and
+    parse the detail of a real refusal (a vend for a meter nobody registered) with it."""
+    client = clients["atm"]
+    operation = client.wsdl.port_types[f"{{{TNS}}}{SERVICE_NAME}"].operations["CreditVend"]
+    (message,) = operation.fault_messages.values()
+    (part,) = message.parts.values()
+    with pytest.raises(zeep.exceptions.Fault) as caught:
+        client.service.CreditVend(**header(ATM), meterNumber=UNKNOWN_METER, amount="20.00",
+                                  payType="cash")
+    (node,) = caught.value.detail
+    assert etree.QName(node) == part.element.qname
+    detail = part.element.parse(node, client.wsdl.types)
+    assert (detail.faultType, detail.code) == ("UnknownMeterEx", "unknown-meter")
+    assert detail.desc == caught.value.message
+    assert detail.correlationID is None
 
 
 def test_duplicate_msg_id(clients: dict[str, zeep.Client]) -> None:
