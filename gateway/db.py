@@ -6,12 +6,24 @@ are integers of minor units (cents); nothing here ever stores a float.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Dialect,
+    Engine,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+)
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -79,10 +91,38 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # row-level guards.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    idle_ping = kwargs.pop("ping_after_idle_seconds", PING_AFTER_IDLE_SECONDS)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine, "checkin", _note_checkin)
+        event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect, idle_ping))
+    return engine
+
+
+# A connection that went back to the pool this recently is taken as alive, so a busy worker does
+# not spend a round trip on "SELECT 1" before every transaction (SQLAlchemy's pool_pre_ping does,
+# twice per request here). One that sat longer (where database restarts, idle timeouts and
+# firewalls bite) is pinged first. A connection lost within the window fails its request once
+# (a SystemEx: the client retries the same msgID, which is safe), and the pool then replaces
+# every connection it holds.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect, idle_seconds: float, dbapi_connection: Any, record: Any,
+                  _proxy: Any) -> None:
+    if time.monotonic() - record.info.get("checked_in", float("-inf")) < idle_seconds:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)  # what pool_pre_ping runs
+    except Exception as exc:
+        # The pool discards this connection and checks out (or opens) another.
+        raise DisconnectionError(f"connection found dead after idling: {exc}") from exc
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -27,6 +27,17 @@ class Runtime:
         return self._engine or make_engine(self.settings.database_url)
 
     @cached_property
+    def single_reads(self) -> Engine:
+        """For a read that is one statement on its own (a request's authentication). On
+        PostgreSQL its connections stay in autocommit, outside a transaction: no BEGIN and no
+        ROLLBACK round trip around the statement. (A pool of their own, because switching a
+        pooled connection in and out of autocommit costs a round trip of its own.)"""
+        if self.engine.dialect.name != "postgresql":
+            return self.engine
+        return make_engine(self.engine.url.render_as_string(hide_password=False),
+                           isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8)
+
+    @cached_property
     def sessions(self) -> sessionmaker[Session]:
         return make_session_factory(self.engine)
 
@@ -37,5 +48,7 @@ class Runtime:
         return SoftwareSecurityModule(self.settings.master_key())
 
     def close(self) -> None:
+        if "single_reads" in self.__dict__ and self.single_reads is not self.engine:
+            self.single_reads.dispose()
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -22,8 +22,21 @@ from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from gateway import errors, meters, pricing
@@ -198,8 +211,30 @@ _RECOVER_DEBT = (
            _customer.c.debt_cents == bindparam("p_seen"))
     .values(debt_cents=_customer.c.debt_cents - bindparam("p_recovered"))
 )
-_STORE_TRANSACTION = insert(_transaction).returning(_transaction.c.id)
+_TX_COLUMNS = ("receipt_no", "request_id", "kind", "status", "vendor_id", "client_id",
+               "terminal_id", "operator", "msg_id", "meter_id", "meter_number", "customer_id",
+               "tariff_version_id", "month", "created_at", "tender_cents",
+               "debt_recovered_cents", "fixed_charge_cents", "fixed_charge_vat_cents",
+               "energy_cents", "energy_vat_cents", "units_tenths", "fbe_units_tenths",
+               "reversal_reason")
+_STORE_TRANSACTION = (insert(_transaction)
+                      .values({c: bindparam(c, type_=_transaction.c[c].type) for c in _TX_COLUMNS})
+                      .returning(_transaction.c.id))
 _STORE_TOKENS = insert(_token)
+# On PostgreSQL the transaction and its tokens are one statement (a data-modifying CTE).
+_stored_tx = _STORE_TRANSACTION.cte("tx")
+_token_rows = func.unnest(
+    bindparam("p_seqs", type_=ARRAY(Integer)), bindparam("p_kinds", type_=ARRAY(String)),
+    bindparam("p_tokens", type_=ARRAY(String)), bindparam("p_tids", type_=ARRAY(BigInteger)),
+    bindparam("p_units", type_=ARRAY(BigInteger)),
+).table_valued("seq", "kind", "token", "tid", "units").render_derived(name="t")
+_STORE_TRANSACTION_AND_TOKENS = select(_stored_tx.c.id).add_cte(
+    insert(_token).from_select(
+        ["transaction_id", "seq", "kind", "token", "tid", "units_tenths"],
+        select(_stored_tx.c.id, _token_rows.c.seq, _token_rows.c.kind, _token_rows.c.token,
+               _token_rows.c.tid, _token_rows.c.units)
+        .select_from(_stored_tx.join(_token_rows, true())),
+    ).cte("tokens"))
 
 
 def advance_meter(session: Session, meter: MeterRecord, issued: IssuedTokens) -> MeterRecord:
@@ -283,7 +318,7 @@ def store_transaction(session: Session, request_id: int, kind: str, who: Princip
                       priced: PricedVend | None, issued: IssuedTokens) -> StoredTransaction:
     q = priced.quote if priced else None
     receipt_no = f"{request_id:012d}"
-    tx_id = session.execute(_STORE_TRANSACTION, {
+    row = {
         "receipt_no": receipt_no, "request_id": request_id, "kind": kind, "status": "issued",
         "vendor_id": who.vendor_id, "client_id": who.client_id,
         "terminal_id": who.terminal_id, "operator": header.operator,
@@ -300,17 +335,26 @@ def store_transaction(session: Session, request_id: int, kind: str, who: Princip
         "units_tenths": q.units_tenths if q else 0,
         "fbe_units_tenths": sum(t.units_tenths for t in issued.tokens if t.kind == "fbe"),
         "reversal_reason": "",
-    }).scalar_one()
-    if issued.tokens:
-        session.execute(_STORE_TOKENS, [
-            {"transaction_id": tx_id, "seq": i, "kind": t.kind, "token": t.token,
-             "tid": t.tid, "units_tenths": t.units_tenths}
-            for i, t in enumerate(issued.tokens, start=1)
-        ])
+    }
+    tokens = issued.tokens
+    if session.get_bind().dialect.name == "postgresql":
+        tx_id = session.execute(_STORE_TRANSACTION_AND_TOKENS, {
+            **row, "p_seqs": list(range(1, len(tokens) + 1)),
+            "p_kinds": [t.kind for t in tokens], "p_tokens": [t.token for t in tokens],
+            "p_tids": [t.tid for t in tokens], "p_units": [t.units_tenths for t in tokens],
+        }).scalar_one()
+    else:
+        tx_id = session.execute(_STORE_TRANSACTION, row).scalar_one()
+        if tokens:
+            session.execute(_STORE_TOKENS, [
+                {"transaction_id": tx_id, "seq": i, "kind": t.kind, "token": t.token,
+                 "tid": t.tid, "units_tenths": t.units_tenths}
+                for i, t in enumerate(tokens, start=1)
+            ])
     return StoredTransaction(tx_id, receipt_no, clock.now)
 
 
-def debit_float(session: Session, vendor_id: int, tx: StoredTransaction, priced: PricedVend,
+def debit_float(session: Session, who: Principal, tx: StoredTransaction, priced: PricedVend,
                 clock_timezone: str) -> VendPosting:
     """Step 4's last act: debit the vendor's float and post the ledger entry (the request's
     completion links the entry to the transaction). Refuses with DebitRefused, changing
@@ -322,10 +366,10 @@ def debit_float(session: Session, vendor_id: int, tx: StoredTransaction, priced:
         fixed_charge_excl_vat=q.fixed_charge_cents - q.fixed_charge_vat_cents,
         debt_recovered=q.debt_recovered_cents,
     )
-    posting = post_vend(session, vendor_id=vendor_id, amount_cents=q.tender_cents,
-                        split=split, reference=f"vend:{tx.receipt_no}", at=tx.created_at,
-                        units_tenths=q.units_tenths, timezone=clock_timezone)
-    return posting
+    return post_vend(session, vendor_id=who.vendor_id, amount_cents=q.tender_cents,
+                     split=split, reference=f"vend:{tx.receipt_no}", at=tx.created_at,
+                     units_tenths=q.units_tenths, timezone=clock_timezone,
+                     rate=who.commission)
 
 
 def build_receipt(receipt_no: str, issued_at: datetime, meter: MeterRecord,

@@ -175,7 +175,7 @@ class DatabaseVendingService:
             tx = flow.store_transaction(session, request_id, "credit", who, header, meter,
                                         clock, priced, issued)
             try:
-                posting = flow.debit_float(session, who.vendor_id, tx, priced,
+                posting = flow.debit_float(session, who, tx, priced,
                                            self.settings.utility.timezone)
             except DebitRefused as exc:
                 raise errors.VendorCredit(str(exc), code=exc.code) from None

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from gateway.errors import SchemaError
+from vendor_accounts.commission import CommissionRate
 
 _MSG_DATETIME = re.compile(r"[0-9]{14}")
 
@@ -64,6 +65,8 @@ class Principal:
     client_id: str
     terminal_id: str
     privileges: frozenset[str]
+    # The vendor's commission rate as read with the credentials (None: read it at the debit).
+    commission: CommissionRate | None = None
 
 
 @dataclass(frozen=True)

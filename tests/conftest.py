@@ -106,6 +106,7 @@ def db(request: pytest.FixtureRequest, migrated_templates: dict[str, str], tmp_p
     try:
         yield TestDatabase(backend, url, engine, make_session_factory(engine), settings, runtime)
     finally:
+        runtime.close()  # its single-read pool too
         if backend == "postgresql":
             _truncate_all(engine)
         engine.dispose()

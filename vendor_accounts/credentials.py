@@ -42,9 +42,10 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import and_, select
+from sqlalchemy import Connection, and_, select
 from sqlalchemy.orm import Session
 
+from vendor_accounts.commission import CommissionRate
 from vendor_accounts.exceptions import (
     AddressNotAllowed,
     ClientNotFound,
@@ -54,7 +55,7 @@ from vendor_accounts.exceptions import (
     VendorNotActive,
     WrongSecret,
 )
-from vendor_accounts.models import PRIVILEGES, Terminal, Vendor
+from vendor_accounts.models import PRIVILEGES, FloatAccount, Terminal, Vendor
 
 __all__ = [
     "TerminalPrincipal",
@@ -80,6 +81,9 @@ class TerminalPrincipal:
     terminal_code: str  # the XMLVend terminalID
     privileges: frozenset[str]
     vendor_kind: str
+    # Read with the credentials, so that a vend need not read it again before its debit
+    # (`floats.post_vend(rate=...)`); like that read, it is not locked.
+    commission: CommissionRate | None = None
 
     def may(self, privilege: str) -> bool:
         return privilege in self.privileges
@@ -190,7 +194,7 @@ def _verify(secret_hash: str, secret: str) -> bool:
 
 
 def authenticate_terminal(
-    session: Session,
+    session: Session | Connection,
     client_id: str,
     terminal_id: str,
     secret: str,
@@ -209,9 +213,11 @@ def authenticate_terminal(
         select(
             Vendor.id, Vendor.kind, Vendor.status, Terminal.id, Terminal.status,
             Terminal.secret_hash, Terminal.credential_version, Terminal.allowed_cidrs,
+            FloatAccount.commission_bp, FloatAccount.commission_kwh_e4,
             *(getattr(Terminal, f"can_{p}") for p in PRIVILEGES),
         )
         .outerjoin(Terminal, and_(Terminal.vendor_id == Vendor.id, Terminal.code == terminal_id))
+        .outerjoin(FloatAccount, FloatAccount.vendor_id == Vendor.id)
         .where(Vendor.client_id == client_id)
     ).first()
     if row is None or row[3] is None:
@@ -220,7 +226,8 @@ def authenticate_terminal(
             raise ClientNotFound(f"no vendor {client_id}", **who)
         raise TerminalNotFound(f"vendor {client_id} has no terminal {terminal_id!r}", **who)
     vendor_id, kind, vendor_status, term_id, term_status, secret_hash, version, cidrs = row[:8]
-    flags = row[8:]
+    commission_bp, commission_kwh_e4 = row[8:10]
+    flags = row[10:]
 
     if not _address_allowed(source_ip, cidrs):
         raise AddressNotAllowed(f"terminal {terminal_id!r} may not call from {source_ip}",
@@ -239,4 +246,6 @@ def authenticate_terminal(
         vendor_id=vendor_id, terminal_id=term_id, client_id=client_id, terminal_code=terminal_id,
         privileges=frozenset(p for p, on in zip(PRIVILEGES, flags, strict=True) if on),
         vendor_kind=kind,
+        commission=None if commission_bp is None
+        else CommissionRate(commission_bp, commission_kwh_e4),
     )

@@ -240,6 +240,7 @@ def post_vend(
     at: datetime | None = None,
     units_tenths: int | None = None,
     timezone: str | None = None,
+    rate: CommissionRate | None = None,
 ) -> VendPosting:
     """Debit the vendor's float for one vend, in the caller's transaction.
 
@@ -247,7 +248,9 @@ def post_vend(
     :class:`DailyCapExceeded` (all :class:`DebitRefused`) with nothing written,
     :class:`UnknownVendor`, or :class:`InvalidInput` / :class:`InvalidSplit` for bad arguments.
     ``units_tenths`` is needed only for vendors with a per-kWh commission. ``timezone`` (the
-    utility's, for the daily cap) defaults to the process settings.
+    utility's, for the daily cap) defaults to the process settings. ``rate`` is the vendor's
+    commission rate when the caller has just read it (with the terminal's credentials); without
+    it, it is read here.
     """
     _positive("amount_cents", amount_cents)
     split.check(amount_cents)
@@ -255,11 +258,12 @@ def post_vend(
     at = _when(at)
     day = local_day(at, utility_zone(timezone))
 
-    rates = session.execute(_RATES, {"p_vendor": vendor_id}).first()
-    if rates is None:
-        raise UnknownVendor(vendor_id=vendor_id)
-    commission = commission_cents(CommissionRate(rates[0], rates[1]), amount_cents=amount_cents,
-                                  units_tenths=units_tenths)
+    if rate is None:
+        rates = session.execute(_RATES, {"p_vendor": vendor_id}).first()
+        if rates is None:
+            raise UnknownVendor(vendor_id=vendor_id)
+        rate = CommissionRate(rates[0], rates[1])
+    commission = commission_cents(rate, amount_cents=amount_cents, units_tenths=units_tenths)
     net = amount_cents - commission
 
     legs = ledger.balanced_legs("vend", reference, {

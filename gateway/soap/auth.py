@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -48,7 +49,7 @@ from vendor_accounts.exceptions import (
 log = logging.getLogger("gateway.soap.auth")
 
 REALM = 'Basic realm="vendgw", charset="UTF-8"'
-AuthenticateFn = Callable[[Session, str, str, str, str], TerminalPrincipal]
+AuthenticateFn = Callable[[Session | Connection, str, str, str, str], TerminalPrincipal]
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,8 @@ class TerminalAuthenticator:
             return AuthRefusal("429 Too Many Requests",
                                (("Retry-After", str(math.ceil(wait))),))
         try:
-            with self.runtime.sessions() as session:
-                found = self.authenticate(session, creds.client_id, creds.terminal_id,
+            with self.runtime.single_reads.connect() as conn:
+                found = self.authenticate(conn, creds.client_id, creds.terminal_id,
                                           creds.secret, address)
         except (VendorNotActive, TerminalDisabled, AddressNotAllowed) as exc:
             self._audit(creds, address, "soap.login_refused", exc)
@@ -188,7 +189,7 @@ class TerminalAuthenticator:
         self.throttle.succeeded(terminal)
         return Principal(vendor_id=found.vendor_id, terminal_db_id=found.terminal_id,
                          client_id=found.client_id, terminal_id=found.terminal_code,
-                         privileges=found.privileges)
+                         privileges=found.privileges, commission=found.commission)
 
     def _audit(self, creds: Credentials, address: str, action: str,
                exc: AuthenticationError) -> None:

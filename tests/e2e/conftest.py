@@ -70,7 +70,7 @@ def e2e_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     try:
         yield database
     finally:
-        engine.dispose()
+        runtime.close()
         if admin is not None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

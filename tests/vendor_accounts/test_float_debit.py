@@ -24,6 +24,7 @@ from vendor_accounts import (
     reverse_vend,
     set_vendor_status,
 )
+from vendor_accounts.commission import CommissionRate
 
 
 def test_a_vend_debits_the_float_and_credits_the_utility(db):
@@ -142,6 +143,18 @@ def test_the_split_must_make_up_the_tender(db):
             post_vend(s, vendor_id=v.id + 1000, amount_cents=100, split=split_of(100),
                       reference="V-1", timezone=TZ)
         assert balance(s, v.id).balance_cents == 100_000
+
+
+def test_a_rate_read_with_the_credentials_is_used_as_given(db):
+    """The vend path passes the rate it read with the terminal's credentials; post_vend then
+    does not read it again (a rate changed in between is the same race as before the debit)."""
+    with transaction(db.sessions) as s:
+        v = new_vendor(s, funded_cents=20_000, commission_bp=200)
+        given = post_vend(s, vendor_id=v.id, amount_cents=10_000, split=split_of(10_000),
+                          reference="V-1", timezone=TZ, rate=CommissionRate(basis_points=100))
+        read = post_vend(s, vendor_id=v.id, amount_cents=10_000, split=split_of(10_000),
+                         reference="V-2", timezone=TZ)
+    assert (given.commission_cents, read.commission_cents) == (100, 200)
 
 
 def test_a_reversal_credits_the_vend_back_once(db):

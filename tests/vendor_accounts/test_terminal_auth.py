@@ -27,6 +27,7 @@ from vendor_accounts import (
     set_vendor_status,
 )
 from vendor_accounts import credentials as credentials_module
+from vendor_accounts.commission import CommissionRate
 
 SECRET = "s3cret-pass"
 CLIENT = client_id(1)
@@ -82,6 +83,7 @@ def test_a_terminal_logs_in_with_its_secret(terminal_db):
     assert principal.privileges == frozenset({"vend", "reprint"})
     assert principal.vendor_kind == "bank"
     assert principal.may("vend") and not principal.may("engineering")
+    assert principal.commission == CommissionRate(0, 0)  # read with the credentials
     with transaction(terminal_db.sessions) as s:
         terminal = get_terminal(s, CLIENT, "ATM-1")
         assert principal.terminal_id == terminal.id

@@ -32,7 +32,7 @@ def test_exported_members():
 def test_the_vend_path_signatures():
     params = inspect.signature(vendor_accounts.post_vend).parameters
     assert list(params) == ["session", "vendor_id", "amount_cents", "split", "reference", "at",
-                            "units_tenths", "timezone"]
+                            "units_tenths", "timezone", "rate"]
     assert all(p.kind is p.KEYWORD_ONLY for name, p in params.items() if name != "session")
     assert list(inspect.signature(vendor_accounts.reverse_vend).parameters) == [
         "session", "journal_entry_id", "reference", "at", "timezone"]
