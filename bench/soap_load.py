@@ -15,7 +15,11 @@ figure of the clients rather than the server. Responses are checked for HTTP 200
 or a balance.
 
 Usage: .venv/bin/python bench/soap_load.py [--seconds 10] [--clients 4] [--workers 4]
-                                           [--meters 200] [--warmup 5]
+                                           [--meters 200] [--warmup 20] [--rounds 3]
+
+Each operation's --seconds are split into --rounds that alternate (CreditVend, VendorStatement,
+CreditVend, ...): on a shared machine whose speed drifts during a run, both operations see the
+same drift; each round's rates are printed as well as the totals.
 
 An untimed warm-up of both operations comes first (--warmup seconds in all): each gunicorn worker
 builds the application on its first request, pays one argon2 verification per terminal before
@@ -42,8 +46,9 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, select, text
 
@@ -171,8 +176,8 @@ def client(args: tuple[str, str, int, int, list[str], float, float]) -> Result:
     mine = meters[index::clients] or meters
     latencies: list[float] = []
     errors, first_error, n = 0, "", 0
-    # unique per process and run: the pid and a counter
-    unique_base = (os.getpid() % 100_000) * 10**9 + int(time.time()) % 10**6 * 1000
+    # unique in the run: the client's index, its round's start (in 0.1 s) and a counter
+    unique_base = (index + 1) * 10**13 + int(start_at * 10) % 10**5 * 10**7
     while time.time() < start_at:
         time.sleep(0.001)
     deadline = start_at + seconds
@@ -201,17 +206,37 @@ def client(args: tuple[str, str, int, int, list[str], float, float]) -> Result:
     return Result(latencies, errors, first_error)
 
 
-def run_phase(base: str, operation: str, clients: int, meters: list[str],
-              seconds: float) -> tuple[float, list[float], int, str]:
-    with mp.get_context("spawn").Pool(clients) as pool:
-        pool.map(time.sleep, [0.2] * clients)  # every client process started and imported
-        start_at = time.time() + 0.5
-        results = pool.map(client, [(base, operation, i, clients, meters, start_at, seconds)
-                                    for i in range(clients)], chunksize=1)
-    latencies = sorted(x for r in results for x in r.latencies)
-    errors = sum(r.errors for r in results)
-    first_error = next((r.first_error for r in results if r.first_error), "")
-    return len(latencies) / seconds, latencies, errors, first_error
+@dataclass
+class Phase:
+    """What one operation's load produced, summed over the rounds it ran in."""
+
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str = ""
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def add(self, seconds: float, results: list[Result]) -> float:
+        """Add one round; its rate."""
+        done = sum(len(r.latencies) for r in results)
+        self.seconds += seconds
+        self.latencies.extend(x for r in results for x in r.latencies)
+        self.errors += sum(r.errors for r in results)
+        self.first_error = self.first_error or next(
+            (r.first_error for r in results if r.first_error), "")
+        return done / seconds
+
+
+def run_round(pool: Any, base: str, operation: str, clients: int, meters: list[str],
+              seconds: float) -> list[Result]:
+    start_at = time.time() + 0.3  # every client starts at the same moment
+    results: list[Result] = pool.map(
+        client, [(base, operation, i, clients, meters, start_at, seconds)
+                 for i in range(clients)], chunksize=1)
+    return results
 
 
 def pct(values: list[float], p: float) -> float:
@@ -220,12 +245,13 @@ def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1] * 1000
 
 
-def report(name: str, rate: float, latencies: list[float], errors: int, first: str) -> None:
-    print(f"{name:16s} {rate:8.1f} req/s   p50 {pct(latencies, 50):7.1f} ms   "
+def report(name: str, phase: Phase) -> None:
+    latencies = sorted(phase.latencies)
+    print(f"{name:16s} {phase.rate:8.1f} req/s   p50 {pct(latencies, 50):7.1f} ms   "
           f"p95 {pct(latencies, 95):7.1f} ms   p99 {pct(latencies, 99):7.1f} ms   "
-          f"ok {len(latencies)}   errors {errors}")
-    if first:
-        print(f"   first error: {first}")
+          f"ok {len(latencies)}   errors {phase.errors}")
+    if phase.first_error:
+        print(f"   first error: {phase.first_error}")
 
 
 def main() -> None:
@@ -234,7 +260,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="client processes")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--meters", type=int, default=200)
-    parser.add_argument("--warmup", type=float, default=5.0, help="untimed seconds first")
+    parser.add_argument("--warmup", type=float, default=20.0, help="untimed seconds first")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds the --seconds of each operation are split into")
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), MAX_SECONDS)
 
@@ -250,20 +278,33 @@ def main() -> None:
         setup(url, home, meters, args.clients)
         process, base = start_server(url, home, args.workers)
         print(f"PostgreSQL, {args.workers} gunicorn sync workers, {args.clients} client "
-              f"processes, {len(meters)} meters, {seconds:.0f} s per phase, "
-              f"{os.cpu_count()} CPUs shared by clients, server and database")
-        # Untimed: every worker builds its application on its first request, verifies each
-        # terminal's secret once (argon2) before its verification cache answers, and compiles
-        # the vend path's SQL on its first vends; each meter gets its month row.
-        run_phase(base, "VendorStatement", args.clients, meters, args.warmup / 2)
-        run_phase(base, "CreditVend", args.clients, meters, args.warmup / 2)
-        vend = run_phase(base, "CreditVend", args.clients, meters, seconds)
-        report("CreditVend", *vend)
-        trivial = run_phase(base, "VendorStatement", args.clients, meters, seconds)
-        report("VendorStatement", *trivial)
-        if vend[0]:
-            print(f"CreditVend/VendorStatement throughput: {vend[0] / trivial[0]:.2f} "
-                  f"(target >= 0.50); CreditVend p99 {pct(vend[1], 99):.0f} ms "
+              f"processes, {len(meters)} meters, {seconds:.0f} s per operation in "
+              f"{args.rounds} alternating rounds, {os.cpu_count()} CPUs shared by clients, "
+              f"server and database")
+        vend, trivial = Phase(), Phase()
+        with mp.get_context("spawn").Pool(args.clients) as pool:
+            pool.map(time.sleep, [0.2] * args.clients)  # every client started and imported
+            # Untimed: every worker builds its application on its first request, verifies
+            # each terminal's secret once (argon2) before its verification cache answers, and
+            # compiles the vend path's SQL on its first vends; each meter gets its month row.
+            run_round(pool, base, "VendorStatement", args.clients, meters, args.warmup / 2)
+            run_round(pool, base, "CreditVend", args.clients, meters, args.warmup / 2)
+            # The two operations alternate in short rounds, so that a shared machine speeding
+            # up or slowing down during the run weighs on both alike.
+            rounds = max(1, args.rounds)
+            for n in range(1, rounds + 1):
+                part = seconds / rounds
+                v = vend.add(part, run_round(pool, base, "CreditVend", args.clients, meters,
+                                             part))
+                t = trivial.add(part, run_round(pool, base, "VendorStatement", args.clients,
+                                                meters, part))
+                print(f"  round {n}: CreditVend {v:6.1f} req/s, VendorStatement {t:6.1f} req/s,"
+                      f" ratio {v / t if t else float('nan'):.2f}")
+        report("CreditVend", vend)
+        report("VendorStatement", trivial)
+        if vend.rate and trivial.rate:
+            print(f"CreditVend/VendorStatement throughput: {vend.rate / trivial.rate:.2f} "
+                  f"(target >= 0.50); CreditVend p99 {pct(sorted(vend.latencies), 99):.0f} ms "
                   f"(target <= 100 ms)")
     finally:
         if process is not None and process.poll() is None:

@@ -42,7 +42,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from vendor_accounts.commission import CommissionRate
@@ -193,6 +193,21 @@ def _verify(secret_hash: str, secret: str) -> bool:
         return False
 
 
+# Built once: every request runs it, and building it cost more CPU than running it.
+_CREDENTIALS = (
+    select(
+        Vendor.id, Vendor.kind, Vendor.status, Terminal.id, Terminal.status,
+        Terminal.secret_hash, Terminal.credential_version, Terminal.allowed_cidrs,
+        FloatAccount.commission_bp, FloatAccount.commission_kwh_e4,
+        *(getattr(Terminal, f"can_{p}") for p in PRIVILEGES),
+    )
+    .outerjoin(Terminal, and_(Terminal.vendor_id == Vendor.id,
+                              Terminal.code == bindparam("p_terminal")))
+    .outerjoin(FloatAccount, FloatAccount.vendor_id == Vendor.id)
+    .where(Vendor.client_id == bindparam("p_client"))
+)
+
+
 def authenticate_terminal(
     session: Session | Connection,
     client_id: str,
@@ -209,17 +224,8 @@ def authenticate_terminal(
     """
     cache_ = default_cache if verification_cache is None else verification_cache
     who = {"client_id": client_id, "terminal_code": terminal_id}
-    row = session.execute(
-        select(
-            Vendor.id, Vendor.kind, Vendor.status, Terminal.id, Terminal.status,
-            Terminal.secret_hash, Terminal.credential_version, Terminal.allowed_cidrs,
-            FloatAccount.commission_bp, FloatAccount.commission_kwh_e4,
-            *(getattr(Terminal, f"can_{p}") for p in PRIVILEGES),
-        )
-        .outerjoin(Terminal, and_(Terminal.vendor_id == Vendor.id, Terminal.code == terminal_id))
-        .outerjoin(FloatAccount, FloatAccount.vendor_id == Vendor.id)
-        .where(Vendor.client_id == client_id)
-    ).first()
+    row = session.execute(_CREDENTIALS, {"p_client": client_id, "p_terminal": terminal_id}
+                          ).first()
     if row is None or row[3] is None:
         _verify(_dummy_hash(), secret)  # the same cost as a known terminal: no ID oracle
         if row is None:
