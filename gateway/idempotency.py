@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway import errors
 from gateway.db import utcnow
+from gateway.prepared import PreparedStatement
 from gateway.vend_models import VendRequest, VendTransaction
 from gateway.vend_types import MsgID, RequestHeader
 
@@ -53,7 +54,11 @@ def stored_outcome(row: VendRequest) -> StoredOutcome:
 
 
 _requests = cast(Table, VendRequest.__table__)
-_CLAIM = insert(_requests).returning(_requests.c.id)
+_CLAIM = PreparedStatement("vendgw_claim", insert(_requests).values({
+    c: bindparam(c, type_=_requests.c[c].type)
+    for c in ("client_id", "msg_date_time", "msg_unique_number", "terminal_id", "operation",
+              "request_hash", "outcome", "response_json", "created_at")
+}).returning(_requests.c.id))
 _transactions = cast(Table, VendTransaction.__table__)
 _COMPLETE = (update(_requests).where(_requests.c.id == bindparam("p_request"))
              .values(outcome="ok", response_json=bindparam("p_response")))
@@ -61,7 +66,8 @@ _LINK_ENTRY = (update(_transactions).where(_transactions.c.request_id == bindpar
                .values(journal_entry_id=bindparam("p_entry")))
 # On PostgreSQL one statement: a vend's float row stays locked from its debit to the commit, and
 # this is the only statement in between.
-_COMPLETE_AND_LINK = _COMPLETE.add_cte(_LINK_ENTRY.cte("link"))
+_COMPLETE_AND_LINK = PreparedStatement("vendgw_complete_and_link",
+                                       _COMPLETE.add_cte(_LINK_ENTRY.cte("link")))
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ def claim(session: Session, header: RequestHeader, operation: str, fingerprint: 
           refused: dict[str, Any] | None = None) -> int:
     """Insert the request row, pending (or already refused); its id. Raises IntegrityError when
     the key is taken."""
-    return int(session.execute(_CLAIM, {
+    return int(_CLAIM.execute(session, {
         "client_id": header.client_id,
         "msg_date_time": header.msg_id.date_time,
         "msg_unique_number": header.msg_id.unique_number,
@@ -97,7 +103,7 @@ def complete(session: Session, request_id: int, answer: Answer) -> None:
     if answer.journal_entry_id is None:
         session.execute(_COMPLETE, params)
     elif session.get_bind().dialect.name == "postgresql":
-        session.execute(_COMPLETE_AND_LINK, {**params, "p_entry": answer.journal_entry_id})
+        _COMPLETE_AND_LINK.execute(session, {**params, "p_entry": answer.journal_entry_id})
     else:
         session.execute(_LINK_ENTRY, {**params, "p_entry": answer.journal_entry_id})
         session.execute(_COMPLETE, params)

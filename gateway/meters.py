@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gateway import errors
 from gateway.models import Customer, Meter, SupplyGroup, Tariff, TariffVersion, VendingKey
+from gateway.prepared import PreparedStatement
 from gateway.vend_models import MeterMonth
 from gateway.vend_types import MeterDetail
 from sts import MeterKeyData, StsError, validate_drn
@@ -147,14 +148,14 @@ _VERSION_IN_FORCE = (
     .limit(1)
     .scalar_subquery()
 )
-_FIND_METER_IN_MONTH = _FIND_METER.add_columns(
+_FIND_METER_IN_MONTH = PreparedStatement("vendgw_find_meter_in_month", _FIND_METER.add_columns(
     *(select(column)
       .where(_month.c.meter_id == _meter.c.id, _month.c.month == bindparam("p_month"))
       .scalar_subquery()
       for column in (_month.c.units_tenths, _month.c.fixed_charge_paid_cents,
                      _month.c.fbe_units_tenths)),
     _VERSION_IN_FORCE,
-)
+))
 
 _KEYS = (
     select(_group.c.id, _group.c.sgc, _group.c.dkga, _group.c.ken, _key.c.wrapped_key)
@@ -210,8 +211,8 @@ def find_meter_in_month(session: Session, meter_number: str, month: str,
     """The meter with its figures for `month` and its tariff version on `on`, in one
     statement; UnknownMeterEx if none."""
     check_meter_number(meter_number)
-    row = session.execute(_FIND_METER_IN_MONTH,
-                          {"p_number": meter_number, "p_month": month, "p_day": on}).first()
+    row = _FIND_METER_IN_MONTH.execute(
+        session, {"p_number": meter_number, "p_month": month, "p_day": on}).first()
     if row is None:
         raise _unknown(meter_number)
     units, fixed_paid, fbe_units, version_id = row[_N_METER_COLUMNS:]

@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
-    Executable,
     Integer,
     String,
     Table,
@@ -42,6 +41,7 @@ from sqlalchemy.orm import Session
 from gateway import errors, meters, pricing
 from gateway.meters import MeterInMonth, MeterRecord, MonthToDate
 from gateway.models import Customer, Meter
+from gateway.prepared import PreparedStatement
 from gateway.settings import Settings
 from gateway.tariffs import TariffBook
 from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction
@@ -182,29 +182,31 @@ def issue_tokens(session: Session, hsm: SoftwareSecurityModule, meter: MeterReco
 
 # The writes of step 4, built once (see meters.py for why these are not ORM flushes).
 _ADVANCE_TID = {
-    first: update(_meter)
-    .where(_meter.c.id == bindparam("p_meter"),
-           _meter.c.last_tid.is_(None) if first else _meter.c.last_tid == bindparam("p_seen"))
-    .values(last_tid=bindparam("p_tid"))
+    first: PreparedStatement(
+        f"vendgw_advance_tid_{'first' if first else 'next'}",
+        update(_meter)
+        .where(_meter.c.id == bindparam("p_meter"),
+               _meter.c.last_tid.is_(None) if first else _meter.c.last_tid == bindparam("p_seen"))
+        .values(last_tid=bindparam("p_tid")))
     for first in (True, False)
 }
 
 
-def _month_upsert(dialect_insert: Callable[[Table], Any]) -> Executable:
+def _month_upsert(dialect_insert: Callable[[Table], Any]) -> Any:
     new = dialect_insert(_month).values(
         meter_id=bindparam("p_meter"), month=bindparam("p_month"),
         units_tenths=bindparam("p_units"), fixed_charge_paid_cents=bindparam("p_fixed"),
         fbe_units_tenths=bindparam("p_fbe"))
     # Added to what is there, never overwritten: a reversal may change the row meanwhile.
-    upsert: Executable = new.on_conflict_do_update(
+    upsert = new.on_conflict_do_update(
         index_elements=[_month.c.meter_id, _month.c.month],
         set_={c: _month.c[c] + new.excluded[c]
               for c in ("units_tenths", "fixed_charge_paid_cents", "fbe_units_tenths")})
     return upsert
 
 
-_ADD_TO_MONTH = {"postgresql": _month_upsert(postgresql.insert),
-                 "sqlite": _month_upsert(sqlite.insert)}
+_ADD_TO_MONTH_PG = PreparedStatement("vendgw_add_to_month", _month_upsert(postgresql.insert))
+_ADD_TO_MONTH_SQLITE = _month_upsert(sqlite.insert)
 _RECOVER_DEBT = (
     update(_customer)
     .where(_customer.c.id == bindparam("p_customer"),
@@ -228,13 +230,14 @@ _token_rows = func.unnest(
     bindparam("p_tokens", type_=ARRAY(String)), bindparam("p_tids", type_=ARRAY(BigInteger)),
     bindparam("p_units", type_=ARRAY(BigInteger)),
 ).table_valued("seq", "kind", "token", "tid", "units").render_derived(name="t")
-_STORE_TRANSACTION_AND_TOKENS = select(_stored_tx.c.id).add_cte(
+_STORE_TRANSACTION_AND_TOKENS = PreparedStatement("vendgw_store_transaction", select(
+    _stored_tx.c.id).add_cte(
     insert(_token).from_select(
         ["transaction_id", "seq", "kind", "token", "tid", "units_tenths"],
         select(_stored_tx.c.id, _token_rows.c.seq, _token_rows.c.kind, _token_rows.c.token,
                _token_rows.c.tid, _token_rows.c.units)
         .select_from(_stored_tx.join(_token_rows, true())),
-    ).cte("tokens"))
+    ).cte("tokens")))
 
 
 def advance_meter(session: Session, meter: MeterRecord, issued: IssuedTokens) -> MeterRecord:
@@ -245,17 +248,17 @@ def advance_meter(session: Session, meter: MeterRecord, issued: IssuedTokens) ->
         params = {"p_meter": meter.id, "p_seen": meter.last_tid, "p_tid": issued.last_tid}
         if meter.last_tid is None:
             del params["p_seen"]
-        result = session.execute(statement, params)
+        result = statement.execute(session, params)
     else:
         k = issued.key_change.key_data
         seen = (_meter.c.last_tid.is_(None) if meter.last_tid is None
                 else _meter.c.last_tid == meter.last_tid)
-        result = session.execute(
+        result = session.connection().execute(
             update(_meter).where(_meter.c.id == meter.id, seen).values(
                 last_tid=issued.last_tid, supply_group_id=issued.key_change.group.id,
                 krn=k.krn, ti=k.ti, kt=k.kt, base_date=k.base_date, pending_sgc_id=None,
                 pending_krn=None, pending_ti=None, pending_kt=None, pending_base_date=None))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise MeterRace(meter.meter_number)
     moved = meter if issued.key_change is None else meters.after_key_change(
         meter, issued.key_change)
@@ -266,12 +269,12 @@ def add_to_month(session: Session, meter: MeterRecord, month: str, priced: Price
                  fbe_tenths: int) -> None:
     """Add this vend to the meter's month figures (the row is created on its first vend)."""
     q = priced.quote if priced else None
-    session.execute(_ADD_TO_MONTH[session.get_bind().dialect.name], {
-        "p_meter": meter.id, "p_month": month,
-        "p_units": q.units_tenths if q else 0,
-        "p_fixed": q.fixed_charge_cents if q else 0,
-        "p_fbe": fbe_tenths,
-    })
+    params = {"p_meter": meter.id, "p_month": month, "p_units": q.units_tenths if q else 0,
+              "p_fixed": q.fixed_charge_cents if q else 0, "p_fbe": fbe_tenths}
+    if session.get_bind().dialect.name == "postgresql":
+        _ADD_TO_MONTH_PG.execute(session, params)
+    else:
+        session.execute(_ADD_TO_MONTH_SQLITE, params)
 
 
 def recover_debt(session: Session, meter: MeterRecord, recovered_cents: int) -> None:
@@ -338,7 +341,7 @@ def store_transaction(session: Session, request_id: int, kind: str, who: Princip
     }
     tokens = issued.tokens
     if session.get_bind().dialect.name == "postgresql":
-        tx_id = session.execute(_STORE_TRANSACTION_AND_TOKENS, {
+        tx_id = _STORE_TRANSACTION_AND_TOKENS.execute(session, {
             **row, "p_seqs": list(range(1, len(tokens) + 1)),
             "p_kinds": [t.kind for t in tokens], "p_tokens": [t.token for t in tokens],
             "p_tids": [t.tid for t in tokens], "p_units": [t.units_tenths for t in tokens],

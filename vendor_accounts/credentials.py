@@ -45,6 +45,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Connection, and_, bindparam, select
 from sqlalchemy.orm import Session
 
+from gateway.prepared import PreparedStatement
 from vendor_accounts.commission import CommissionRate
 from vendor_accounts.exceptions import (
     AddressNotAllowed,
@@ -194,7 +195,7 @@ def _verify(secret_hash: str, secret: str) -> bool:
 
 
 # Built once: every request runs it, and building it cost more CPU than running it.
-_CREDENTIALS = (
+_CREDENTIALS = PreparedStatement("vendgw_credentials", (
     select(
         Vendor.id, Vendor.kind, Vendor.status, Terminal.id, Terminal.status,
         Terminal.secret_hash, Terminal.credential_version, Terminal.allowed_cidrs,
@@ -205,7 +206,7 @@ _CREDENTIALS = (
                               Terminal.code == bindparam("p_terminal")))
     .outerjoin(FloatAccount, FloatAccount.vendor_id == Vendor.id)
     .where(Vendor.client_id == bindparam("p_client"))
-)
+))
 
 
 def authenticate_terminal(
@@ -224,8 +225,8 @@ def authenticate_terminal(
     """
     cache_ = default_cache if verification_cache is None else verification_cache
     who = {"client_id": client_id, "terminal_code": terminal_id}
-    row = session.execute(_CREDENTIALS, {"p_client": client_id, "p_terminal": terminal_id}
-                          ).first()
+    row = _CREDENTIALS.execute(session, {"p_client": client_id, "p_terminal": terminal_id}
+                               ).first()
     if row is None or row[3] is None:
         _verify(_dummy_hash(), secret)  # the same cost as a known terminal: no ID oracle
         if row is None:

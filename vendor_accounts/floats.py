@@ -58,6 +58,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.db import UTCDateTime, utcnow
+from gateway.prepared import PreparedStatement
 from vendor_accounts import ledger
 from vendor_accounts.commission import CommissionRate, commission_cents
 from vendor_accounts.exceptions import (
@@ -140,12 +141,12 @@ _new_legs = (
                  .select_from(_new_entry.join(_leg, true())))
     .cte("legs")
 )
-_DEBIT_AND_POST = (
+_DEBIT_AND_POST = PreparedStatement("vendgw_debit_and_post", (
     select(_new_entry.c.id, _debit.c.balance_cents, _debit.c.floor_cents,
            _debit.c.low_float_threshold_cents)
     .select_from(_debit.join(_new_entry, true()))
     .add_cte(_new_legs)
-)
+))
 
 @dataclass(frozen=True)
 class VendSplit:
@@ -277,7 +278,7 @@ def post_vend(
     params = {"p_vendor": vendor_id, "p_amount": amount_cents, "p_net": net, "p_day": day}
     if session.get_bind().dialect.name == "postgresql":
         # One round trip while the row is locked; only the commit follows it.
-        posted = session.execute(_DEBIT_AND_POST, {
+        posted = _DEBIT_AND_POST.execute(session, {
             **params, "p_ref": reference, "p_at": at, "p_now": utcnow(),
             "p_accounts": list(legs), "p_amounts": list(legs.values()),
         }).first()

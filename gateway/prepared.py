@@ -1,0 +1,78 @@
+"""The vend path's statements, planned once per PostgreSQL connection.
+
+psycopg2 sends every statement as text, and PostgreSQL parses and plans it each time: for the
+meter lookup and the float debit, planning cost more than running them (0.18 and 0.15 ms, by
+EXPLAIN SUMMARY). A `PreparedStatement` compiles a Core statement once, and on PostgreSQL sends
+`PREPARE` the first time a pooled connection runs it and `EXECUTE` from then on, so the server
+keeps the plan. It runs through SQLAlchemy's connection (`exec_driver_sql`), so errors are
+wrapped as usual (an IntegrityError stays one) and a lost connection still invalidates the pool.
+On SQLite it simply runs the Core statement.
+
+Prepared statements live as long as their connection, which the pool replaces after a failure
+(they survive a rolled-back transaction). A pooler in transaction mode (PgBouncer) would break
+them: the gateway talks to PostgreSQL directly or through a session-mode pooler.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from sqlalchemy import ClauseElement, Connection, CursorResult, Dialect, Executable
+from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import NullType, TypeEngine
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_INFO_KEY = "vendgw.prepared"
+
+
+class PreparedStatement:
+    def __init__(self, name: str, statement: Executable) -> None:
+        if not isinstance(statement, ClauseElement):
+            raise TypeError(f"{name}: not a SQL statement")
+        dialect = pg_psycopg2.dialect()  # type: ignore[no-untyped-call]
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        text = compiled.string
+        if "%%" in text:  # a literal percent would need unescaping in PREPARE; none here
+            raise ValueError(f"{name}: literal % in a prepared statement")
+        order: list[str] = []
+        for found in _PLACEHOLDER.finditer(text):
+            if found.group(1) not in order:
+                order.append(found.group(1))
+        numbered = _PLACEHOLDER.sub(lambda m: f"${order.index(m.group(1)) + 1}", text)
+        # Each parameter's type, so that PostgreSQL need not infer it (it cannot for unnest).
+        types = ", ".join(_sql_type(compiled.binds[p].type, dialect) for p in order)
+        self.name = name
+        self.statement = statement
+        self._prepare = f"PREPARE {name} ({types}) AS {numbered}"
+        self._execute = f"EXECUTE {name}({', '.join(f'%({p})s' for p in order)})"
+        # Values fixed in the statement (a LIMIT, a literal) and each type's bind processing.
+        self._defaults = {k: v for k, v in compiled.params.items() if v is not None}
+        self._processors: dict[str, Callable[[Any], Any]] = {
+            key: process for key, process in compiled._bind_processors.items()
+            if callable(process)}
+
+    def execute(self, db: Session | Connection, params: Mapping[str, Any]
+                ) -> CursorResult[*tuple[Any, ...]]:
+        conn = db.connection() if isinstance(db, Session) else db
+        if conn.dialect.name != "postgresql":
+            return conn.execute(self.statement, params)
+        prepared = conn.connection.info.setdefault(_INFO_KEY, set())
+        if self.name not in prepared:
+            conn.exec_driver_sql(self._prepare)
+            prepared.add(self.name)
+        values = {**self._defaults, **params}
+        for key, process in self._processors.items():
+            if key in values:
+                values[key] = process(values[key])
+        return conn.exec_driver_sql(self._execute, values)
+
+
+def _sql_type(type_: TypeEngine[Any], dialect: Dialect) -> str:
+    if isinstance(type_, NullType):
+        return "unknown"  # a value fixed in the statement: PostgreSQL infers it from its use
+    # Without a length: a parameter typed VARCHAR(7) would cut a longer value to fit.
+    return re.sub(r"\(\d+\)", "", type_.compile(dialect=dialect))
