@@ -9,8 +9,11 @@ wrapped as usual (an IntegrityError stays one) and a lost connection still inval
 On SQLite it simply runs the Core statement.
 
 Prepared statements live as long as their connection, which the pool replaces after a failure
-(they survive a rolled-back transaction). A pooler in transaction mode (PgBouncer) would break
-them: the gateway talks to PostgreSQL directly or through a session-mode pooler.
+(they survive a rolled-back transaction). Two consequences for operators: a pooler in transaction
+mode (PgBouncer) would break them, so the gateway talks to PostgreSQL directly or through a
+session-mode pooler; and a migration that changes the type of a column these statements return
+needs the gateway restarted after it (PostgreSQL refuses a prepared statement whose result type
+changed), which a deployment does anyway.
 """
 
 from __future__ import annotations
