@@ -198,11 +198,10 @@ def _month_upsert(dialect_insert: Callable[[Table], Any]) -> Any:
         units_tenths=bindparam("p_units"), fixed_charge_paid_cents=bindparam("p_fixed"),
         fbe_units_tenths=bindparam("p_fbe"))
     # Added to what is there, never overwritten: a reversal may change the row meanwhile.
-    upsert = new.on_conflict_do_update(
+    return new.on_conflict_do_update(
         index_elements=[_month.c.meter_id, _month.c.month],
         set_={c: _month.c[c] + new.excluded[c]
               for c in ("units_tenths", "fixed_charge_paid_cents", "fbe_units_tenths")})
-    return upsert
 
 
 _ADD_TO_MONTH_PG = PreparedStatement("vendgw_add_to_month", _month_upsert(postgresql.insert))
