@@ -1,8 +1,9 @@
-"""The published STS test vectors (/work/shared/sts/vectors.json), loaded once.
+"""The published STS test vectors (tests/sts/data/vectors.json), loaded once.
 
-The vectors live outside the repository (CI clones it with ``shared/`` beside it); the location
-can be overridden with STS_VECTORS. A missing file is an error, never a skip: without the vectors
-the library is untested against the standard.
+The vectors are data of the project, so a fresh clone with nothing beside it runs every one of
+them; tests/sts/data/README.md says where they come from. The location can be overridden with
+STS_VECTORS. A missing file is an error, never a skip: without the vectors the library is
+untested against the standard.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 Vector = dict[str, Any]
 
 
-DEFAULT_VECTORS = Path(__file__).resolve().parents[3] / "shared" / "sts" / "vectors.json"
+DEFAULT_VECTORS = Path(__file__).resolve().parent / "data" / "vectors.json"
 KINDS = (
     "crc16",
     "tid",
@@ -47,7 +48,7 @@ def all_vectors() -> tuple[Vector, ...]:
     path = vectors_path()
     if not path.is_file():
         raise FileNotFoundError(
-            f"STS vectors not found at {path}: set STS_VECTORS or clone shared/ beside the repo"
+            f"STS vectors not found at {path}: set STS_VECTORS or restore tests/sts/data/"
         )
     data = json.loads(path.read_text())
     if not isinstance(data, list) or not data:
