@@ -32,7 +32,7 @@ COMMANDS = [
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Operate the prepaid vending gateway."""
-    runtime = Runtime(load_settings())
+    runtime = Runtime(load_settings(), batch=True)  # operator work: the long time-outs
     ctx.obj = runtime
     ctx.call_on_close(runtime.close)
 

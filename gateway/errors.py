@@ -2,6 +2,7 @@
 
     GatewayError
     ├── SystemError_               -> Server.SystemEx (never with internals in the message)
+    │   └── DatabaseUnavailable    the database was busy, slow or unreachable: retry the msgID
     ├── BusinessRuleError          -> Client.<subtype>
     │   ├── UnknownMeter           UnknownMeterEx
     │   ├── BlockedMeter           BlockedMeterEx
@@ -44,6 +45,17 @@ class SystemError_(GatewayError):
     fault_type = "SystemEx"
     client_fault = False
     default_code = "system"
+
+
+class DatabaseUnavailable(SystemError_):
+    """The database could not serve the request now: a lock wait or a statement ran out of
+    time, or the connection was lost. An operational condition, not a bug: the transaction was
+    rolled back (or, for a lost COMMIT, its record answers a retry), so the client retries with
+    the same msgID. Codes: `database-busy` (a lock wait timed out, a deadlock was broken),
+    `database-timeout` (a statement or an idle transaction ran out of time),
+    `database-unavailable` (no connection)."""
+
+    default_code = "database-unavailable"
 
 
 class BusinessRuleError(GatewayError):

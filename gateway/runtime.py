@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.db import make_engine, make_session_factory
-from gateway.settings import Settings
+from gateway.settings import DatabaseLimits, Settings
 
 if TYPE_CHECKING:
     from sts import SoftwareSecurityModule
@@ -19,12 +19,20 @@ if TYPE_CHECKING:
 
 @dataclass
 class Runtime:
+    """`batch` is for operator commands (the `vendgw` CLI): their sessions get the settings' long
+    batch time-outs instead of the vend path's short ones (see gateway/db.py)."""
+
     settings: Settings
     _engine: Engine | None = field(default=None, repr=False)
+    batch: bool = False
+
+    @cached_property
+    def limits(self) -> DatabaseLimits:
+        return self.settings.database.limits(batch=self.batch)
 
     @cached_property
     def engine(self) -> Engine:
-        return self._engine or make_engine(self.settings.database_url)
+        return self._engine or make_engine(self.settings.database_url, limits=self.limits)
 
     @cached_property
     def single_reads(self) -> Engine:
@@ -35,7 +43,8 @@ class Runtime:
         if self.engine.dialect.name != "postgresql":
             return self.engine
         return make_engine(self.engine.url.render_as_string(hide_password=False),
-                           isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8)
+                           limits=self.limits, isolation_level="AUTOCOMMIT", pool_size=2,
+                           max_overflow=8)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

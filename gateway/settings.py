@@ -26,8 +26,50 @@ _ALIASES = {
 
 
 @dataclass(frozen=True)
+class DatabaseLimits:
+    """The time-outs one engine's PostgreSQL sessions run under (0: no limit), see
+    conf/defaults.toml for why each default is what it is."""
+
+    connect_timeout_seconds: int
+    lock_timeout_ms: int
+    statement_timeout_ms: int
+    idle_in_transaction_timeout_ms: int
+    keepalives_idle_seconds: int
+    keepalives_interval_seconds: int
+    keepalives_count: int
+    tcp_user_timeout_ms: int
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     url: str
+    connect_timeout_seconds: int
+    lock_timeout_ms: int
+    statement_timeout_ms: int
+    idle_in_transaction_timeout_ms: int
+    keepalives_idle_seconds: int
+    keepalives_interval_seconds: int
+    keepalives_count: int
+    tcp_user_timeout_ms: int
+    batch_lock_timeout_ms: int
+    batch_statement_timeout_ms: int
+    batch_idle_in_transaction_timeout_ms: int
+    health_timeout_ms: int
+
+    def limits(self, *, batch: bool = False) -> DatabaseLimits:
+        """The vend path's limits, or with `batch` the longer ones of operator commands."""
+        return DatabaseLimits(
+            connect_timeout_seconds=self.connect_timeout_seconds,
+            lock_timeout_ms=self.batch_lock_timeout_ms if batch else self.lock_timeout_ms,
+            statement_timeout_ms=(self.batch_statement_timeout_ms if batch
+                                  else self.statement_timeout_ms),
+            idle_in_transaction_timeout_ms=(self.batch_idle_in_transaction_timeout_ms if batch
+                                            else self.idle_in_transaction_timeout_ms),
+            keepalives_idle_seconds=self.keepalives_idle_seconds,
+            keepalives_interval_seconds=self.keepalives_interval_seconds,
+            keepalives_count=self.keepalives_count,
+            tcp_user_timeout_ms=self.tcp_user_timeout_ms,
+        )
 
 
 @dataclass(frozen=True)

@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import text
-
+from gateway.health import health_app
 from gateway.runtime import Runtime
 from gateway.settings import get_settings
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
-
-def health_app(runtime: Runtime) -> WsgiApp:
-    """GET /healthz: 200 when the database answers, 503 when it does not."""
-
-    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            with runtime.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            status, body = "200 OK", {"status": "ok", "database": "ok"}
-        except Exception:  # any failure to reach the database means not healthy
-            status, body = "503 Service Unavailable", {"status": "fail", "database": "unreachable"}
-        payload = json.dumps(body).encode()
-        start_response(status, [("Content-Type", "application/json"),
-                                ("Content-Length", str(len(payload)))])
-        return [payload]
-
-    return app
 
 
 def not_found(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -15,7 +15,10 @@ raises its own `Fault`s for documents it cannot take. Every one of them reaches 
 
 Anything that is not ours becomes Server.SystemEx with a generic message; the exception and its
 traceback go to the server log under a correlation id that the fault carries, never to the
-client.
+client. A database that is busy, slow or gone (a lock or statement time-out, a lost connection:
+gateway/db.py `as_database_unavailable`) is no bug: Server.SystemEx with code `database-busy`,
+`database-timeout` or `database-unavailable`, a message saying to retry with the same msgID, and
+one line in the log instead of a traceback.
 
 The WSDL declares that detail element as the wsdl:fault of every operation (`XMLVendFault`,
 given to spyne's `@rpc(_throws=...)`), so client tooling maps faults to a typed exception.
@@ -30,6 +33,7 @@ from lxml import etree
 from spyne import Unicode
 from spyne.model.fault import Fault
 
+from gateway.db import as_database_unavailable, database_reason
 from gateway.errors import GatewayError, SchemaError, SystemError_
 from gateway.soap.types import TNS, optional, required
 
@@ -103,6 +107,13 @@ def to_fault(exc: BaseException) -> VendFault:
             f"the request does not follow the XMLVend schema: {exc.faultstring}",
             code="schema"))
     correlation_id = uuid.uuid4().hex[:16]
+    unavailable = as_database_unavailable(exc)
+    if unavailable is not None:
+        # Expected in operation, and retried by the client: one line, no traceback.
+        log.warning("Server.SystemEx correlation=%s code=%s: %s", correlation_id,
+                    unavailable.code, unavailable.detail.get("reason") or database_reason(exc))
+        return VendFault("SystemEx", False, f"{unavailable.message} ({correlation_id})",
+                         unavailable.code, correlation_id)
     message = exc.message if isinstance(exc, SystemError_) else GENERIC_SYSTEM_MESSAGE
     code = exc.code if isinstance(exc, SystemError_) else "system"
     log.error("Server.SystemEx correlation=%s: %r", correlation_id, exc, exc_info=exc)
