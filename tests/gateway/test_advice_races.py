@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
+from datetime import UTC
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -18,6 +20,9 @@ from gateway.models import Customer
 from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction
 from gateway.vend_service import DatabaseVendingService
 from gateway.vend_types import AdviceResult, MsgID, RequestHeader, VendReceipt
+from reconciliation import runs
+from reconciliation.models import ReconBreak, ReconRun
+from reconciliation.report_file import identify
 from sts import MeterSimulator
 from tests.conftest import TestDatabase
 from tests.gateway.test_vend_flow import (
@@ -31,6 +36,8 @@ from tests.gateway.test_vend_flow import (
     simulator,
     tokens_of,
 )
+from tests.reconciliation.recon_helpers import Clock as RClock
+from tests.reconciliation.recon_helpers import Utility, line, local, write_report
 from vendor_accounts.ledger import check_invariants
 
 T = TypeVar("T")
@@ -368,3 +375,31 @@ def test_concurrent_vends_for_a_debtor_recover_from_the_current_debt(
                     if line.type == "debt")
     assert recovered == 10 * 200
     assert debt(demo_db) == 50000 - recovered
+
+
+def test_a_msg_id_declared_not_processed_is_no_vend_to_reconciliation(
+    demo_db: TestDatabase, tmp_path: Path
+) -> None:
+    """The tombstone is a remembered refusal, never a sale: the vendor's line for it is missing
+    at the gateway, and the gateway's totals count only the real vend."""
+    ids = {c: principal(demo_db, c).vendor_id for c in (BANK, SHOP)}
+    u = Utility(demo_db, RClock(), ids)
+    sold, receipt = u.vend(local(2026, 11, 20, 9, 0), 2500)
+    u.clock.now = local(2026, 11, 20, 9, 5).astimezone(UTC)
+    lost = u.header(BANK, local(2026, 11, 20, 9, 5)).msg_id
+    with pytest.raises(errors.LastResponseError):
+        u.service.last_response_advice(u.who(BANK), u.header(BANK, local(2026, 11, 20, 9, 6)),
+                                       lost)
+    path = write_report(tmp_path, BANK, "20261120", [
+        line(sold, 2500, local(2026, 11, 20, 9, 0), receipt=receipt.receipt_no),
+        line(lost.key, 2500, local(2026, 11, 20, 9, 5)),
+    ])
+    outcome = runs.reconcile(demo_db.runtime, identify(path), actor="test",
+                             now=local(2026, 11, 21, 2, 0), progress=False)
+    with demo_db.sessions() as session:
+        found = {(b.category, b.msg_id): b.note for b in session.scalars(
+            select(ReconBreak).where(ReconBreak.last_run_id == outcome.run_id))}
+        run = session.get(ReconRun, outcome.run_id)
+    assert list(found) == [("MISSING_AT_GATEWAY", lost.key)]
+    assert "no tokens were issued" in found[("MISSING_AT_GATEWAY", lost.key)]
+    assert run is not None and (run.gateway_count, run.gateway_total_cents) == (1, 2500)
