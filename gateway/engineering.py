@@ -73,7 +73,8 @@ def meter_specific(service: DatabaseVendingService, who: Principal, header: Requ
                                    "tokens": [t.token for t in issued.tokens],
                                    "meter": meters.meter_detail(meter).__dict__})
 
-    body = service.run_once(header, "MeterSpecificEng", fingerprint, work)
+    body = service.run_once(header, "MeterSpecificEng", fingerprint, work,
+                            meter_number=meter_number)
     return EngineeringResult(body["description"], tuple(body["tokens"]),
                              MeterDetail(**body["meter"]))
 

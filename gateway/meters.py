@@ -221,6 +221,12 @@ def find_meter_in_month(session: Session, meter_number: str, month: str,
     return MeterInMonth(_record(row), figures, version_id)
 
 
+def lock_meter(session: Session, meter_id: int) -> None:
+    """Lock the meter's row until the transaction ends (a vend's claim takes the same lock), so
+    what changes a meter's figures queues per meter. SQLite serialises writers anyway."""
+    session.execute(select(_meter.c.id).where(_meter.c.id == meter_id).with_for_update())
+
+
 def require_active(meter: MeterRecord) -> None:
     if meter.status != "active":
         raise errors.BlockedMeter(f"meter {meter.meter_number} is blocked; refer the customer "

@@ -44,7 +44,7 @@ from gateway.models import Customer, Meter
 from gateway.prepared import PreparedStatement
 from gateway.settings import Settings
 from gateway.tariffs import TariffBook
-from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction
+from gateway.vend_models import MeterMonth, VendToken, VendTransaction
 from gateway.vend_types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt
 from sts import SoftwareSecurityModule, TransferCredit, next_tid
 from vendor_accounts.floats import VendPosting, VendSplit, post_vend
@@ -390,12 +390,9 @@ def build_receipt(receipt_no: str, issued_at: datetime, meter: MeterRecord,
     )
 
 
-def find_transaction(session: Session, client_id: str, msg_id: MsgID) -> VendTransaction | None:
-    """The transaction a vendor's earlier request (clientID + msgID) produced, if any."""
+def lock_transaction(session: Session, request_id: int) -> VendTransaction | None:
+    """The transaction a request produced, if any, its row locked until the caller's
+    transaction ends: advice and reversals that decide on its status queue on it."""
     return session.scalar(
-        select(VendTransaction)
-        .join(VendRequest, VendRequest.id == VendTransaction.request_id)
-        .where(VendRequest.client_id == client_id,
-               VendRequest.msg_date_time == msg_id.date_time,
-               VendRequest.msg_unique_number == msg_id.unique_number)
-    )
+        select(VendTransaction).where(VendTransaction.request_id == request_id)
+        .with_for_update())

@@ -30,7 +30,9 @@ class VendRequest(Base):
     """One state-changing request, claimed by (clientID, msgID) before any work is done.
 
     The unique key is what makes retries safe across gateway nodes: a second request with the
-    same key waits on the first's insert and then reads its stored outcome.
+    same key waits on the first's insert and then reads its stored outcome. A msgID that an
+    advice declared not processed (it never arrived) has a row too, operation 'NotProcessed' and
+    outcome 'refused', with no transaction: the late original is refused by the same key.
     """
 
     __tablename__ = "vend_request"

@@ -3,7 +3,8 @@
 Every state-changing operation runs through `run_once`: one transaction that claims the request's
 (clientID, msgID), does the work and stores the answer. A retry gets the stored answer; a refusal
 is remembered in a transaction of its own (the refused work itself was rolled back, so a refused
-request changes nothing but that memory); a vend that lost a race for its meter is priced again.
+request changes nothing but that memory). Requests for one meter queue on the meter's row lock,
+taken by the claim; a vend that still lost a race for its meter is priced again.
 """
 
 from __future__ import annotations
@@ -72,14 +73,17 @@ class DatabaseVendingService:
         return flow.VendClock(self.clock(), self.tz)
 
     def run_once(self, header: RequestHeader, operation: str, fingerprint: str,
-                 work: Callable[[Session, int], idempotency.Answer]) -> dict[str, Any]:
-        """Run `work` exactly once for this (clientID, msgID); answer retries from the record."""
+                 work: Callable[[Session, int], idempotency.Answer], *,
+                 meter_number: str | None = None) -> dict[str, Any]:
+        """Run `work` exactly once for this (clientID, msgID); answer retries from the record.
+        With `meter_number`, the claim locks that meter, so requests for one meter queue."""
         for _ in range(MAX_RACE_RETRIES):
             try:
                 # Claim first: a new request (the common case) costs no extra read, and a retry
                 # finds the key taken and reads the stored outcome below.
                 with transaction(self.runtime.sessions) as session:
-                    request_id = idempotency.claim(session, header, operation, fingerprint)
+                    request_id = idempotency.claim(session, header, operation, fingerprint,
+                                                   meter_number=meter_number)
                     answer = work(session, request_id)
                     idempotency.complete(session, request_id, answer)
                 return answer.response
@@ -89,7 +93,9 @@ class DatabaseVendingService:
                     return stored
                 continue  # the other claim was rolled back meanwhile: try again
             except flow.MeterRace:
-                continue  # another vend for the meter committed first: price again
+                # Kept as a guard: vends queue on the meter's lock, but something outside the
+                # vend path (an import, a key change) may still move the meter meanwhile.
+                continue
             except errors.GatewayError as refused:
                 if refused.client_fault:
                     self._remember_refusal(header, operation, fingerprint, refused)
@@ -183,7 +189,8 @@ class DatabaseVendingService:
                                          posting.available_cents, header.msg_id)
             return idempotency.Answer(receipt_to_json(receipt), posting.journal_entry_id)
 
-        return receipt_from_json(self.run_once(header, "CreditVend", fingerprint, work))
+        return receipt_from_json(self.run_once(header, "CreditVend", fingerprint, work,
+                                               meter_number=meter_number))
 
     def trial_credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
                           amount_cents: int, pay_type: str) -> VendReceipt:
@@ -234,17 +241,20 @@ class DatabaseVendingService:
                                          available, header.msg_id)
             return idempotency.Answer(receipt_to_json(receipt))
 
-        return receipt_from_json(self.run_once(header, "FBEVend", fingerprint, work))
+        return receipt_from_json(self.run_once(header, "FBEVend", fingerprint, work,
+                                               meter_number=meter_number))
 
     def reprint(self, who: Principal, header: RequestHeader, meter_number: str,
                 original_msg_id: MsgID | None) -> tuple[VendReceipt, ...]:
-        """The stored receipts, never regenerated: of one transaction or the meter's last 3."""
+        """The stored receipts, never regenerated: of one transaction or the meter's last 3,
+        only ever of the caller's own vendor (a receipt carries its vendor's float balance)."""
         require(who, "reprint")
         meters.check_meter_number(meter_number)
         with transaction(self.runtime.sessions) as session:
             query = (select(VendTransaction, VendRequest.response_json)
                      .join(VendRequest, VendRequest.id == VendTransaction.request_id)
                      .where(VendTransaction.meter_number == meter_number,
+                            VendTransaction.vendor_id == who.vendor_id,
                             VendTransaction.kind.in_(("credit", "fbe"))))
             if original_msg_id is not None:
                 query = query.where(VendRequest.client_id == who.client_id,
@@ -270,44 +280,61 @@ class DatabaseVendingService:
             )
 
     # -- advice -------------------------------------------------------------------------------
+    #
+    # An advice first settles the original msgID's fate through its idempotency key
+    # (idempotency.settle): a request still in flight is waited for, and one that never arrived
+    # is recorded as declared not processed, committed with that answer. Confirmation and
+    # reversal then lock the vend's transaction row, so whichever comes second sees the first's
+    # result.
+
+    def _advised_transaction(self, session: Session, who: Principal, original_msg_id: MsgID,
+                             advice: str) -> VendTransaction | None:
+        """The original request's transaction, locked; None when it has none (never arrived,
+        refused, or not a vend)."""
+        row = idempotency.settle(session, who.client_id, who.terminal_id, original_msg_id,
+                                 advice)
+        if row is None or idempotency.declared_not_processed(row):
+            return None
+        return flow.lock_transaction(session, row.id)
 
     def confirmation_advice(self, who: Principal, header: RequestHeader,
                             original_msg_id: MsgID) -> AdviceResult:
         with transaction(self.runtime.sessions) as session:
-            tx = flow.find_transaction(session, who.client_id, original_msg_id)
-            if tx is None:
-                raise errors.ConfirmationError(
-                    f"no transaction with msgID {original_msg_id.key} to confirm")
-            if tx.status == "reversed":
-                raise errors.ConfirmationError(
-                    f"transaction {tx.receipt_no} was reversed and cannot be confirmed",
-                    code="already-reversed")
-            if tx.status == "issued":
-                tx.status = "confirmed"
-                tx.confirmed_at = self.clock()
-            return AdviceResult(original_msg_id, tx.receipt_no, confirmed=True)
+            tx = self._advised_transaction(session, who, original_msg_id, "ConfirmationAdvice")
+            if tx is not None:
+                if tx.status == "reversed":
+                    raise errors.ConfirmationError(
+                        f"transaction {tx.receipt_no} was reversed and cannot be confirmed",
+                        code="already-reversed")
+                if tx.status == "issued":
+                    tx.status = "confirmed"
+                    tx.confirmed_at = self.clock()
+                return AdviceResult(original_msg_id, tx.receipt_no, confirmed=True)
+        # Raised after the commit: a "not processed" answer is only given once it is recorded.
+        raise errors.ConfirmationError(
+            f"no transaction with msgID {original_msg_id.key} to confirm")
 
     def reversal_advice(self, who: Principal, header: RequestHeader,
                         original_msg_id: MsgID) -> AdviceResult:
         require(who, "reverse")
         with transaction(self.runtime.sessions) as session:
-            tx = flow.find_transaction(session, who.client_id, original_msg_id)
-            if tx is None:
-                raise errors.ReversalError(
-                    f"no transaction with msgID {original_msg_id.key} to reverse",
-                    code="unknown-transaction")
-            available = self._reverse(session, tx, reason="reversal advice",
-                                      actor=f"{who.client_id}/{who.terminal_id}",
-                                      enforce_policy=True)
-            return AdviceResult(original_msg_id, tx.receipt_no, reversed=True,
-                                avail_credit_cents=available)
+            tx = self._advised_transaction(session, who, original_msg_id, "ReversalAdvice")
+            if tx is not None:
+                available = self._reverse(session, tx, reason="reversal advice",
+                                          actor=f"{who.client_id}/{who.terminal_id}",
+                                          enforce_policy=True)
+                return AdviceResult(original_msg_id, tx.receipt_no, reversed=True,
+                                    avail_credit_cents=available)
+        raise errors.ReversalError(
+            f"no transaction with msgID {original_msg_id.key} to reverse",
+            code="unknown-transaction")
 
     def reverse_by_receipt(self, receipt_no: str, reason: str, operator: str) -> VendTransaction:
         """An authorised utility operator's reversal (`vendgw vend reverse`): no time window,
         but never of a confirmed vend, and audited."""
         with transaction(self.runtime.sessions) as session:
             tx = session.scalar(select(VendTransaction).where(
-                VendTransaction.receipt_no == receipt_no))
+                VendTransaction.receipt_no == receipt_no).with_for_update())
             if tx is None:
                 raise errors.ReversalError(f"no transaction with receipt {receipt_no}",
                                            code="unknown-transaction")
@@ -316,6 +343,7 @@ class DatabaseVendingService:
 
     def _reverse(self, session: Session, tx: VendTransaction, *, reason: str, actor: str,
                  enforce_policy: bool) -> int:
+        """Reverse `tx`, which the caller has locked, so its status is the last word."""
         if tx.status == "reversed":
             return _available(session, tx.vendor_id)  # idempotent
         if tx.kind == "engineering":
@@ -330,44 +358,60 @@ class DatabaseVendingService:
             raise errors.ReversalError(
                 f"transaction {tx.receipt_no} is older than the {window} reversal window",
                 code="outside-window")
-        if tx.journal_entry_id is not None:
-            vendor_floats.reverse_vend(session, journal_entry_id=tx.journal_entry_id,
-                                       reference=f"reversal:{tx.receipt_no}", at=now)
-        # Taken off what is there, never overwritten: a vend may add to the row meanwhile.
-        session.execute(
-            update(MeterMonth)
-            .where(MeterMonth.meter_id == tx.meter_id, MeterMonth.month == tx.month)
-            .values(units_tenths=MeterMonth.units_tenths - tx.units_tenths,
-                    fixed_charge_paid_cents=MeterMonth.fixed_charge_paid_cents
-                    - tx.fixed_charge_cents,
-                    fbe_units_tenths=MeterMonth.fbe_units_tenths - tx.fbe_units_tenths)
-            .execution_options(synchronize_session=False))
+        # The locks in the order a vend takes them (meter, customer, the float last), so a
+        # reversal and a vend of the same meter, customer or vendor queue instead of deadlocking.
+        if tx.meter_id is not None:
+            meters.lock_meter(session, tx.meter_id)
+        customer = None
         if tx.debt_recovered_cents and tx.customer_id is not None:
             customer = session.get(Customer, tx.customer_id, with_for_update=True)
             assert customer is not None
-            customer.debt_cents += tx.debt_recovered_cents
+        replayed = False
+        if tx.journal_entry_id is not None:
+            posting = vendor_floats.reverse_vend(session, journal_entry_id=tx.journal_entry_id,
+                                                 reference=f"reversal:{tx.receipt_no}", at=now,
+                                                 timezone=self.settings.utility.timezone)
+            # The ledger already holds this vend's reversal: its debt and month figures were
+            # given back with it, and must not be given back twice.
+            replayed = posting.replayed
+            tx.reversal_journal_entry_id = posting.journal_entry_id
+        if not replayed:
+            # Taken off what is there, never overwritten: a vend may add to the row meanwhile.
+            session.execute(
+                update(MeterMonth)
+                .where(MeterMonth.meter_id == tx.meter_id, MeterMonth.month == tx.month)
+                .values(units_tenths=MeterMonth.units_tenths - tx.units_tenths,
+                        fixed_charge_paid_cents=MeterMonth.fixed_charge_paid_cents
+                        - tx.fixed_charge_cents,
+                        fbe_units_tenths=MeterMonth.fbe_units_tenths - tx.fbe_units_tenths)
+                .execution_options(synchronize_session=False))
+            if customer is not None:
+                customer.debt_cents += tx.debt_recovered_cents
         tx.status = "reversed"
         tx.reversed_at = now
         tx.reversal_reason = reason
         audit.record(session, actor, "vend.reverse", tx.receipt_no, reason=reason,
-                     amount_cents=tx.tender_cents)
+                     amount_cents=tx.tender_cents, replayed=replayed)
         session.flush()
         return _available(session, tx.vendor_id)
 
     def last_response_advice(self, who: Principal, header: RequestHeader,
                              original_msg_id: MsgID) -> VendReceipt:
-        with self.runtime.sessions() as session:
-            row = idempotency.find(session, who.client_id, original_msg_id)
-            if row is None or row.outcome == "pending":
-                raise errors.LastResponseError(
-                    f"no request with msgID {original_msg_id.key}; it was not processed")
-            outcome = idempotency.stored_outcome(row)
-            tx = session.scalar(select(VendTransaction).where(
-                VendTransaction.request_id == row.id))
+        found: tuple[idempotency.StoredOutcome, str | None] | None = None
+        with transaction(self.runtime.sessions) as session:
+            row = idempotency.settle(session, who.client_id, who.terminal_id, original_msg_id,
+                                     "LastResponseAdvice")
+            if row is not None and not idempotency.declared_not_processed(row):
+                found = (idempotency.stored_outcome(row), session.scalar(
+                    select(VendTransaction.status).where(VendTransaction.request_id == row.id)))
+        if found is None:
+            # After the commit: the answer stands from now on (a late original is refused).
+            raise errors.LastResponseError(
+                f"no request with msgID {original_msg_id.key}; it was not processed")
+        outcome, status = found
         if outcome.outcome == "refused":
             raise idempotency.refusal_error(outcome.response)
-        return receipt_from_json(outcome.response,
-                                 reversed_=tx is not None and tx.status == "reversed")
+        return receipt_from_json(outcome.response, reversed_=status == "reversed")
 
     # -- vendor -------------------------------------------------------------------------------
 
