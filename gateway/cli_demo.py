@@ -19,5 +19,5 @@ def demo_group() -> None:
 def seed(runtime: Runtime) -> None:
     """Create the demo supply groups, tariffs, meters and vendors (idempotent)."""
     with transaction(runtime.sessions) as session:
-        demo.seed(session, runtime.security_module)
+        demo.seed(session, runtime.security_module, runtime.verifier_key)
     click.echo("demo utility seeded (test keys: demo only)")

@@ -82,7 +82,9 @@ def seed_master_data(session: Session, security_module: SoftwareSecurityModule) 
         meter.pending_krn = 2
 
 
-def seed(session: Session, security_module: SoftwareSecurityModule) -> None:
-    """Create the whole demo utility (master data, then vendors) in the caller's transaction."""
+def seed(session: Session, security_module: SoftwareSecurityModule,
+         verifier_key: bytes | None = None) -> None:
+    """Create the whole demo utility (master data, then vendors) in the caller's transaction;
+    `verifier_key` (Runtime.verifier_key) gives the demo terminals HMAC verifiers."""
     seed_master_data(session, security_module)
-    seed_demo_vendors(session)
+    seed_demo_vendors(session, verifier_key)

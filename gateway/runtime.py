@@ -56,6 +56,13 @@ class Runtime:
 
         return SoftwareSecurityModule(self.settings.master_key())
 
+    @cached_property
+    def verifier_key(self) -> bytes:
+        """The key of the terminals' HMAC secret verifiers, derived from the master key."""
+        from vendor_accounts.credentials import derive_verifier_key
+
+        return derive_verifier_key(self.settings.master_key())
+
     def close(self) -> None:
         if "single_reads" in self.__dict__ and self.single_reads is not self.engine:
             self.single_reads.dispose()

@@ -134,7 +134,14 @@ _vendor_option = click.option("--vendor", "client_id", required=True, help="The 
 _terminal_option = click.option("--terminal", "terminal_code", required=True,
                                 help="The terminalID.")
 _secret_option = click.option("--secret", default=None,
-                              help="Use this secret instead of generating one.")
+                              help="Use this secret instead of generating one (kept as argon2id; "
+                                   "a generated one gets a fast HMAC verifier).")
+
+
+def _verifier_key(runtime: Runtime, secret: str | None) -> bytes | None:
+    # A generated secret gets the HMAC verifier; one an operator typed in keeps argon2, the slow
+    # hash that protects a guessable secret if the database and the master key are stolen.
+    return runtime.verifier_key if secret is None else None
 
 
 def _show_secret(client_id: str, terminal_code: str, secret: str, generated: bool) -> None:
@@ -160,6 +167,7 @@ def terminal_add(runtime: Runtime, client_id: str, terminal_code: str, secret: s
         _, used = vendors.add_terminal(
             session, client_id=client_id, terminal_code=terminal_code, actor=actor,
             secret=secret, allowed_cidrs=allowed, privileges=privileges or ("vend",),
+            verifier_key=_verifier_key(runtime, secret),
         )
     click.echo(f"terminal {client_id}/{terminal_code} added")
     _show_secret(client_id, terminal_code, used, secret is None)
@@ -176,7 +184,8 @@ def terminal_rotate(runtime: Runtime, client_id: str, terminal_code: str, secret
     """Give a terminal a new secret; the old one stops working at once."""
     with _unit_of_work(runtime) as session:
         used = vendors.rotate_secret(session, client_id=client_id, terminal_code=terminal_code,
-                                     actor=actor, secret=secret)
+                                     actor=actor, secret=secret,
+                                     verifier_key=_verifier_key(runtime, secret))
     click.echo(f"terminal {client_id}/{terminal_code}: secret rotated")
     _show_secret(client_id, terminal_code, used, secret is None)
 

@@ -51,8 +51,12 @@ DEMO_VENDORS = (
 )
 
 
-def seed_demo_vendors(session: Session) -> None:
-    """Create the demo vendors, terminals and funded floats in the caller's transaction."""
+def seed_demo_vendors(session: Session, verifier_key: bytes | None = None) -> None:
+    """Create the demo vendors, terminals and funded floats in the caller's transaction.
+
+    With `verifier_key` the terminals get HMAC verifiers: their secrets are published, so
+    argon2 would protect nothing and only cost every worker a check per terminal.
+    """
     for demo in DEMO_VENDORS:
         vendor = session.scalar(select(Vendor).where(Vendor.client_id == demo.client_id))
         if vendor is None:
@@ -68,6 +72,6 @@ def seed_demo_vendors(session: Session) -> None:
         if has_terminal is None:
             vendors.add_terminal(session, client_id=demo.client_id, terminal_code=demo.terminal,
                                  actor=DEMO_ACTOR, secret=demo.secret,
-                                 privileges=demo.privileges)
+                                 privileges=demo.privileges, verifier_key=verifier_key)
         floats.deposit(session, vendor_id=vendor.id, amount_cents=demo.float_cents,
                        bank_reference=demo.bank_reference, actor=DEMO_ACTOR)

@@ -22,7 +22,10 @@ the SOAP layer can say "available 12.50" without parsing a message::
      │    ├── WrongSecret
      │    ├── VendorNotActive          vendor_status ('suspended' or 'closed')
      │    ├── TerminalDisabled
-     │    └── AddressNotAllowed        source_ip
+     │    ├── AddressNotAllowed        source_ip
+     │    ├── MalformedCredentials     (NUL, control or undecodable bytes; the SOAP edge)
+     │    ├── LoginThrottled           retry_after (too many failures from this address)
+     │    └── VerifierBusy             retry_after (argon2 checks at their bound; not a failure)
      └── DebitRefused                  vendor_id, amount_cents   (post_vend/adjust; no change)
           ├── InsufficientFloat        balance_cents, floor_cents, available_cents
           ├── VendorSuspended          status ('suspended' or 'closed')
@@ -185,6 +188,32 @@ class AddressNotAllowed(AuthenticationError):
                  source_ip: str) -> None:
         super().__init__(message, client_id=client_id, terminal_code=terminal_code)
         self.source_ip = source_ip
+
+
+class MalformedCredentials(AuthenticationError):
+    code = "auth-malformed-credentials"
+
+
+class LoginThrottled(AuthenticationError):
+    """Too many recent failures of this (clientID, terminalID) from this source address."""
+
+    code = "auth-throttled"
+
+    def __init__(self, message: str, *, client_id: str, terminal_code: str,
+                 retry_after: float) -> None:
+        super().__init__(message, client_id=client_id, terminal_code=terminal_code)
+        self.retry_after = retry_after
+
+
+class VerifierBusy(AuthenticationError):
+    """Every argon2 slot of this process is taken: try again shortly (nothing was checked)."""
+
+    code = "auth-verifier-busy"
+
+    def __init__(self, message: str, *, client_id: str, terminal_code: str,
+                 retry_after: float = 1.0) -> None:
+        super().__init__(message, client_id=client_id, terminal_code=terminal_code)
+        self.retry_after = retry_after
 
 
 class DebitRefused(VendorAccountsError):

@@ -218,3 +218,35 @@ class LowFloatEvent(Base):
     balance_cents: Mapped[int] = mapped_column(BigInteger)
     threshold_cents: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """Recent failed logins of one claimed (clientID, terminalID) from one source address.
+
+    The login throttle (credentials.py) reads this row with the credentials, in the same
+    statement, and writes it only when a login fails (an upsert), is refused by the throttle
+    (the rate-limited audit count), or succeeds after failures (the row is deleted). The claimed
+    IDs need not exist: unknown ones are throttled too. Times are milliseconds since the epoch,
+    from the gateway's clock. A row whose last failure is older than the back-off's
+    ``forget_after`` counts as none and is deleted by the next failure anywhere, so the table holds
+    at most the last hour's attackers.
+    """
+
+    __tablename__ = "login_failure"
+    __table_args__ = (
+        CheckConstraint("failures > 0", name="failures_positive"),
+        CheckConstraint("throttled >= 0", name="throttled_not_negative"),
+        Index("ix_login_failure_last_failure_ms", "last_failure_ms"),
+    )
+
+    # As claimed in the Basic credentials (escaped, cut to the column's length).
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    terminal_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_ip: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_ms: Mapped[int] = mapped_column(BigInteger)
+    # Requests refused by the throttle since the last `soap.login_throttled` audit row, the count
+    # that row carried, and when it was written (a flood writes at most one a minute per row).
+    throttled: Mapped[int] = mapped_column(Integer, default=0)
+    throttled_reported: Mapped[int] = mapped_column(Integer, default=0)
+    throttled_audit_ms: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -176,10 +176,13 @@ def add_terminal(
     secret: str | None = None,
     allowed_cidrs: Iterable[str] = (),
     privileges: Iterable[str] = ("vend",),
+    verifier_key: bytes | None = None,
 ) -> tuple[Terminal, str]:
     """Add a terminal; returns it and its secret (generated unless given) to show once.
 
-    Audited as ``terminal.add`` (without the secret).
+    With `verifier_key` the secret is kept as an HMAC verifier (microseconds a login), else as
+    argon2id: pass the key only for a secret no person chose (see credentials.py). Audited as
+    ``terminal.add`` (without the secret).
     """
     vendor = get_vendor(session, client_id)
     _terminal_code(terminal_code)
@@ -192,7 +195,8 @@ def add_terminal(
         raise DuplicateTerminal(client_id=client_id, terminal_code=terminal_code)
     secret = secret if secret is not None else generate_secret()
     terminal = Terminal(
-        vendor_id=vendor.id, code=terminal_code, secret_hash=hash_secret(secret),
+        vendor_id=vendor.id, code=terminal_code,
+        secret_hash=hash_secret(secret, verifier_key=verifier_key),
         credential_version=1, allowed_cidrs=cidrs, status="active",
         **{f"can_{p}": p in wanted for p in PRIVILEGES},
     )
@@ -204,12 +208,13 @@ def add_terminal(
 
 
 def rotate_secret(session: Session, *, client_id: str, terminal_code: str, actor: str,
-                  secret: str | None = None) -> str:
+                  secret: str | None = None, verifier_key: bytes | None = None) -> str:
     """Give a terminal a new secret (generated unless given); the old one stops working at once
-    in every process, because the credential version changes. Audited as ``terminal.rotate``."""
+    in every process, because the credential version changes. `verifier_key` as for
+    `add_terminal`. Audited as ``terminal.rotate``."""
     terminal = get_terminal(session, client_id, terminal_code)
     secret = secret if secret is not None else generate_secret()
-    terminal.secret_hash = hash_secret(secret)
+    terminal.secret_hash = hash_secret(secret, verifier_key=verifier_key)
     terminal.credential_version += 1
     terminal.updated_at = utcnow()
     audit.record(session, actor, "terminal.rotate", f"{client_id}/{terminal_code}",

@@ -1,20 +1,32 @@
-"""Who is calling: HTTP Basic credentials, a failed-login throttle and the audit of refusals.
+"""Who is calling: HTTP Basic credentials, the failed-login throttle and the audit of refusals.
 
 Every request carries `Authorization: Basic base64("<clientID>/<terminalID>:<secret>")`. The
-check itself (unknown IDs, source-address allowlist, argon2 secret, vendor and terminal status)
-belongs to vendor_accounts.credentials.authenticate_terminal; this module turns its outcome into
-HTTP:
+check itself (unknown IDs, source-address allowlist, the secret's verifier, vendor and terminal
+status, and the throttle's row, all read in one statement) belongs to
+vendor_accounts.credentials.authenticate_terminal; this module turns its outcome into HTTP:
 
-    no or unreadable credentials, unknown clientID or terminalID,
-    wrong secret                                                     401 + WWW-Authenticate
+    no credentials (or another scheme)                               401 + WWW-Authenticate
+    Basic credentials that cannot be read (not base64, not UTF-8, a NUL
+    or another control character, no '/' or ':'), unknown clientID or
+    terminalID, wrong secret                                         401 + WWW-Authenticate
     address not on the terminal's allowlist, vendor suspended or closed,
     terminal disabled                                                403 + RequestAuthorisationEx
-    too many failures lately (this terminal or this source address)  429 + Retry-After
+    too many failures lately of this terminal from this address      429 + Retry-After
+    every argon2 slot of the worker busy (operator-chosen secrets)   503 + Retry-After
 
-Failed logins are throttled in process memory: each gunicorn worker keeps its own counts, so a
-node with N workers lets through at most N times the limits below before every worker refuses.
-That bounds guessing at argon2 speed without a shared store; the audit trail (one row per failure,
-never the secret) is in the database and shared by all nodes.
+Failed logins are counted per claimed (clientID, terminalID) and source address in the database
+(`login_failure`), so every worker and node agrees: five are free, then the address waits 1 s,
+2 s, 4 s, ... up to 15 minutes before it may try that terminal again (`credentials.Backoff`). The
+right secret from another address is never refused for this address's failures, a success from
+an address forgets that address's failures, and a NAT full of terminals is not locked out by one
+of them. Unreadable credentials are throttled and audited like a wrong secret, under the IDs they
+claim (escaped) or under empty ones.
+
+Audit: one `soap.login_failed` or `soap.login_refused` row per failure (never the secret), and
+for refusals by the throttle at most one `soap.login_throttled` row a minute per (terminal,
+address), carrying how many were refused since the last one, so a flood cannot flood the table.
+Client-supplied IDs are escaped (`gateway.audit.escape_control`) in audit rows and in this
+module's log lines: a newline in a terminalID cannot forge a line.
 """
 
 from __future__ import annotations
@@ -23,33 +35,43 @@ import base64
 import binascii
 import logging
 import math
-import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from gateway import audit
+from gateway.audit import escape_control
 from gateway.db import transaction
 from gateway.errors import RequestAuthorisation
 from gateway.runtime import Runtime
 from gateway.vend_types import Principal
-from vendor_accounts.credentials import TerminalPrincipal, authenticate_terminal
+from vendor_accounts.credentials import (
+    DEFAULT_BACKOFF,
+    Backoff,
+    TerminalPrincipal,
+    authenticate_terminal,
+    clear_login_failures,
+    login_wait,
+    note_throttled,
+    record_login_failure,
+)
 from vendor_accounts.exceptions import (
     AddressNotAllowed,
     AuthenticationError,
+    LoginThrottled,
+    MalformedCredentials,
     TerminalDisabled,
     VendorNotActive,
+    VerifierBusy,
 )
 
 log = logging.getLogger("gateway.soap.auth")
 
 REALM = 'Basic realm="vendgw", charset="UTF-8"'
-AuthenticateFn = Callable[[Session | Connection, str, str, str, str], TerminalPrincipal]
+AuthenticateFn = Callable[..., TerminalPrincipal]
 
 
 @dataclass(frozen=True)
@@ -57,88 +79,73 @@ class Credentials:
     client_id: str
     terminal_id: str
     secret: str
+    # Set when the header is Basic but unusable: the IDs are then what it seemed to claim (bytes
+    # that are not UTF-8 as lone surrogates) or empty, and the secret is empty.
+    malformed: bool = False
 
     def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
         return f"Credentials({self.client_id!r}, {self.terminal_id!r}, secret=***)"
 
+    @property
+    def throttle_ids(self) -> tuple[str, str]:
+        """The IDs the throttle counts these credentials under: as claimed, or escaped when
+        they are malformed (a NUL cannot even be stored in PostgreSQL text)."""
+        if self.malformed:
+            return escape_control(self.client_id), escape_control(self.terminal_id)
+        return self.client_id, self.terminal_id
+
+
+_UNREADABLE = Credentials("", "", "", malformed=True)
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" for c in text)
+
 
 def parse_basic(header: str | None) -> Credentials | None:
-    """`Basic base64(clientID/terminalID:secret)` -> Credentials, or None when unusable.
+    """`Basic base64(clientID/terminalID:secret)` -> Credentials; None without Basic credentials.
 
     The user part splits at the first '/': clientIDs are 13 digits, terminal IDs may hold '/'.
+    Basic credentials that cannot be used (see the module's table) come back `malformed`.
     """
     if not header:
         return None
     scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "basic" or not token.strip() or len(token) > 1024:
+    if scheme.lower() != "basic":
         return None
+    token = token.strip()
+    if not token or len(token) > 1024:
+        return _UNREADABLE
     try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
+        # WSGI hands header bytes over as latin-1 text: anything beyond ASCII is not base64.
+        raw = base64.b64decode(token.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        return _UNREADABLE
+    decoded = raw.decode("utf-8", "surrogateescape")
     user, sep, secret = decoded.partition(":")
     client_id, slash, terminal_id = user.partition("/")
-    if not sep or not slash or not client_id or not terminal_id or not secret:
-        return None
+    garbled = not decoded.isprintable() and (_has_control(decoded) or _has_surrogate(decoded))
+    if garbled or not sep or not slash or not client_id or not terminal_id or not secret:
+        return Credentials(client_id, terminal_id, "", malformed=True)
     return Credentials(client_id, terminal_id, secret)
 
 
+def _has_surrogate(text: str) -> bool:
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+@dataclass(frozen=True)
 class LoginThrottle:
-    """Sliding-window counts of failed logins per terminal and per source address.
+    """The throttle's policy at the edge: the back-off (`credentials.Backoff`), how often a
+    (terminal, address) refused by it may add a `soap.login_throttled` audit row, and the clock
+    (the time of day: every node must agree on it within a second or so)."""
 
-    `retry_after` says how long a caller must wait (0 when it may try); `failed` records a
-    failure; `succeeded` forgets a terminal's failures (an address's count stays: one address
-    guessing many terminals is the pattern to stop). Memory is bounded by `max_keys`.
-    """
+    backoff: Backoff = DEFAULT_BACKOFF
+    audit_every_seconds: float = 60.0
+    clock: Callable[[], float] = time.time
 
-    def __init__(self, *, per_terminal: int = 5, per_address: int = 20,
-                 window_seconds: float = 300.0, max_keys: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_terminal = per_terminal
-        self.per_address = per_address
-        self.window = window_seconds
-        self.max_keys = max_keys
-        self._clock = clock
-        self._failures: OrderedDict[tuple[str, ...], deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, ...], now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-        return times
-
-    def _wait(self, key: tuple[str, ...], limit: int, now: float) -> float:
-        times = self._recent(key, now)
-        if len(times) < limit:
-            return 0.0
-        # Blocked until enough of the failures have left the window.
-        return times[len(times) - limit] + self.window - now
-
-    def retry_after(self, terminal: tuple[str, str], address: str) -> float:
-        with self._lock:
-            now = self._clock()
-            return max(self._wait(("t", *terminal), self.per_terminal, now),
-                       self._wait(("a", address), self.per_address, now))
-
-    def failed(self, terminal: tuple[str, str], address: str) -> None:
-        with self._lock:
-            now = self._clock()
-            for key in (("t", *terminal), ("a", address)):
-                times = self._recent(key, now)
-                times.append(now)
-                self._failures[key] = times
-                self._failures.move_to_end(key)
-            while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
-
-    def succeeded(self, terminal: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(("t", *terminal), None)
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,10 @@ class AuthRefusal:
 
 
 UNAUTHORISED = AuthRefusal("401 Unauthorized", (("WWW-Authenticate", REALM),))
+
+
+def _retry_after(status: str, seconds: float) -> AuthRefusal:
+    return AuthRefusal(status, (("Retry-After", str(max(1, math.ceil(seconds)))),))
 
 
 class TerminalAuthenticator:
@@ -167,37 +178,78 @@ class TerminalAuthenticator:
         creds = parse_basic(environ.get("HTTP_AUTHORIZATION"))
         if creds is None:
             return UNAUTHORISED  # not a failed login: clients first try without credentials
-        terminal = (creds.client_id, creds.terminal_id)
-        wait = self.throttle.retry_after(terminal, address)
-        if wait > 0:
-            return AuthRefusal("429 Too Many Requests",
-                               (("Retry-After", str(math.ceil(wait))),))
+        now_ms = self.throttle.now_ms()
+        if creds.malformed:
+            return self._malformed(creds, address, now_ms)
         try:
             with self.runtime.single_reads.connect() as conn:
                 found = self.authenticate(conn, creds.client_id, creds.terminal_id,
-                                          creds.secret, address)
+                                          creds.secret, address,
+                                          verifier_key=self.runtime.verifier_key,
+                                          backoff=self.throttle.backoff, now_ms=now_ms)
+                if found.earlier_failures:
+                    clear_login_failures(conn, creds.client_id, creds.terminal_id, address)
+                    conn.commit()
+        except LoginThrottled as exc:
+            return self._throttled(creds, address, exc.retry_after, now_ms)
+        except VerifierBusy as exc:
+            return _retry_after("503 Service Unavailable", exc.retry_after)
         except (VendorNotActive, TerminalDisabled, AddressNotAllowed) as exc:
-            self._audit(creds, address, "soap.login_refused", exc)
-            if isinstance(exc, AddressNotAllowed):
-                self.throttle.failed(terminal, address)
+            self._failed(creds, address, "soap.login_refused", exc, now_ms,
+                         counted=isinstance(exc, AddressNotAllowed))
             return AuthRefusal("403 Forbidden", (), RequestAuthorisation(
                 _REFUSAL_MESSAGES[type(exc)], code=exc.code))
         except AuthenticationError as exc:
-            self.throttle.failed(terminal, address)
-            self._audit(creds, address, "soap.login_failed", exc)
+            self._failed(creds, address, "soap.login_failed", exc, now_ms)
             return UNAUTHORISED
-        self.throttle.succeeded(terminal)
         return Principal(vendor_id=found.vendor_id, terminal_db_id=found.terminal_id,
                          client_id=found.client_id, terminal_id=found.terminal_code,
                          privileges=found.privileges, commission=found.commission)
 
-    def _audit(self, creds: Credentials, address: str, action: str,
-               exc: AuthenticationError) -> None:
-        log.warning("%s %s/%s from %s: %s", action, creds.client_id, creds.terminal_id,
-                    address, exc.code)
+    def _malformed(self, creds: Credentials, address: str, now_ms: int) -> AuthRefusal:
+        with self.runtime.single_reads.connect() as conn:
+            wait = login_wait(conn, *creds.throttle_ids, address, now_ms=now_ms,
+                              backoff=self.throttle.backoff)
+        if wait > 0:
+            return self._throttled(creds, address, wait, now_ms)
+        exc = MalformedCredentials("unreadable Basic credentials",
+                                   client_id=creds.throttle_ids[0],
+                                   terminal_code=creds.throttle_ids[1])
+        self._failed(creds, address, "soap.login_failed", exc, now_ms)
+        return UNAUTHORISED
+
+    def _failed(self, creds: Credentials, address: str, action: str,
+                exc: AuthenticationError, now_ms: int, *, counted: bool = True) -> None:
+        self._log(action, creds, address, exc.code)
         with transaction(self.runtime.sessions) as session:
-            audit.record(session, f"{creds.client_id}/{creds.terminal_id}"[:100], action,
-                         "soap", reason=exc.code, source_ip=address)
+            if counted:
+                record_login_failure(session, *creds.throttle_ids, address,
+                                     now_ms=now_ms, backoff=self.throttle.backoff)
+            self._audit(session, creds, action, reason=exc.code, source_ip=address)
+
+    def _throttled(self, creds: Credentials, address: str, wait: float,
+                   now_ms: int) -> AuthRefusal:
+        every_ms = int(self.throttle.audit_every_seconds * 1000)
+        with self.runtime.single_reads.connect() as conn:
+            count = note_throttled(conn, *creds.throttle_ids, address,
+                                   now_ms=now_ms, every_ms=every_ms)
+            conn.commit()
+        if count:
+            self._log("soap.login_throttled", creds, address, f"{count} refused")
+            with transaction(self.runtime.sessions) as session:
+                self._audit(session, creds, "soap.login_throttled", reason="auth-throttled",
+                            source_ip=address, count=count,
+                            retry_after_seconds=math.ceil(wait))
+        return _retry_after("429 Too Many Requests", wait)
+
+    @staticmethod
+    def _log(action: str, creds: Credentials, address: str, what: str) -> None:
+        log.warning("%s %s/%s from %s: %s", action, escape_control(creds.client_id),
+                    escape_control(creds.terminal_id), escape_control(address), what)
+
+    @staticmethod
+    def _audit(session: Session, creds: Credentials, action: str, **detail: Any) -> None:
+        audit.record(session, f"{creds.client_id}/{creds.terminal_id}", action, "soap", **detail)
 
 
 _REFUSAL_MESSAGES: dict[type[AuthenticationError], str] = {

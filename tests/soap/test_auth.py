@@ -15,13 +15,13 @@ from gateway.models import AuditEvent
 from gateway.soap.auth import (
     AuthRefusal,
     Credentials,
-    LoginThrottle,
     TerminalAuthenticator,
     parse_basic,
 )
 from gateway.vend_types import Principal
 from tests.soap.support import ATM, OFFICE, POS
 from vendor_accounts import vendors
+from vendor_accounts.credentials import Backoff
 
 if TYPE_CHECKING:  # a class named Test* must not be imported where pytest collects
     from tests.conftest import TestDatabase
@@ -43,72 +43,57 @@ def test_terminal_ids_may_hold_slashes_and_secrets_colons() -> None:
         "6004000000019", "BR/01", "a:b")
 
 
+@pytest.mark.parametrize("value", [None, "", "Bearer abc", "Digest x"])
+def test_no_basic_credentials(value: str | None) -> None:
+    assert parse_basic(value) is None
+
+
 @pytest.mark.parametrize("value", [
-    None, "", "Bearer abc", "Basic", "Basic !!!notbase64",
+    "Basic", "Basic !!!notbase64",
     basic("6004000000019", "secret"),            # no terminal
     basic("/ATM-0001", "secret"),                # no client
     basic("6004000000019/ATM-0001", ""),         # no secret
     "Basic " + base64.b64encode(b"6004000000019/ATM-0001").decode(),  # no colon
     "Basic " + base64.b64encode(b"\xff\xfe/x:y").decode(),             # not UTF-8
+    "Basic " + base64.b64encode(b"6004000000019/ATM\x00-1:secret").decode(),  # NUL
+    "Basic " + base64.b64encode(b"6004000000019/ATM\n-1:secret").decode(),    # a newline
+    "Basic " + base64.b64encode("6004000000019/ATM-1:se\u0085cret".encode()).decode(),  # C1
+    "Basic \xff\xfe\xfd",                        # raw bytes beyond ASCII (latin-1 in WSGI)
     "Basic " + "A" * 2000,
 ])
-def test_unusable_headers(value: str | None) -> None:
-    assert parse_basic(value) is None
+def test_unusable_basic_credentials_are_malformed(value: str) -> None:
+    creds = parse_basic(value)
+    assert creds is not None and creds.malformed and creds.secret == ""
+    assert all(c.isprintable() for c in "".join(creds.throttle_ids))
+
+
+def test_printable_non_ascii_ids_are_usable() -> None:
+    assert parse_basic(basic("6004000000019/CAFÉ-1", "pässword")) == Credentials(
+        "6004000000019", "CAFÉ-1", "pässword")
 
 
 def test_credentials_never_show_the_secret() -> None:
     assert "demo-pass-1" not in repr(Credentials("6004000000019", "ATM-0001", "demo-pass-1"))
 
 
-# Throttle ------------------------------------------------------------------------------------
+# Throttle policy -----------------------------------------------------------------------------
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 1_800_000_000.0
 
     def __call__(self) -> float:
         return self.now
 
 
-def test_a_terminal_is_blocked_after_its_limit_until_failures_age_out() -> None:
-    clock = Clock()
-    throttle = LoginThrottle(per_terminal=3, per_address=100, window_seconds=60, clock=clock)
-    terminal = ("6004000000019", "ATM-0001")
-    for _ in range(3):
-        assert throttle.retry_after(terminal, "10.0.0.1") == 0
-        throttle.failed(terminal, "10.0.0.1")
-        clock.now += 1
-    assert throttle.retry_after(terminal, "10.0.0.2") == pytest.approx(57)
-    assert throttle.retry_after(("6004000000019", "ATM-0002"), "10.0.0.1") == 0
-    clock.now += 57
-    assert throttle.retry_after(terminal, "10.0.0.1") == 0
-
-
-def test_an_address_is_blocked_across_terminals() -> None:
-    clock = Clock()
-    throttle = LoginThrottle(per_terminal=100, per_address=4, window_seconds=60, clock=clock)
-    for i in range(4):
-        throttle.failed(("6004000000019", f"T{i}"), "10.0.0.9")
-    assert throttle.retry_after(("6004000000026", "POS-0001"), "10.0.0.9") > 0
-    assert throttle.retry_after(("6004000000026", "POS-0001"), "10.0.0.8") == 0
-
-
-def test_success_forgets_the_terminal_but_not_the_address() -> None:
-    throttle = LoginThrottle(per_terminal=2, per_address=3, clock=Clock())
-    terminal = ("6004000000019", "ATM-0001")
-    throttle.failed(terminal, "10.0.0.1")
-    throttle.failed(terminal, "10.0.0.1")
-    throttle.succeeded(terminal)
-    assert throttle.retry_after(terminal, "10.0.0.2") == 0
-    throttle.failed(terminal, "10.0.0.1")
-    assert throttle.retry_after(terminal, "10.0.0.1") > 0  # the address has three
-
-
-def test_memory_is_bounded() -> None:
-    throttle = LoginThrottle(max_keys=50, clock=Clock())
-    for i in range(1000):
-        throttle.failed(("6004000000019", f"T{i}"), f"10.0.{i // 250}.{i % 250}")
-    assert len(throttle._failures) <= 50
+def test_back_off_is_free_then_doubles_up_to_its_cap() -> None:
+    backoff = Backoff(free_failures=5, first_delay=1.0, max_delay=900.0)
+    assert [backoff.delay(n) for n in range(1, 18)] == [
+        0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
+    assert backoff.delay(10_000) == 900
+    assert backoff.wait(None, None, 0) == 0
+    assert backoff.wait(7, 10_000, 10_500) == pytest.approx(1.5)
+    assert backoff.wait(7, 10_000, 10_000 + 3_600_000) == 0  # forgotten after an hour
 
 
 # The real check ------------------------------------------------------------------------------
@@ -159,15 +144,16 @@ def test_missing_credentials_are_401_and_not_audited(demo_db: TestDatabase) -> N
 
 
 def test_repeated_failures_are_throttled(demo_db: TestDatabase) -> None:
-    auth = TerminalAuthenticator(demo_db.runtime, throttle=LoginThrottle(per_terminal=3))
-    for _ in range(3):
+    auth = TerminalAuthenticator(demo_db.runtime)
+    for _ in range(6):  # five free, the sixth earns a wait
         refusal = auth(environ(f"{ATM.client_id}/{ATM.terminal_id}", "guess"))
         assert isinstance(refusal, AuthRefusal) and refusal.status.startswith("401")
-    blocked = auth(environ(*ATM.auth))  # even the right secret waits now
+    blocked = auth(environ(*ATM.auth))  # even the right secret waits now, from this address
     assert isinstance(blocked, AuthRefusal)
     assert blocked.status == "429 Too Many Requests"
     assert int(dict(blocked.headers)["Retry-After"]) > 0
-    assert len(audit_rows(demo_db)) == 3
+    assert [r.action for r in audit_rows(demo_db)] == ["soap.login_failed"] * 6 + [
+        "soap.login_throttled"]
 
 
 @pytest.mark.parametrize("change,code", [

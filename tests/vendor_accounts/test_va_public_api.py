@@ -37,7 +37,8 @@ def test_the_vend_path_signatures():
     assert list(inspect.signature(vendor_accounts.reverse_vend).parameters) == [
         "session", "journal_entry_id", "reference", "at", "timezone"]
     assert list(inspect.signature(vendor_accounts.authenticate_terminal).parameters) == [
-        "session", "client_id", "terminal_id", "secret", "source_ip", "verification_cache"]
+        "session", "client_id", "terminal_id", "secret", "source_ip", "verification_cache",
+        "verifier_key", "backoff", "now_ms"]
 
 
 def test_every_error_belongs_to_the_one_tree():

@@ -45,7 +45,8 @@ def test_registering_a_vendor_and_a_terminal(db, run):
     assert "shown once" in out
     with transaction(db.sessions) as s:
         principal = authenticate_terminal(s, CLIENT, "POS-1", secret, "10.1.2.3",
-                                          verification_cache=VerificationCache())
+                                          verification_cache=VerificationCache(),
+                                          verifier_key=db.runtime.verifier_key)
     assert principal.privileges == frozenset({"vend", "reprint"})
 
     out = run(terminal, "rotate-secret", "--vendor", CLIENT, "--terminal", "POS-1",
