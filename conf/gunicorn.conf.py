@@ -1,8 +1,13 @@
 """gunicorn settings for the vending gateway (`vendgw serve` passes this file).
 
-Sync workers: each vend is a short, database-bound request, and a worker per request keeps a
-crash or a slow client from touching other vends. Override any value with GUNICORN_CMD_ARGS or
-the VENDGW_GUNICORN_* variables below.
+Workers: gunicorn's asyncio worker with gateway.serving in front of the WSGI application
+(`gateway.serving:application`). A connection costs a coroutine until its whole request has
+arrived (headers within VENDGW_GUNICORN_HEADER_TIMEOUT, body within VENDGW_GUNICORN_BODY_TIMEOUT,
+10 s each by default); then the request runs in one of `threads` threads of its worker. Slow or
+silent clients therefore hold no process and no thread (sync workers must never face clients:
+a few dripping connections took every one of them). See gateway/serving.py for the why.
+
+Override any value with GUNICORN_CMD_ARGS or the VENDGW_GUNICORN_* variables below.
 """
 
 import multiprocessing
@@ -10,12 +15,40 @@ import os
 import tomllib
 from pathlib import Path
 
+from gateway.serving import die_with_master
+
 bind = os.environ.get("VENDGW_SERVER_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("VENDGW_GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-worker_class = os.environ.get("VENDGW_GUNICORN_WORKER_CLASS", "sync")
+worker_class = "gateway.serving.Worker"
+# Requests of one worker run in this many threads at once (each holds one database connection
+# while it runs: keep it within the engine's pool, 10 by default).
+threads = int(os.environ.get("VENDGW_GUNICORN_THREADS", "4"))
+asgi_loop = "asyncio"
+asgi_lifespan = "off"
 timeout = int(os.environ.get("VENDGW_GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
+
+# The control socket (gunicornc) defaults to one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl):
+# a second node on the host would take it over from the first. Off unless a path of its own is
+# given per node (the systemd unit gives one under its RuntimeDirectory).
+if os.environ.get("VENDGW_GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["VENDGW_GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
+
+# Behind a load balancer or TLS terminator: with PROXY protocol (HAProxy `send-proxy-v2`) from
+# these addresses, REMOTE_ADDR (terminal address allowlists, the login throttle) is the client's,
+# not the proxy's. X-Forwarded-For is never trusted for that.
+proxy_protocol = os.environ.get("VENDGW_GUNICORN_PROXY_PROTOCOL", "off")
+proxy_allow_ips = os.environ.get("VENDGW_GUNICORN_PROXY_ALLOW_IPS", "127.0.0.1,::1")
+
+
+def post_fork(server, worker):  # gunicorn calls it in each new worker
+    # Workers die with their master, even when it is killed with SIGKILL (issue 12, defect 9).
+    die_with_master(server.pid)
+
+
 # Headers are small in XMLVend; the body limit (64 KiB) is enforced by the application.
 limit_request_line = 4096
 limit_request_fields = 50

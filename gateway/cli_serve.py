@@ -1,4 +1,10 @@
-"""`vendgw serve`: the SOAP gateway under gunicorn."""
+"""`vendgw serve`: the SOAP gateway under gunicorn.
+
+gunicorn runs gateway.serving's asyncio worker (conf/gunicorn.conf.py), which reads each request
+whole, within deadlines, before a thread runs the WSGI application: slow clients cost a
+coroutine, never a worker. Never point gunicorn's sync workers at `gateway.wsgi:application`
+where clients can reach them.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,10 @@ from gateway.settings import CONF_DIR
 @click.command()
 @click.option("--bind", help="HOST:PORT to listen on (default: server.bind from settings).")
 @click.option("--workers", type=int, help="Worker processes (default from conf/gunicorn.conf.py).")
+@click.option("--threads", type=int,
+              help="Requests each worker runs at once (default from conf/gunicorn.conf.py).")
 @click.pass_obj
-def serve(runtime: Runtime, bind: str | None, workers: int | None) -> None:
+def serve(runtime: Runtime, bind: str | None, workers: int | None, threads: int | None) -> None:
     """Serve the gateway with gunicorn; the WSDL is at http://HOST:PORT/vend?wsdl."""
     bind = bind or runtime.settings.server.bind
     scheme = "https" if os.environ.get("VENDGW_TLS_CERT") else "http"
@@ -24,7 +32,9 @@ def serve(runtime: Runtime, bind: str | None, workers: int | None) -> None:
             "--bind", bind]
     if workers:
         args += ["--workers", str(workers)]
-    args.append("gateway.wsgi:application")
+    if threads:
+        args += ["--threads", str(threads)]
+    args.append("gateway.serving:application")
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, args)  # noqa: S606 - gunicorn replaces this process on purpose

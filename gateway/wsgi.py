@@ -37,7 +37,12 @@ def create_app(runtime: Runtime) -> WsgiApp:
 def __getattr__(name: str) -> Any:
     # Built on first use in each gunicorn worker (after fork), never at import in the master.
     if name == "application":
-        app = create_app(Runtime(get_settings()))
+        runtime = Runtime(get_settings())
+        # Requests run in threads (gateway.serving): build what they share here, once, rather
+        # than on a first use that two threads could race to (cached_property takes no lock
+        # from Python 3.12 on).
+        _ = runtime.engine, runtime.single_reads, runtime.sessions, runtime.security_module
+        app = create_app(runtime)
         globals()["application"] = app
         # Everything built so far (modules, the spyne application, the ORM mappers) lives as long
         # as the worker: take it out of the collector's view, so that a full collection walks only

@@ -2,10 +2,12 @@
 
     GET ?wsdl                 the WSDL, its address taken from this request (no credentials)
     anything but POST         405
+    Content-Type not text/xml 415 + XMLVendSchemaEx                     (guard.py)
     Content-Length > limit    413 + XMLVendSchemaEx, nothing read
     HTTP Basic                401 / 403 + RequestAuthorisationEx / 429   (auth.py)
     bounded read, hardened
     parse, no DTD             413 or XMLVendSchemaEx                      (guard.py)
+    mustUnderstand headers    500 + soap11env:MustUnderstand              (guard.py)
     schema validation,
     operation                 spyne (service.py); faults via faults.to_fault
 
@@ -29,7 +31,15 @@ from spyne.server.wsgi import WsgiApplication, WsgiMethodContext
 from gateway.runtime import Runtime
 from gateway.soap.auth import AuthRefusal, TerminalAuthenticator
 from gateway.soap.faults import to_fault
-from gateway.soap.guard import BodyTooLarge, check_declared_length, parse_envelope, read_body
+from gateway.soap.guard import (
+    BodyTooLarge,
+    UnsupportedMediaType,
+    check_content_type,
+    check_declared_length,
+    check_must_understand,
+    parse_envelope,
+    read_body,
+)
 from gateway.soap.service import DOCUMENT_KEY, PRINCIPAL_KEY, build_application
 from gateway.soap.wsdl_export import canonical
 from gateway.vend_types import Principal, VendingService
@@ -134,6 +144,7 @@ def create_soap_app(service: VendingService, runtime: Runtime, *,
                           "POST a SOAP 1.1 envelope here, or GET ?wsdl\n",
                           [("Allow", "GET, POST")])
         try:
+            check_content_type(environ)
             check_declared_length(environ, limit)
             who = authenticate(environ)
             if isinstance(who, AuthRefusal):
@@ -144,6 +155,10 @@ def create_soap_app(service: VendingService, runtime: Runtime, *,
                               who.headers)
             body = read_body(environ, limit)
             document = parse_envelope(body)
+            check_must_understand(document)
+        except UnsupportedMediaType as exc:
+            return soap.fault_response(environ, start_response, exc,
+                                       "415 Unsupported Media Type")
         except BodyTooLarge as exc:
             return soap.fault_response(environ, start_response, exc,
                                        "413 Request Entity Too Large", [("Connection", "close")])

@@ -13,6 +13,10 @@ raises its own `Fault`s for documents it cannot take. Every one of them reaches 
                    <correlationID>...</correlationID>        Server.SystemEx only
                  </XMLVendFault>
 
+One fault is SOAP's rather than XMLVend's: a header entry marked mustUnderstand="1" that we do
+not obey gets `soap11env:MustUnderstand` (SOAP 1.1 section 4.4.1), without a detail, which
+SOAP keeps for errors in the Body (section 4.4).
+
 Anything that is not ours becomes Server.SystemEx with a generic message; the exception and its
 traceback go to the server log under a correlation id that the fault carries, never to the
 client. A database that is busy, slow or gone (a lock or statement time-out, a lost connection:
@@ -35,6 +39,7 @@ from spyne.model.fault import Fault
 
 from gateway.db import as_database_unavailable, database_reason
 from gateway.errors import GatewayError, SchemaError, SystemError_
+from gateway.soap.guard import HeaderNotUnderstood
 from gateway.soap.types import TNS, optional, required
 
 log = logging.getLogger("gateway.soap")
@@ -79,6 +84,18 @@ class VendFault(Fault):  # type: ignore[misc]  # spyne is untyped
         )
 
 
+class MustUnderstandFault(VendFault):
+    """SOAP 1.1's MustUnderstand fault: faultcode MustUnderstand in the envelope's namespace."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.fault_type = "MustUnderstand"
+        self.code = "must-understand"
+        self.correlation_id = None
+        shown = ", ".join(names)
+        Fault.__init__(self, faultcode="MustUnderstand",
+                       faultstring=_clip(f"SOAP header not understood: {shown}"))
+
+
 def _detail(fault_type: str, code: str, message: str,
             correlation_id: str | None) -> etree._Element:
     root = etree.Element(f"{{{TNS}}}{XMLVendFault.get_type_name()}", nsmap={None: TNS})
@@ -98,6 +115,9 @@ def to_fault(exc: BaseException) -> VendFault:
     """Map any exception to the fault a client sees (the one place that does this)."""
     if isinstance(exc, VendFault):
         return exc
+    if isinstance(exc, HeaderNotUnderstood):
+        log.info("refused MustUnderstand: %s", _clip(", ".join(exc.names)))
+        return MustUnderstandFault(exc.names)
     if isinstance(exc, GatewayError) and exc.client_fault:
         log.info("refused %s (%s): %s", exc.fault_type, exc.code, exc.message)
         return VendFault(exc.fault_type, True, _clip(exc.message), exc.code)

@@ -8,7 +8,9 @@ parsed once by a parser that cannot resolve entities, load DTDs or touch the net
 then handed the parsed tree (see app.HardenedSoap11) and never sees the bytes.
 
 Refusals are `SchemaError` (XMLVendSchemaEx); an oversized body is `BodyTooLarge`, answered with
-HTTP 413 and that fault in the body.
+HTTP 413 and that fault in the body; a Content-Type other than text/xml is `UnsupportedMediaType`
+(HTTP 415, before anything else is looked at); a SOAP header entry that demands to be understood
+(mustUnderstand="1") is `HeaderNotUnderstood`, answered with SOAP's own MustUnderstand fault.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from lxml import etree
 from gateway.errors import SchemaError
 
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+# SOAP 1.1 section 4.2.2: a header entry without an actor, or with this one, is meant for us.
+SOAP11_NEXT_ACTOR = "http://schemas.xmlsoap.org/soap/actor/next"
 READ_BLOCK = 8192
 # A DTD in any form: the internal subset is where entity declarations live.
 _DTD_MARKERS = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -30,6 +34,47 @@ class BodyTooLarge(SchemaError):
     """The body exceeds server.max_body_bytes."""
 
     default_code = "body-too-large"
+
+
+class UnsupportedMediaType(SchemaError):
+    """The request's Content-Type is not text/xml (SOAP 1.1)."""
+
+    default_code = "unsupported-media-type"
+
+
+class HeaderNotUnderstood(Exception):
+    """SOAP header entries addressed to us with mustUnderstand="1", which we do not obey.
+
+    XMLVend defines no SOAP headers, so every such entry is one we do not understand, and
+    SOAP 1.1 (section 4.2.3) forbids processing the message as if it were absent."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
+
+
+def check_content_type(environ: dict[str, Any]) -> None:
+    """SOAP 1.1 bodies are text/xml; parameters (charset) are allowed, anything else refused."""
+    raw = str(environ.get("CONTENT_TYPE") or "")
+    media_type = raw.split(";", 1)[0].strip().lower()
+    if media_type != "text/xml":
+        shown = "no Content-Type" if not raw.strip() else f"Content-Type {media_type[:60]!r}"
+        raise UnsupportedMediaType(f"SOAP 1.1 requests are text/xml; this one has {shown}")
+
+
+def check_must_understand(root: etree._Element) -> None:
+    """Refuse the envelope when a header entry meant for us has mustUnderstand="1" (or "true")."""
+    names = []
+    for header in root.findall(f"{{{SOAP11_ENV}}}Header"):
+        for entry in header:
+            if not isinstance(entry.tag, str):
+                continue
+            must = (entry.get(f"{{{SOAP11_ENV}}}mustUnderstand") or "").strip()
+            actor = (entry.get(f"{{{SOAP11_ENV}}}actor") or SOAP11_NEXT_ACTOR).strip()
+            if must in ("1", "true") and actor == SOAP11_NEXT_ACTOR:
+                names.append(entry.tag)
+    if names:
+        raise HeaderNotUnderstood(names)
 
 
 def _parser() -> etree.XMLParser:

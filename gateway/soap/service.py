@@ -11,6 +11,7 @@ one fault detail, XMLVendFault (faults.py).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -199,6 +200,10 @@ class HardenedSoap11(Soap11):  # type: ignore[misc]  # spyne is untyped
 
     def __init__(self) -> None:
         super().__init__(validator="lxml")
+        # One lxml XMLSchema serves every thread of a worker, and its error_log is shared: read
+        # after another thread's validation, it gave one request the error message (and the
+        # values quoted in it) of another request. Validation and reading the log go together.
+        self._validation_lock = threading.Lock()
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         document = ctx.transport.req_env.get(DOCUMENT_KEY)
@@ -208,10 +213,12 @@ class HardenedSoap11(Soap11):  # type: ignore[misc]  # spyne is untyped
 
     def validate_body(self, ctx: Any, message: Any) -> None:
         schema = self.validation_schema
-        if not schema.validate(ctx.in_body_doc):
-            error = schema.error_log.last_error
-            raise to_fault(SchemaError(f"the request does not follow the schema: "
-                                       f"{error.message if error else 'invalid'}",
+        with self._validation_lock:
+            valid = schema.validate(ctx.in_body_doc)
+            error = None if valid else schema.error_log.last_error
+            message = error.message if error else "invalid"
+        if not valid:
+            raise to_fault(SchemaError(f"the request does not follow the schema: {message}",
                                        code="schema"))
 
 

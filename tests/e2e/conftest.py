@@ -1,5 +1,6 @@
-"""End-to-end fixtures: the real server (`vendgw serve`, gunicorn, 2 sync workers) on a seeded demo
-database, called over loopback the way a bank calls it.
+"""End-to-end fixtures: the real server (`vendgw serve`: gunicorn, 2 of gateway.serving's asyncio
+workers, each running requests in a small thread pool) on a seeded demo database, called over
+loopback the way a bank calls it.
 
 Starting gunicorn takes about a second, so servers live per test module (per backend), not per
 test. The lead's `demo_db` fixture is function-scoped and so cannot feed a module-scoped server;

@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import pytest
 from lxml import etree
+from spyne.model.fault import Fault
 
 from gateway.errors import SchemaError
 from gateway.soap.guard import BodyTooLarge, check_declared_length, parse_envelope, read_body
-from tests.soap.support import ENTITY_BOMB, MALFORMED, XXE_BODY, envelope
+from gateway.soap.service import build_application
+from gateway.soap.types import TNS
+from tests.soap.support import (
+    ATM,
+    ENTITY_BOMB,
+    MALFORMED,
+    XXE_BODY,
+    confirm_customer_xml,
+    credit_vend_xml,
+    envelope,
+    fault_of,
+    row_counts,
+    session_for,
+)
+
+if TYPE_CHECKING:
+    from gateway.soap.app import WsgiApp
+    from tests.conftest import TestDatabase
+
+BASE = "http://vendgw.test"
 
 LIMIT = 1024
 
@@ -129,3 +152,110 @@ def test_deep_nesting_is_refused_by_the_parser_limits() -> None:
 def test_a_good_envelope_parses() -> None:
     root = parse_envelope(envelope("<ConfirmCustomerReq/>"))
     assert root.tag == "{http://schemas.xmlsoap.org/soap/envelope/}Envelope"
+
+
+# Content-Type and mustUnderstand, through the /vend WSGI application on the demo database -------
+
+XML = {"Content-Type": "text/xml; charset=utf-8"}
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+def with_header(body: str, header_entries: str) -> bytes:
+    """An envelope around `body` with a SOAP Header holding `header_entries`."""
+    return envelope(body).replace(b"<soapenv:Body>",
+                                  f"<soapenv:Header>{header_entries}</soapenv:Header>"
+                                  "<soapenv:Body>".encode())
+
+
+@pytest.mark.parametrize("content_type", [
+    None, "", "application/soap+xml; charset=utf-8", "application/xml", "application/json",
+    "text/plain", "text/xmlx", "multipart/related; type=text/xml",
+])
+def test_a_post_that_is_not_text_xml_is_415(vend_app: WsgiApp, demo_db: TestDatabase,
+                                            content_type: str | None) -> None:
+    session = session_for(ATM, vend_app)
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    before = row_counts(demo_db.engine)
+    response = session.post(f"{BASE}/vend", data=envelope(credit_vend_xml(ATM)), headers=headers)
+    assert response.status_code == 415
+    assert response.headers["Content-Type"].startswith("text/xml")
+    fault = fault_of(response)
+    assert (fault["faultType"], fault["code"]) == ("XMLVendSchemaEx", "unsupported-media-type")
+    assert row_counts(demo_db.engine) == before
+
+
+@pytest.mark.parametrize("content_type", ["text/xml", "TEXT/XML; charset=UTF-8",
+                                          'text/xml;charset="utf-8"', "text/xml ; charset=utf-8"])
+def test_text_xml_with_or_without_charset_is_served(vend_app: WsgiApp,
+                                                    content_type: str) -> None:
+    response = session_for(ATM, vend_app).post(f"{BASE}/vend",
+                                               data=envelope(confirm_customer_xml(ATM)),
+                                               headers={"Content-Type": content_type})
+    assert response.status_code == 200, response.content[:300]
+    assert b"ConfirmCustomerResp" in response.content
+
+
+@pytest.mark.parametrize("must", ["1", "true", " 1 "])
+def test_a_must_understand_header_gets_the_must_understand_fault(
+        vend_app: WsgiApp, demo_db: TestDatabase, must: str) -> None:
+    body = with_header(credit_vend_xml(ATM),
+                       f'<sec:Security xmlns:sec="urn:example:security" '
+                       f'soapenv:mustUnderstand="{must}"><sec:Token>t</sec:Token></sec:Security>')
+    before = row_counts(demo_db.engine)
+    response = session_for(ATM, vend_app).post(f"{BASE}/vend", data=body, headers=XML)
+    assert response.status_code == 500
+    assert response.headers["Content-Type"].startswith("text/xml")
+    root = etree.fromstring(response.content)
+    fault = root.find(f".//{{{SOAP_ENV}}}Fault")
+    assert fault is not None
+    code = fault.findtext("faultcode") or ""
+    prefix, _, local = code.partition(":")
+    assert local == "MustUnderstand"
+    assert fault.nsmap[prefix] == SOAP_ENV  # a QName in the envelope's namespace
+    assert "urn:example:security" in (fault.findtext("faultstring") or "")
+    assert fault.find("detail") is None  # SOAP 1.1 4.4: detail is for errors in the Body
+    assert row_counts(demo_db.engine) == before  # the vend was not made
+
+
+@pytest.mark.parametrize("entry", [
+    '<sec:Trace xmlns:sec="urn:example:trace">t</sec:Trace>',
+    '<sec:Trace xmlns:sec="urn:example:trace" soapenv:mustUnderstand="0">t</sec:Trace>',
+    '<sec:Trace xmlns:sec="urn:example:trace" soapenv:mustUnderstand="false">t</sec:Trace>',
+    # addressed to another node on the path, not to us (SOAP 1.1 4.2.2)
+    '<sec:Trace xmlns:sec="urn:example:trace" soapenv:mustUnderstand="1" '
+    'soapenv:actor="urn:example:some-other-node">t</sec:Trace>',
+])
+def test_headers_we_may_ignore_are_ignored(vend_app: WsgiApp, entry: str) -> None:
+    response = session_for(ATM, vend_app).post(
+        f"{BASE}/vend", data=with_header(confirm_customer_xml(ATM), entry), headers=XML)
+    assert response.status_code == 200, response.content[:300]
+
+
+def test_schema_errors_stay_with_their_own_request_across_threads() -> None:
+    """Threads of one worker share the spyne protocol and its lxml schema, whose error_log is
+    one per schema: each refusal must quote its own request, never another thread's."""
+    protocol = build_application(None, "vendgw-test").in_protocol
+    threads, rounds = 8, 300
+    wrong: list[str] = []
+
+    def run(n: int) -> None:
+        doc = etree.fromstring(
+            f'<ConfirmCustomerReq xmlns="{TNS}"><clientID>6004000000019</clientID>'
+            f"<terminalID>ATM-0001</terminalID><msgID><dateTime>20260101000000</dateTime>"
+            f"<uniqueNumber>1</uniqueNumber></msgID><meterNumber>bad-{n}-meter</meterNumber>"
+            f"</ConfirmCustomerReq>".encode())
+        ctx = SimpleNamespace(in_body_doc=doc)
+        for _ in range(rounds):
+            try:
+                protocol.validate_body(ctx, None)
+                wrong.append(f"{n}: accepted")
+            except Fault as fault:
+                if f"bad-{n}-meter" not in fault.faultstring:
+                    wrong.append(f"{n}: {fault.faultstring}")
+
+    pool = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert wrong == [], f"{len(wrong)} of {threads * rounds} refusals quoted another request"

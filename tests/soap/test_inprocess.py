@@ -51,7 +51,8 @@ def test_served_wsdl_is_the_checked_in_one(vend_app: WsgiApp) -> None:
 
 def test_missing_credentials(vend_app: WsgiApp) -> None:
     response = session_for(None, vend_app).post(f"{BASE}/vend",
-                                                data=envelope(confirm_customer_xml(ATM)))
+                                                data=envelope(confirm_customer_xml(ATM)),
+                                                headers={"Content-Type": "text/xml"})
     assert response.status_code == 401
     assert "WWW-Authenticate" in response.headers
 
@@ -72,7 +73,8 @@ def test_body_of_another_vendor(vend_app: WsgiApp) -> None:
 def test_refused_bodies_change_nothing(vend_app: WsgiApp, demo_db: TestDatabase, body: bytes,
                                        status: int, code: str) -> None:
     before = row_counts(demo_db.engine)
-    response = session_for(ATM, vend_app).post(f"{BASE}/vend", data=body)
+    response = session_for(ATM, vend_app).post(f"{BASE}/vend", data=body,
+                                               headers={"Content-Type": "text/xml"})
     assert response.status_code == status
     assert fault_of(response)["code"] == code
     assert row_counts(demo_db.engine) == before
