@@ -41,7 +41,8 @@ def __getattr__(name: str) -> Any:
         # Requests run in threads (gateway.serving): build what they share here, once, rather
         # than on a first use that two threads could race to (cached_property takes no lock
         # from Python 3.12 on).
-        _ = runtime.engine, runtime.single_reads, runtime.sessions, runtime.security_module
+        _ = (runtime.engine, runtime.single_reads, runtime.sessions, runtime.security_module,
+             runtime.verifier_key)
         app = create_app(runtime)
         globals()["application"] = app
         # Everything built so far (modules, the spyne application, the ORM mappers) lives as long
