@@ -119,5 +119,5 @@ def demo_db(db: TestDatabase) -> TestDatabase:
     from gateway.db import transaction
 
     with transaction(db.sessions) as session:
-        demo.seed(session, db.runtime.security_module)
+        demo.seed(session, db.runtime.security_module, db.runtime.verifier_key)
     return db

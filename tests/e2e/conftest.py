@@ -67,7 +67,7 @@ def e2e_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     runtime = Runtime(settings, _engine=engine)
     database = TestDatabase(backend, url, engine, make_session_factory(engine), settings, runtime)
     with transaction(database.sessions) as session:
-        demo.seed(session, runtime.security_module)
+        demo.seed(session, runtime.security_module, runtime.verifier_key)
     try:
         yield database
     finally:

@@ -37,7 +37,8 @@ def _check_demo(db) -> None:
             assert (v.name, v.kind, v.status, v.balance_cents, v.floor_cents, v.terminals) == (
                 name, kind, "active", cents, 0, 1)
             principal = authenticate_terminal(s, client, term, secret, "127.0.0.1",
-                                              verification_cache=VerificationCache())
+                                              verification_cache=VerificationCache(),
+                                              verifier_key=db.runtime.verifier_key)
             assert principal.privileges == privileges
         bank = get_vendor(s, "6004000000019")
         assert s.get(FloatAccount, bank.id).commission_bp == 150
