@@ -23,9 +23,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -127,7 +127,7 @@ def _incoming_id(environ: dict[str, Any]) -> str:
     offered = environ.get("HTTP_X_REQUEST_ID")
     if isinstance(offered, str) and _SANE_ID.fullmatch(offered):
         return offered
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 128 random bits, as a UUID has, at half its cost
 
 
 class _ClosingBody:

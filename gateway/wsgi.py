@@ -57,7 +57,9 @@ def create_app(runtime: Runtime) -> WsgiApp:
 def __getattr__(name: str) -> Any:
     # Built on first use in each gunicorn worker (after fork), never at import in the master.
     if name == "application":
-        app = create_app(Runtime(get_settings()))
+        from gateway.metrics import instrument  # request ids; metrics when enabled
+
+        app = instrument(create_app(Runtime(get_settings())))
         globals()["application"] = app
         # Everything built so far (modules, the spyne application, the ORM mappers) lives as long
         # as the worker: take it out of the collector's view, so that a full collection walks only
