@@ -131,3 +131,20 @@ def test_a_file_that_is_no_backup_fails(demo_db: TestDatabase, tmp_path: Path) -
     assert done.returncode == 1
     assert "FAIL  restore: pg_restore exited" in done.stdout
     assert scratch_databases() == []
+
+
+def test_a_backup_whose_schema_drifted_fails(demo_db: TestDatabase, tmp_path: Path) -> None:
+    vend_a_day(demo_db)
+    with demo_db.engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_vend_transaction_vendor_created"))
+    try:
+        backup = backup_of(demo_db, tmp_path)
+    finally:  # the PostgreSQL test database outlives this test: put the index back
+        with demo_db.engine.begin() as conn:
+            conn.execute(text("CREATE INDEX ix_vend_transaction_vendor_created "
+                              "ON vend_transaction (vendor_id, created_at)"))
+    done = verify(demo_db, backup)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL  schema: 1 problem(s)" in done.stdout
+    assert "ix_vend_transaction_vendor_created" in done.stdout
+    assert "ok    ledger:" in done.stdout
