@@ -15,6 +15,7 @@ import os
 import tomllib
 from pathlib import Path
 
+from gateway.metrics import child_exit, on_starting  # noqa: F401 - gunicorn hooks: metrics dir
 from gateway.serving import die_with_master
 
 bind = os.environ.get("VENDGW_SERVER_BIND", "127.0.0.1:8080")

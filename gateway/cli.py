@@ -15,6 +15,7 @@ COMMANDS = [
     ("gateway.cli_meter", "meter"),
     ("gateway.cli_demo", "demo_group"),
     ("gateway.cli_serve", "serve"),
+    ("gateway.cli_metrics", "metrics_group"),
     ("gateway.soap.wsdl_export", "wsdl_group"),
     ("gateway.cli_tariff", "tariff"),
     ("gateway.cli_vend", "quote"),

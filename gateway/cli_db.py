@@ -1,10 +1,13 @@
-"""`vendgw db`: schema migrations."""
+"""`vendgw db`: schema migrations and the backup restore drill."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from gateway import migrate
+from gateway.cli_support import CliError
 from gateway.runtime import Runtime
 
 
@@ -33,3 +36,29 @@ def check(runtime: Runtime) -> None:
     """Fail when the models and the migrated schema differ."""
     migrate.check(runtime.settings.database_url)
     click.echo("schema matches the models")
+
+
+@db.command("verify-backup")
+@click.argument("backup", type=click.Path(exists=True, path_type=Path))
+@click.option("--server", help="SQLAlchemy URL of the PostgreSQL server to restore on "
+              "(default: the configured database's server).")
+@click.option("--pg-bin", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory of pg_restore and psql (default: PATH, then "
+                   "/usr/lib/postgresql/*/bin).")
+@click.pass_obj
+def verify_backup(runtime: Runtime, backup: Path, server: str | None,
+                  pg_bin: Path | None) -> None:
+    """Restore BACKUP into a scratch database, run every invariant check, drop it again.
+
+    BACKUP is a pg_dump file (-Fc recommended; -Fd, -Ft and plain SQL too) or a SQLite
+    database file. Exits 1 when the backup does not restore or any check fails."""
+    from gateway.backup import RestoreFailed
+    from gateway.backup import verify_backup as verify
+
+    try:
+        report = verify(backup, server or runtime.settings.database_url, pg_bin)
+    except RestoreFailed as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(report.render())
+    if not report.ok:
+        raise CliError(f"{backup} failed verification")

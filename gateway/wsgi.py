@@ -43,7 +43,9 @@ def __getattr__(name: str) -> Any:
         # from Python 3.12 on).
         _ = (runtime.engine, runtime.single_reads, runtime.sessions, runtime.security_module,
              runtime.verifier_key)
-        app = create_app(runtime)
+        from gateway.metrics import instrument  # request ids; metrics when enabled
+
+        app = instrument(create_app(runtime))
         globals()["application"] = app
         # Everything built so far (modules, the spyne application, the ORM mappers) lives as long
         # as the worker: take it out of the collector's view, so that a full collection walks only

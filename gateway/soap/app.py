@@ -40,7 +40,7 @@ from gateway.soap.guard import (
     parse_envelope,
     read_body,
 )
-from gateway.soap.service import DOCUMENT_KEY, PRINCIPAL_KEY, build_application
+from gateway.soap.service import DOCUMENT_KEY, FAULT_TYPE_KEY, PRINCIPAL_KEY, build_application
 from gateway.soap.wsdl_export import canonical
 from gateway.vend_types import Principal, VendingService
 
@@ -68,6 +68,7 @@ class VendWsgiApplication(WsgiApplication):  # type: ignore[misc]  # spyne is un
                      start_response: StartResponse) -> Iterable[bytes]:
         fault = to_fault(error)
         p_ctx.out_error = fault
+        p_ctx.transport.req_env[FAULT_TYPE_KEY] = fault.fault_type
         body: Iterable[bytes] = super().handle_error(p_ctx, others, fault, start_response)
         return body
 

@@ -26,6 +26,8 @@ from gateway.vend_types import Principal, RequestHeader, VendingService
 
 PRINCIPAL_KEY = "vendgw.soap.principal"
 DOCUMENT_KEY = "vendgw.soap.document"
+# The XMLVend type of the fault a request got, for gateway.metrics (which reads the same string).
+FAULT_TYPE_KEY = "vendgw.soap.fault_type"
 
 
 class VendApplication(Application):  # type: ignore[misc]  # spyne is untyped
