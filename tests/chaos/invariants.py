@@ -180,14 +180,14 @@ def acknowledged_vends_stored(engine: Engine, journal: Iterable[Exchange]) -> li
 
 
 def retries_get_one_receipt(journal: Iterable[Exchange]) -> list[str]:
-    """A msgID asked again (a retry) never gets another receipt or other tokens."""
-    problems = []
+    """A msgID asked again (a retry, on either node, by any thread) never gets another receipt
+    or other tokens."""
+    seen: dict[tuple[str, str], set[tuple[str, tuple[str, ...]]]] = defaultdict(set)
     for exchange in journal:
-        seen = {(a.receipt, tuple(sorted(a.tokens))) for a in exchange.acknowledged}
-        if len(seen) > 1:
-            problems.append(f"{exchange.operation} {exchange.msg_id.key} got different "
-                            f"receipts on retry: {sorted(seen)}")
-    return problems
+        key = (exchange.terminal.client_id, exchange.msg_id.key)
+        seen[key] |= {(a.receipt, tuple(sorted(a.tokens))) for a in exchange.acknowledged}
+    return [f"CreditVend {key[1]} got different receipts on retry: {sorted(answers)}"
+            for key, answers in seen.items() if len(answers) > 1]
 
 
 def check_all(engine: Engine, base: Baseline, journal: list[Exchange],
