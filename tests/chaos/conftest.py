@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,8 +92,15 @@ def vendgw(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[PgCluster]:
+    # `make chaos` runs under timeout(1): its SIGTERM must still stop the nodes and the cluster
+    # (pytest runs the finalizers on KeyboardInterrupt, not on a bare SIGTERM).
+    signal.signal(signal.SIGTERM, _interrupt)
     pg = PgCluster()
     try:
         pg.init()
