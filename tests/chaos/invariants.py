@@ -20,6 +20,9 @@ from sqlalchemy import Engine, text
 from tests.chaos.client import Exchange
 
 ROOT = Path(__file__).resolve().parents[2]
+# Between what a problem is (the same while nothing new breaks) and the figures behind it (which
+# move with every later vend): scenarios report a problem once, by what comes before.
+SEP = " -- "
 
 
 @dataclass(frozen=True)
@@ -95,9 +98,10 @@ def meter_months_match_vends(engine: Engine, base: Baseline) -> list[str]:
         want = tuple(s + v for s, v in zip(seed, sums.get(key, (0, 0, 0)), strict=True))
         have = rows.get(key, (0, 0, 0))
         if have != want:
+            off = tuple(h - w for h, w in zip(have, want, strict=True))
             problems.append(
-                f"meter {numbers.get(key[0], key[0])} month {key[1]}: meter_month says "
-                f"units/fixed/fbe {have}, its non-reversed vends sum to {want}")
+                f"meter {numbers.get(key[0], key[0])} month {key[1]}: off by {off}{SEP}"
+                f"meter_month says units/fixed/fbe {have}, its non-reversed vends sum to {want}")
     return problems
 
 
@@ -114,7 +118,8 @@ def debts_match_vends(engine: Engine, base: Baseline) -> list[str]:
         want = base.debts.get(customer_id, 0) - int(recovered.get(customer_id, 0))
         if debt != want:
             problems.append(
-                f"customer {account}: debt {debt} cents, but the seed's "
+                f"customer {account}: off by {debt - want} cents{SEP}debt {debt} cents, but the "
+                f"seed's "
                 f"{base.debts.get(customer_id, 0)} less {int(recovered.get(customer_id, 0))} "
                 f"recovered by its non-reversed vends is {want}")
     return problems
