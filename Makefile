@@ -2,6 +2,8 @@
 #   make run   - set up, migrate, seed the demo utility and serve the gateway on 127.0.0.1:8080
 #   make test  - set up, make sure PostgreSQL is up, lint (ruff, mypy), run the whole suite on SQLite and
 #                PostgreSQL (fresh databases, dropped afterwards)
+#   make chaos - the fault-injection suite (tests/chaos/): its own PostgreSQL cluster, two nodes, faults
+#                under a vend load, invariants after each; about 5-10 minutes, needs root
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -10,7 +12,7 @@ STAMP  := $(VENV)/.installed-stamp
 BIND   ?= 127.0.0.1:8080
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test lint wsdl bench clean
+.PHONY: run test chaos lint wsdl bench clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,11 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy sts vendor_accounts gateway reconciliation
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Not collected by `make test`: tests/chaos/conftest.py ignores its tests unless VENDGW_CHAOS=1.
+# The timeout bounds the whole run (the suite's own loops are bounded too).
+chaos: $(STAMP)
+	VENDGW_CHAOS=1 timeout -k 30 900 $(BIN)/pytest -n 0 -v -s -p no:cacheprovider tests/chaos
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
