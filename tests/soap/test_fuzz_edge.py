@@ -280,6 +280,7 @@ def assert_unchanged_if_refused(before: dict[str, int], after: dict[str, int], s
         assert after["vend_request"] - before["vend_request"] in (0, 1), label
     if status in (401, 403, 429):
         allowed["audit_event"] = after["audit_event"]  # the failed login, audited
+        allowed["login_failure"] = after["login_failure"]  # and counted by the throttle
     assert after == allowed, (
         f"{label}: refused ({status} {code}) but the database changed: "
         f"{ {k: (before[k], after[k]) for k in before if before[k] != after[k]} }")
