@@ -26,10 +26,14 @@ def slowloris(port: int, *, connections: int = 20, drip_every: float = 2.0,
     def open_one(head: bytes) -> socket.socket | None:
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
-            s.sendall(head)
-            return s
         except OSError:
             return None
+        try:
+            s.sendall(head)
+        except OSError:
+            s.close()
+            return None
+        return s
 
     for _ in range(connections):
         s = open_one(b"POST /vend HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -49,6 +53,7 @@ def slowloris(port: int, *, connections: int = 20, drip_every: float = 2.0,
                     s.sendall(b"X")
                 except OSError:
                     socks.remove(s)  # the server let go of it: that is what should happen
+                    s.close()
 
     dripper = threading.Thread(target=drip, name="slowloris", daemon=True)
     dripper.start()
