@@ -22,8 +22,9 @@ CreditVend, ...): on a shared machine whose speed drifts during a run, both oper
 same drift; each round's rates are printed as well as the totals.
 
 An untimed warm-up of both operations comes first (--warmup seconds in all): each gunicorn worker
-builds the application on its first request, pays one argon2 verification per terminal before
-its credential cache answers and compiles the vend path's SQL; the figures are steady state.
+builds the application on its first request, checks each terminal's secret (an HMAC for the
+demo's generated secrets; argon2 once per terminal for a chosen one, then its cache answers) and
+compiles the vend path's SQL; the figures are steady state.
 
 Loopback only; each phase is bounded by --seconds (at most 120). A scratch PostgreSQL database is
 created, migrated with the real migrations, seeded with the demo utility plus the bench meters and
@@ -284,8 +285,8 @@ def main() -> None:
         vend, trivial = Phase(), Phase()
         with mp.get_context("spawn").Pool(args.clients) as pool:
             pool.map(time.sleep, [0.2] * args.clients)  # every client started and imported
-            # Untimed: every worker builds its application on its first request, verifies
-            # each terminal's secret once (argon2) before its verification cache answers, and
+            # Untimed: every worker builds its application on its first request, checks each
+            # terminal's secret (argon2 once for a chosen one, then its cache answers), and
             # compiles the vend path's SQL on its first vends; each meter gets its month row.
             run_round(pool, base, "VendorStatement", args.clients, meters, args.warmup / 2)
             run_round(pool, base, "CreditVend", args.clients, meters, args.warmup / 2)

@@ -12,7 +12,8 @@
     operation                 spyne (service.py); faults via faults.to_fault
 
 Authentication comes before the body is read or parsed, so an unauthenticated client costs a
-header check and, at most, one argon2 verification (throttled); only the declared length is
+header check, one statement and one HMAC check (argon2 only for an operator-chosen secret, at
+most two at once per worker), throttled per terminal and address; only the declared length is
 looked at before that.
 """
 
