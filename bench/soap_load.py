@@ -55,12 +55,12 @@ from sqlalchemy import create_engine, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.db import make_engine, make_session_factory, transaction  # noqa: E402
+from core.runtime import Runtime  # noqa: E402
+from core.settings import load_settings  # noqa: E402
 from gateway import demo, migrate  # noqa: E402
-from gateway.db import make_engine, make_session_factory, transaction  # noqa: E402
 from gateway.meter_import import MeterRow, apply_rows  # noqa: E402
 from gateway.models import SupplyGroup  # noqa: E402
-from gateway.runtime import Runtime  # noqa: E402
-from gateway.settings import load_settings  # noqa: E402
 from gateway.soap.types import TNS  # noqa: E402
 from sts import luhn_check_digit  # noqa: E402
 from vendor_accounts import floats, vendors  # noqa: E402

@@ -35,8 +35,8 @@ from alembic import command
 from sqlalchemy import URL, create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 
+from core.db import make_engine, make_session_factory
 from gateway import invariants, migrate
-from gateway.db import make_engine, make_session_factory
 from gateway.vend_models import VendTransaction
 from vendor_accounts.ledger import check_invariants
 from vendor_accounts.models import JournalEntry

@@ -6,8 +6,8 @@ import importlib
 
 import click
 
-from gateway.runtime import Runtime
-from gateway.settings import load_settings
+from core.runtime import Runtime
+from core.settings import load_settings
 
 # Modules that define click commands to hang under `vendgw`: (module, attribute).
 COMMANDS = [

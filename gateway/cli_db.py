@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from core.cli_support import CliError
+from core.runtime import Runtime
 from gateway import migrate
-from gateway.cli_support import CliError
-from gateway.runtime import Runtime
 
 
 @click.group()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from core.db import transaction
+from core.runtime import Runtime
 from gateway import demo
-from gateway.db import transaction
-from gateway.runtime import Runtime
 
 
 @click.group("demo")

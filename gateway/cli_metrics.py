@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from core.cli_support import CliError
+from core.runtime import Runtime
 from gateway import metrics
-from gateway.cli_support import CliError
-from gateway.runtime import Runtime
 
 
 @click.group("metrics")

@@ -13,8 +13,8 @@ import sys
 
 import click
 
-from gateway.runtime import Runtime
-from gateway.settings import CONF_DIR
+from core.runtime import Runtime
+from core.settings import CONF_DIR
 
 
 @click.command()

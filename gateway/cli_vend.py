@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from core.cli_support import CliError
+from core.db import utcnow
+from core.money import AmountError, format_price_e4, format_tenths, parse_cents
+from core.runtime import Runtime
 from gateway import errors
 from gateway import vend as flow
-from gateway.cli_support import CliError
-from gateway.db import utcnow
-from gateway.money import AmountError, format_price_e4, format_tenths, parse_cents
-from gateway.runtime import Runtime
 from gateway.tariffs import TariffBook
 
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from gateway import audit, errors, idempotency, meters
+from core import audit
+from gateway import errors, idempotency, meters
 from gateway import vend as flow
 from gateway.meters import MeterRecord
 from gateway.vend_types import EngineeringResult, MeterDetail, Principal, RequestHeader

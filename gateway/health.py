@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from gateway.runtime import Runtime
+from core.runtime import Runtime
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

@@ -24,10 +24,10 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
+from core.prepared import PreparedStatement
 from gateway import errors
-from gateway.db import utcnow
 from gateway.models import Meter
-from gateway.prepared import PreparedStatement
 from gateway.vend_models import VendRequest, VendTransaction
 from gateway.vend_types import MsgID, RequestHeader
 

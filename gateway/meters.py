@@ -20,9 +20,9 @@ from typing import Any, cast
 from sqlalchemy import Date, Table, and_, bindparam, select
 from sqlalchemy.orm import Session
 
+from core.prepared import PreparedStatement
 from gateway import errors
 from gateway.models import Customer, Meter, SupplyGroup, Tariff, TariffVersion, VendingKey
-from gateway.prepared import PreparedStatement
 from gateway.vend_models import MeterMonth
 from gateway.vend_types import MeterDetail
 from sts import MeterKeyData, StsError, validate_drn

@@ -209,7 +209,7 @@ class PoolWatcher:
     """Counts checked-out and newly opened connections of every SQLAlchemy pool in the process.
 
     The flag lives in the pool entry's record_info, which outlives a reconnect: a checkout that
-    is retried after a dead connection (gateway.db pings idle ones) counts once, and every way
+    is retried after a dead connection (core.db pings idle ones) counts once, and every way
     a connection goes back (checkin, a failed checkout, detach) takes it off once."""
 
     def __init__(self, metrics: GatewayMetrics) -> None:

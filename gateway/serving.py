@@ -320,8 +320,8 @@ def __getattr__(name: str) -> Any:
     # Built on first use in each gunicorn worker (after fork), never at import in the master,
     # which imports this module for the worker class.
     if name == "application":
+        from core.settings import get_settings
         from gateway import wsgi
-        from gateway.settings import get_settings
 
         bridge = WsgiBridge(wsgi.application,
                             max_body_bytes=get_settings().server.max_body_bytes)

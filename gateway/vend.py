@@ -38,11 +38,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from core.prepared import PreparedStatement
+from core.settings import Settings
 from gateway import errors, meters, pricing
 from gateway.meters import MeterInMonth, MeterRecord, MonthToDate
 from gateway.models import Customer, Meter
-from gateway.prepared import PreparedStatement
-from gateway.settings import Settings
 from gateway.tariffs import TariffBook
 from gateway.vend_models import MeterMonth, VendToken, VendTransaction
 from gateway.vend_types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.db import Base, BigId, UTCDateTime, utcnow
+from core.db import Base, BigId, UTCDateTime, utcnow
 
 TRANSACTION_KINDS = ("credit", "fbe", "engineering")
 TRANSACTION_STATUSES = ("issued", "confirmed", "reversed")

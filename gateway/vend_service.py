@@ -19,13 +19,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import audit, errors, idempotency, meters, pricing
+from core import audit
+from core.db import transaction, utcnow
+from core.runtime import Runtime
+from gateway import errors, idempotency, meters, pricing
 from gateway import vend as flow
-from gateway.db import transaction, utcnow
 from gateway.meters import MeterInMonth
 from gateway.models import Customer
 from gateway.receipts import receipt_from_json, receipt_to_json
-from gateway.runtime import Runtime
 from gateway.tariffs import TariffBook
 from gateway.vend_models import MeterMonth, VendReprint, VendRequest, VendTransaction
 from gateway.vend_types import (

@@ -6,9 +6,9 @@ import gc
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from core.runtime import Runtime
+from core.settings import get_settings
 from gateway.health import health_app
-from gateway.runtime import Runtime
-from gateway.settings import get_settings
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

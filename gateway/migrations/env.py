@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from gateway.db import Base, make_engine
+from core.db import Base, make_engine
 from gateway.migrate import import_models
 
 import_models()

@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 from spyne import const as spyne_const
 from spyne.server.wsgi import WsgiApplication, WsgiMethodContext
 
-from gateway.runtime import Runtime
+from core.runtime import Runtime
 from gateway.soap.auth import AuthRefusal, TerminalAuthenticator
 from gateway.soap.faults import to_fault
 from gateway.soap.guard import (

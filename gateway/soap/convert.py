@@ -2,7 +2,7 @@
 
 Pure functions, no I/O. Inbound, they rebuild what the schema already checked into the values the
 service takes (MsgID, integer cents) and refuse what the schema cannot say (SchemaError). Outbound,
-integer cents and tenths become 2- and 1-decimal xs:decimal values through gateway.money, so the
+integer cents and tenths become 2- and 1-decimal xs:decimal values through core.money, so the
 wire never sees a float.
 """
 
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from gateway import money
+from core import money
 from gateway.errors import SchemaError
 from gateway.soap import types as t
 from gateway.vend_types import (

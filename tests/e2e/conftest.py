@@ -28,9 +28,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from core.db import make_engine, make_session_factory, transaction
+from core.runtime import Runtime
 from gateway import demo, migrate
-from gateway.db import make_engine, make_session_factory, transaction
-from gateway.runtime import Runtime
 from tests.conftest import BACKENDS, PG_SERVER, TestDatabase, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]

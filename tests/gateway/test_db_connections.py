@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from gateway.db import make_engine
+from core.db import make_engine
 
 
 @pytest.fixture

@@ -27,10 +27,10 @@ import zeep
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from gateway.db import as_database_unavailable
+from core.runtime import Runtime
+from core.settings import load_settings
+from gateway.errors import as_database_unavailable
 from gateway.health import health_app
-from gateway.runtime import Runtime
-from gateway.settings import load_settings
 from gateway.soap import create_soap_app
 from gateway.soap.faults import to_fault
 from gateway.vend_models import VendRequest, VendTransaction

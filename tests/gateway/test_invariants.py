@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
-from gateway.db import transaction
+from core.db import transaction
 from gateway.invariants import check_meter_months, check_vend_records, check_vend_tokens
 from gateway.vend_models import MeterMonth, VendToken, VendTransaction
 from gateway.vend_service import DatabaseVendingService

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.money import AmountError, format_cents, format_price_e4, format_tenths, parse_cents
+from core.money import AmountError, format_cents, format_price_e4, format_tenths, parse_cents
 
 
 @pytest.mark.parametrize(("text", "cents"), [

@@ -10,9 +10,9 @@ from sqlalchemy import Integer, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.db import make_engine, make_session_factory
+from core.db import make_engine, make_session_factory
+from core.prepared import PreparedStatement
 from gateway.models import Tariff
-from gateway.prepared import PreparedStatement
 from tests.conftest import TestDatabase
 
 _tariff = Tariff.__table__

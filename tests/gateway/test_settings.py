@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import load_settings
+from core.settings import load_settings
 
 
 def test_defaults_are_the_demo_utility() -> None:

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from core.db import transaction
 from gateway import errors, meters
 from gateway import vend as flow
-from gateway.db import transaction
 from gateway.models import Customer, Meter
 from gateway.tariffs import ensure_tariff_version
 from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction

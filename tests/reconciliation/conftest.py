@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.db import transaction
 from gateway import demo
-from gateway.db import transaction
 from tests.conftest import TestDatabase
 from tests.reconciliation.recon_helpers import BANK, SHOP, Clock, Utility
 from vendor_accounts import CommissionRate, add_vendor, deposit

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 
-from gateway.db import transaction
-from gateway.models import AuditEvent
+from core.db import transaction
+from core.models import AuditEvent
 from gateway.soap.auth import (
     AuthRefusal,
     Credentials,

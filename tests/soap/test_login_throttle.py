@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import func, select
 
-from gateway.models import AuditEvent
-from gateway.runtime import Runtime
+from core.models import AuditEvent
+from core.runtime import Runtime
 from gateway.soap.auth import AuthRefusal, LoginThrottle, TerminalAuthenticator
 from gateway.vend_types import Principal
 from tests.conftest import settings_for

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
+from core.runtime import Runtime
+from core.settings import load_settings
 from gateway import errors
 from gateway.cli import cli
 from gateway.errors import FAULT_TYPES
-from gateway.runtime import Runtime
-from gateway.settings import load_settings
 from gateway.soap import create_soap_app
 from gateway.soap.faults import to_fault
 from gateway.soap.service import OPERATIONS

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from gateway.settings import get_settings
+from core.settings import get_settings
 
 __all__ = ["day_bounds_utc", "local_day", "utility_zone"]
 

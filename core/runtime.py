@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.db import make_engine, make_session_factory
-from gateway.settings import DatabaseLimits, Settings
+from core.db import make_engine, make_session_factory
+from core.keys import derive_verifier_key
+from core.settings import DatabaseLimits, Settings
 
 if TYPE_CHECKING:
     from sts import SoftwareSecurityModule
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 @dataclass
 class Runtime:
     """`batch` is for operator commands (the `vendgw` CLI): their sessions get the settings' long
-    batch time-outs instead of the vend path's short ones (see gateway/db.py)."""
+    batch time-outs instead of the vend path's short ones (see core/db.py)."""
 
     settings: Settings
     _engine: Engine | None = field(default=None, repr=False)
@@ -59,8 +60,6 @@ class Runtime:
     @cached_property
     def verifier_key(self) -> bytes:
         """The key of the terminals' HMAC secret verifiers, derived from the master key."""
-        from vendor_accounts.credentials import derive_verifier_key
-
         return derive_verifier_key(self.settings.master_key())
 
     def close(self) -> None:

@@ -16,12 +16,13 @@ it waits, and gunicorn kills each waiting worker in turn. So every engine `make_
   default: a vend holds its rows for milliseconds); operator commands (`batch=True`, the CLI's
   runtime and migrations) get long ones.
 
-A request that hits one of them fails with `errors.DatabaseUnavailable` (see
-`as_database_unavailable`, used where errors become faults): Server.SystemEx `database-busy`,
+A request that hits one of them fails with `gateway.errors.DatabaseUnavailable` (see
+`database_code` here and `gateway.errors.as_database_unavailable`, used where errors become
+faults): Server.SystemEx `database-busy`,
 `database-timeout` or `database-unavailable`, rolled back, to be retried with the same msgID.
 None of this helps against a server that accepts TCP but never answers (frozen, SIGSTOP): its
 kernel acknowledges everything. /healthz therefore keeps a client-side deadline of its own
-(gateway/health.py), so a load balancer takes such a node out.
+(vendgw/health.py), so a load balancer takes such a node out.
 """
 
 from __future__ import annotations
@@ -48,8 +49,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from gateway.errors import DatabaseUnavailable
-from gateway.settings import DatabaseLimits, get_settings
+from core.settings import DatabaseLimits, get_settings
 
 # Stable constraint names, so migrations and the CHECK constraints tests look for are predictable.
 NAMING_CONVENTION = {
@@ -186,28 +186,13 @@ _UNAVAILABLE_STATES = {
     "57P03",  # cannot_connect_now: starting up or in recovery
     "53300",  # too_many_connections
 }
-DATABASE_MESSAGES = {
-    "database-busy": "the database was busy (a lock wait timed out); nothing was stored: retry "
-                     "with the same msgID",
-    "database-timeout": "the database took too long to answer; nothing was stored: retry with "
-                        "the same msgID",
-    "database-unavailable": "the database could not be reached; retry with the same msgID (a "
-                            "request that was completed is answered from its record)",
-}
 
 
-def as_database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
-    """The retryable error an operational database failure means, or None for anything else
-    (a constraint violation, a programming error: those stay bugs, with their traceback)."""
-    if isinstance(exc, DatabaseUnavailable):
-        return exc
-    code = _database_code(exc)
-    if code is None:
-        return None
-    return DatabaseUnavailable(DATABASE_MESSAGES[code], code=code, reason=database_reason(exc))
-
-
-def _database_code(exc: BaseException) -> str | None:
+def database_code(exc: BaseException) -> str | None:
+    """What an operational database failure means (`database-busy`, `database-timeout` or
+    `database-unavailable`), or None for anything else (a constraint violation, a programming
+    error: those stay bugs, with their traceback). `gateway.errors.as_database_unavailable`
+    turns it into the client's retryable error."""
     if isinstance(exc, PoolTimeout):
         return "database-busy"  # every pooled connection in use for pool_timeout seconds
     if isinstance(exc, DisconnectionError):

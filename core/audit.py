@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.models import AuditEvent
+from core.models import AuditEvent
 
 _SHORT = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Cc: C0, DEL and C1 controls; Cf: format characters (bidi overrides that reorder what a reader
