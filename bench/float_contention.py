@@ -40,7 +40,7 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.db import make_engine, make_session_factory, transaction
-from gateway import migrate
+from vendgw import migrate
 from vendor_accounts import (
     VendSplit,
     add_vendor,

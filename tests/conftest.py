@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import make_engine, make_session_factory
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
-from gateway import migrate
+from vendgw import migrate
 
 BACKENDS = ("sqlite", "postgresql")
 PG_SERVER = os.environ.get("VENDGW_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
@@ -116,7 +116,7 @@ def db(request: pytest.FixtureRequest, migrated_templates: dict[str, str], tmp_p
 def demo_db(db: TestDatabase) -> TestDatabase:
     """The database with the demo utility seeded."""
     from core.db import transaction
-    from gateway import demo
+    from vendgw import demo
 
     with transaction(db.sessions) as session:
         demo.seed(session, db.runtime.security_module, db.runtime.verifier_key)

@@ -26,7 +26,7 @@ from gateway.vend_types import Principal, RequestHeader, VendingService
 
 PRINCIPAL_KEY = "vendgw.soap.principal"
 DOCUMENT_KEY = "vendgw.soap.document"
-# The XMLVend type of the fault a request got, for gateway.metrics (which reads the same string).
+# The XMLVend type of the fault a request got, for vendgw.metrics (which reads the same string).
 FAULT_TYPE_KEY = "vendgw.soap.fault_type"
 
 

@@ -30,7 +30,6 @@ from sqlalchemy.exc import DBAPIError
 from core.runtime import Runtime
 from core.settings import load_settings
 from gateway.errors import as_database_unavailable
-from gateway.health import health_app
 from gateway.soap import create_soap_app
 from gateway.soap.faults import to_fault
 from gateway.vend_models import VendRequest, VendTransaction
@@ -38,6 +37,7 @@ from gateway.vend_service import DatabaseVendingService
 from tests.conftest import PG_SERVER, TEST_MASTER_KEY, TestDatabase
 from tests.gateway.test_vend_flow import BANK, Clock, available, header, principal
 from tests.soap.support import ATM, zeep_client, zeep_fault_detail
+from vendgw.health import health_app
 
 ROOT = Path(__file__).resolve().parents[2]
 METER = "01234567897"
@@ -242,7 +242,7 @@ def test_every_engine_carries_the_limits_and_batch_work_the_long_ones(
 def test_the_vend_path_limits_are_settings_and_the_cli_runtime_is_batch() -> None:
     from click.testing import CliRunner
 
-    from gateway.cli import cli
+    from vendgw.cli import cli
 
     s = load_settings({"VENDGW_DATABASE_LOCK_TIMEOUT_MS": "1234",
                        "VENDGW_DATABASE_BATCH_STATEMENT_TIMEOUT_MS": "0"})
@@ -288,7 +288,7 @@ def test_a_migration_runs_under_the_batch_limits_not_the_vend_paths(
            "VENDGW_MASTER_KEY": TEST_MASTER_KEY, "VENDGW_HOME": str(tmp_path),
            "VENDGW_DATABASE_LOCK_TIMEOUT_MS": "1", "VENDGW_DATABASE_STATEMENT_TIMEOUT_MS": "1",
            "VENDGW_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS": "1"}
-    done = subprocess.run([sys.executable, "-m", "gateway.cli", "db", "upgrade"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "vendgw.cli", "db", "upgrade"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     engine = create_engine(fresh_pg_database)

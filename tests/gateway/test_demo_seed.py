@@ -5,9 +5,9 @@ from __future__ import annotations
 from click.testing import CliRunner
 from sqlalchemy import inspect, select, text
 
-from gateway.cli import cli
 from gateway.models import Meter, SupplyGroup, Tariff, VendingKey
 from tests.conftest import TestDatabase
+from vendgw.cli import cli
 
 
 def snapshot(db: TestDatabase) -> dict[str, list[tuple[object, ...]]]:

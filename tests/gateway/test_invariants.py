@@ -1,4 +1,4 @@
-"""gateway.invariants on both databases: clean after real vends, FBE issues and a reversal; each
+"""vendgw.invariants on both databases: clean after real vends, FBE issues and a reversal; each
 kind of damage (a month figure off by one, a month row lost, a token lost) is reported."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 
 from core.db import transaction
-from gateway.invariants import check_meter_months, check_vend_records, check_vend_tokens
 from gateway.vend_models import MeterMonth, VendToken, VendTransaction
 from gateway.vend_service import DatabaseVendingService
 from tests.conftest import TestDatabase
 from tests.gateway.test_vend_flow import BANK, Clock, header, principal
+from vendgw.invariants import check_meter_months, check_vend_records, check_vend_tokens
 
 METER, DEBT_METER, FBE_METER = "01234567897", "04000000036", "04000000028"
 

@@ -17,8 +17,6 @@ import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.metrics import FAULT_TYPE_KEY, GatewayMetrics, PoolWatcher, with_metrics
-from gateway.wsgi import create_app
 from tests.conftest import TestDatabase
 from tests.e2e.conftest import ROOT, free_port, start_server, stop_server
 from tests.soap.support import (
@@ -30,6 +28,8 @@ from tests.soap.support import (
     envelope,
     session_for,
 )
+from vendgw.metrics import FAULT_TYPE_KEY, GatewayMetrics, PoolWatcher, with_metrics
+from vendgw.wsgi import create_app
 
 BASE = "http://vendgw.test"
 XML = {"Content-Type": "text/xml"}
@@ -157,7 +157,7 @@ def test_metrics_of_every_worker_on_the_internal_port_only(demo_db: TestDatabase
     listener_log = tmp_path / "metrics.log"
     with listener_log.open("wb") as out:
         listener = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "metrics", "serve", "--bind",
+            [sys.executable, "-m", "vendgw.cli", "metrics", "serve", "--bind",
              f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         # Several connections, so that both workers take requests.
@@ -204,7 +204,7 @@ def test_the_listener_refuses_the_vendor_port(demo_db: TestDatabase, tmp_path: P
     env = {**os.environ, **demo_db.env(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
            "VENDGW_SERVER_BIND": "0.0.0.0:8443"}
     done = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "metrics", "serve", "--bind", "127.0.0.1:8443"],
+        [sys.executable, "-m", "vendgw.cli", "metrics", "serve", "--bind", "127.0.0.1:8443"],
         cwd=ROOT, env=env, capture_output=True, timeout=60)
     assert done.returncode == 1
     assert b"vendor-facing" in done.stderr

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from gateway import migrate
 from tests.conftest import PG_SERVER
+from vendgw import migrate
 
 
 def _check_from_empty(url: str) -> None:

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from core.settings import CONF_DIR
-from gateway.request_log import current_request_id, with_request_id
-from gateway.wsgi import create_app
 from tests.conftest import TestDatabase
 from tests.soap.support import ATM, UNKNOWN_METER, credit_vend_xml, envelope, session_for
+from vendgw.request_log import current_request_id, with_request_id
+from vendgw.wsgi import create_app
 
 BASE = "http://vendgw.test"
 # The documented grammar: fixed keys, then msg (and exc) quoted with backslash escapes.

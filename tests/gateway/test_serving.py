@@ -1,4 +1,4 @@
-"""gateway.serving: the ASGI bridge in front of the WSGI application, and the gunicorn internals it
+"""vendgw.serving: the ASGI bridge in front of the WSGI application, and the gunicorn internals it
 is pinned to. (The real server under attack: tests/e2e/test_slow_clients.py.)"""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
 
-from gateway.serving import DeadlineProtocol, WsgiBridge
+from vendgw.serving import DeadlineProtocol, WsgiBridge
 
 LIMIT = 100
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from gateway.backup import conninfo, pg_tool
 from tests.conftest import PG_SERVER, TestDatabase
 from tests.e2e.conftest import ROOT
 from tests.gateway.test_invariants import METER, vend_a_day
+from vendgw.backup import conninfo, pg_tool
 
 
 def backup_of(db: TestDatabase, directory: Path, fmt: str = "c") -> Path:
@@ -39,7 +39,7 @@ def backup_of(db: TestDatabase, directory: Path, fmt: str = "c") -> Path:
 
 
 def verify(db: TestDatabase, backup: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", "db", "verify-backup",
+    return subprocess.run([sys.executable, "-m", "vendgw.cli", "db", "verify-backup",
                            str(backup)], cwd=ROOT, env={**os.environ, **db.env()},
                           capture_output=True, text=True, timeout=300)
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 
 from core.db import transaction
-from gateway import demo
 from tests.conftest import TestDatabase
 from tests.reconciliation.recon_helpers import BANK, SHOP, Clock, Utility
+from vendgw import demo
 from vendor_accounts import CommissionRate, add_vendor, deposit
 
 

@@ -98,7 +98,7 @@ def test_deposits_adjustments_statements_and_verify(db, run):
 
 def test_verify_through_vendgw_itself(db):
     """The installed command line, reading its database from the environment."""
-    from gateway.cli import cli
+    from vendgw.cli import cli
 
     result = CliRunner().invoke(cli, ["float", "verify"], env=db.env())
     assert result.exit_code == 0, result.output

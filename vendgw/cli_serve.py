@@ -1,8 +1,8 @@
 """`vendgw serve`: the SOAP gateway under gunicorn.
 
-gunicorn runs gateway.serving's asyncio worker (conf/gunicorn.conf.py), which reads each request
+gunicorn runs vendgw.serving's asyncio worker (conf/gunicorn.conf.py), which reads each request
 whole, within deadlines, before a thread runs the WSGI application: slow clients cost a
-coroutine, never a worker. Never point gunicorn's sync workers at `gateway.wsgi:application`
+coroutine, never a worker. Never point gunicorn's sync workers at `vendgw.wsgi:application`
 where clients can reach them.
 """
 
@@ -34,7 +34,7 @@ def serve(runtime: Runtime, bind: str | None, workers: int | None, threads: int 
         args += ["--workers", str(workers)]
     if threads:
         args += ["--threads", str(threads)]
-    args.append("gateway.serving:application")
+    args.append("vendgw.serving:application")
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, args)  # noqa: S606 - gunicorn replaces this process on purpose

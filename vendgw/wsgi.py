@@ -8,7 +8,7 @@ from typing import Any
 
 from core.runtime import Runtime
 from core.settings import get_settings
-from gateway.health import health_app
+from vendgw.health import health_app
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -38,12 +38,12 @@ def __getattr__(name: str) -> Any:
     # Built on first use in each gunicorn worker (after fork), never at import in the master.
     if name == "application":
         runtime = Runtime(get_settings())
-        # Requests run in threads (gateway.serving): build what they share here, once, rather
+        # Requests run in threads (vendgw.serving): build what they share here, once, rather
         # than on a first use that two threads could race to (cached_property takes no lock
         # from Python 3.12 on).
         _ = (runtime.engine, runtime.single_reads, runtime.sessions, runtime.security_module,
              runtime.verifier_key)
-        from gateway.metrics import instrument  # request ids; metrics when enabled
+        from vendgw.metrics import instrument  # request ids; metrics when enabled
 
         app = instrument(create_app(runtime))
         globals()["application"] = app

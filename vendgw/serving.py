@@ -12,7 +12,7 @@ until the whole request is in memory:
     body                      within BODY_TIMEOUT of the headers, never more than
                               server.max_body_bytes + 1 bytes held (a larger declared
                               Content-Length is not read at all: the application answers 413)
-    application               the unchanged WSGI application (gateway.wsgi), called in a pool of
+    application               the unchanged WSGI application (vendgw.wsgi), called in a pool of
                               `threads` threads per worker once the request is complete
 
 A slow or silent client is answered 408 and disconnected when its deadline passes. The two
@@ -218,7 +218,7 @@ class WsgiBridge:
             if not started:
                 raise RuntimeError("the WSGI application did not start a response")
         except Exception:
-            # gateway.wsgi turns its own errors into SOAP faults; anything reaching here is a bug,
+            # vendgw.wsgi turns its own errors into SOAP faults; anything reaching here is a bug,
             # logged in full, and the client learns nothing but the status.
             log.exception("the application failed on %s %s", environ.get("REQUEST_METHOD"),
                           environ.get("PATH_INFO"))
@@ -321,7 +321,7 @@ def __getattr__(name: str) -> Any:
     # which imports this module for the worker class.
     if name == "application":
         from core.settings import get_settings
-        from gateway import wsgi
+        from vendgw import wsgi
 
         bridge = WsgiBridge(wsgi.application,
                             max_body_bytes=get_settings().server.max_body_bytes)

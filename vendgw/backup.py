@@ -7,7 +7,7 @@ has against it, reports, and drops the scratch database again:
     ledger       every journal entry balances, every float equals its postings, no float below its
                  floor (vendor_accounts.ledger.check_invariants, what `vendgw float verify` runs)
     meter months every meter month's figures equal the sums of its vends not reversed
-    vend tokens  every stored vend has its tokens                         (gateway.invariants)
+    vend tokens  every stored vend has its tokens                         (vendgw.invariants)
 
 Backups it reads: pg_dump's custom (-Fc, the recommended one), directory (-Fd) and tar (-Ft)
 formats through pg_restore, plain SQL (-Fp) through psql, and a SQLite database file (a copy of
@@ -36,8 +36,8 @@ from sqlalchemy import URL, create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 
 from core.db import make_engine, make_session_factory
-from gateway import invariants, migrate
 from gateway.vend_models import VendTransaction
+from vendgw import invariants, migrate
 from vendor_accounts.ledger import check_invariants
 from vendor_accounts.models import JournalEntry
 

@@ -14,6 +14,9 @@ from alembic.config import Config
 
 # The packages whose models and migrations make up the schema, foundation first.
 SCHEMA_PACKAGES = ["gateway", "vendor_accounts", "reconciliation"]
+# The platform's models, imported first: the audit trail (the gateway's foundation migration
+# creates its table).
+PLATFORM_MODEL_MODULES = ["core.models"]
 # Model modules beyond `<package>.models`.
 EXTRA_MODEL_MODULES = ["gateway.vend_models"]
 
@@ -22,6 +25,8 @@ _ROOT = Path(__file__).resolve().parent.parent
 
 def import_models() -> None:
     """Import every package's models so Base.metadata holds the whole schema."""
+    for module in PLATFORM_MODEL_MODULES:
+        importlib.import_module(module)
     for package in SCHEMA_PACKAGES:
         importlib.import_module(f"{package}.models")
     for module in EXTRA_MODEL_MODULES:
@@ -30,7 +35,9 @@ def import_models() -> None:
 
 def alembic_config(database_url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(_ROOT / "gateway" / "migrations"))
+    # The environment (env.py, the template) is the composition root's; the revisions stay with
+    # the packages that own the tables.
+    cfg.set_main_option("script_location", str(_ROOT / "vendgw" / "migrations"))
     locations = [str(_ROOT / "gateway" / "migrations" / "versions")]
     locations += [str(_ROOT / p / "migrations") for p in SCHEMA_PACKAGES if p != "gateway"]
     cfg.set_main_option("version_locations", " ".join(locations))

@@ -11,11 +11,11 @@ from core.settings import load_settings
 
 # Modules that define click commands to hang under `vendgw`: (module, attribute).
 COMMANDS = [
-    ("gateway.cli_db", "db"),
+    ("vendgw.cli_db", "db"),
     ("gateway.cli_meter", "meter"),
-    ("gateway.cli_demo", "demo_group"),
-    ("gateway.cli_serve", "serve"),
-    ("gateway.cli_metrics", "metrics_group"),
+    ("vendgw.cli_demo", "demo_group"),
+    ("vendgw.cli_serve", "serve"),
+    ("vendgw.cli_metrics", "metrics_group"),
     ("gateway.soap.wsdl_export", "wsdl_group"),
     ("gateway.cli_tariff", "tariff"),
     ("gateway.cli_vend", "quote"),

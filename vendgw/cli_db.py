@@ -8,7 +8,7 @@ import click
 
 from core.cli_support import CliError
 from core.runtime import Runtime
-from gateway import migrate
+from vendgw import migrate
 
 
 @click.group()
@@ -52,8 +52,8 @@ def verify_backup(runtime: Runtime, backup: Path, server: str | None,
 
     BACKUP is a pg_dump file (-Fc recommended; -Fd, -Ft and plain SQL too) or a SQLite
     database file. Exits 1 when the backup does not restore or any check fails."""
-    from gateway.backup import RestoreFailed
-    from gateway.backup import verify_backup as verify
+    from vendgw.backup import RestoreFailed
+    from vendgw.backup import verify_backup as verify
 
     try:
         report = verify(backup, server or runtime.settings.database_url, pg_bin)

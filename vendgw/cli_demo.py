@@ -6,7 +6,7 @@ import click
 
 from core.db import transaction
 from core.runtime import Runtime
-from gateway import demo
+from vendgw import demo
 
 
 @click.group("demo")

@@ -7,7 +7,7 @@ from alembic import context
 from sqlalchemy import text
 
 from core.db import Base, make_engine
-from gateway.migrate import import_models
+from vendgw.migrate import import_models
 
 import_models()
 config = context.config

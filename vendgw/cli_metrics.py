@@ -1,4 +1,4 @@
-"""`vendgw metrics`: the internal Prometheus listener (see gateway/metrics.py)."""
+"""`vendgw metrics`: the internal Prometheus listener (see vendgw/metrics.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from core.cli_support import CliError
 from core.runtime import Runtime
-from gateway import metrics
+from vendgw import metrics
 
 
 @click.group("metrics")

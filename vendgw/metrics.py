@@ -256,8 +256,8 @@ def multiprocess_dir() -> Path | None:
 
 
 def instrument(app: WsgiApp) -> WsgiApp:
-    """What gateway.wsgi serves: `app` with request ids, and with metrics when enabled."""
-    from gateway.request_log import with_request_id
+    """What vendgw.wsgi serves: `app` with request ids, and with metrics when enabled."""
+    from vendgw.request_log import with_request_id
 
     directory = multiprocess_dir()
     if directory is not None:
