@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from core.db import UTCDateTime
-from gateway.vend_models import VendRequest, VendTransaction
+from gateway.vend.models import VendRequest, VendTransaction
 from reconciliation.periods import Window
 from reconciliation.staging import STAGE, drop_temporary
 

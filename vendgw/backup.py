@@ -36,7 +36,7 @@ from sqlalchemy import URL, create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 
 from core.db import make_engine, make_session_factory
-from gateway.vend_models import VendTransaction
+from gateway.vend.models import VendTransaction
 from vendgw import invariants, migrate
 from vendor_accounts.ledger import check_invariants
 from vendor_accounts.models import JournalEntry

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, literal, select, union
 from sqlalchemy.orm import Session
 
-from gateway.vend_models import MeterMonth, VendToken, VendTransaction
+from gateway.vend.models import MeterMonth, VendToken, VendTransaction
 
 FIGURES = ("units_tenths", "fixed_charge_paid_cents", "fbe_units_tenths")
 

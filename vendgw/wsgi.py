@@ -21,7 +21,7 @@ def not_found(environ: dict[str, Any], start_response: StartResponse) -> Iterabl
 
 def create_app(runtime: Runtime) -> WsgiApp:
     from gateway.soap import create_soap_app
-    from gateway.vend_service import DatabaseVendingService
+    from gateway.vend.service import DatabaseVendingService
 
     routes: dict[str, WsgiApp] = {
         "/healthz": health_app(runtime),

@@ -42,7 +42,7 @@ from gateway.soap.guard import (
 )
 from gateway.soap.service import DOCUMENT_KEY, FAULT_TYPE_KEY, PRINCIPAL_KEY, build_application
 from gateway.soap.wsdl_export import canonical
-from gateway.vend_types import Principal, VendingService
+from gateway.vend.types import Principal, VendingService
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

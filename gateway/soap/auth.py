@@ -47,7 +47,7 @@ from core.audit import escape_control
 from core.db import transaction
 from core.runtime import Runtime
 from gateway.errors import RequestAuthorisation
-from gateway.vend_types import Principal
+from gateway.vend.types import Principal
 from vendor_accounts.credentials import (
     DEFAULT_BACKOFF,
     Backoff,

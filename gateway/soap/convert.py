@@ -16,7 +16,7 @@ from typing import Any
 from core import money
 from gateway.errors import SchemaError
 from gateway.soap import types as t
-from gateway.vend_types import (
+from gateway.vend.types import (
     AdviceResult,
     CustomerInfo,
     EngineeringResult,

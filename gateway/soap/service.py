@@ -22,7 +22,7 @@ from gateway.errors import ClientIDAuthorisation, SchemaError, SystemError_
 from gateway.soap import convert
 from gateway.soap import types as t
 from gateway.soap.faults import XMLVendFault, to_fault
-from gateway.vend_types import Principal, RequestHeader, VendingService
+from gateway.vend.types import Principal, RequestHeader, VendingService
 
 PRINCIPAL_KEY = "vendgw.soap.principal"
 DOCUMENT_KEY = "vendgw.soap.document"

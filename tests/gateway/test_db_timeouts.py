@@ -32,8 +32,8 @@ from core.settings import load_settings
 from gateway.errors import as_database_unavailable
 from gateway.soap import create_soap_app
 from gateway.soap.faults import to_fault
-from gateway.vend_models import VendRequest, VendTransaction
-from gateway.vend_service import DatabaseVendingService
+from gateway.vend.models import VendRequest, VendTransaction
+from gateway.vend.service import DatabaseVendingService
 from tests.conftest import PG_SERVER, TEST_MASTER_KEY, TestDatabase
 from tests.gateway.test_vend_flow import BANK, Clock, available, header, principal
 from tests.soap.support import ATM, zeep_client, zeep_fault_detail

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 
 from core.db import transaction
-from gateway.vend_models import MeterMonth, VendToken, VendTransaction
-from gateway.vend_service import DatabaseVendingService
+from gateway.vend.models import MeterMonth, VendToken, VendTransaction
+from gateway.vend.service import DatabaseVendingService
 from tests.conftest import TestDatabase
 from tests.gateway.test_vend_flow import BANK, Clock, header, principal
 from vendgw.invariants import check_meter_months, check_vend_records, check_vend_tokens

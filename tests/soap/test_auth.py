@@ -18,7 +18,7 @@ from gateway.soap.auth import (
     TerminalAuthenticator,
     parse_basic,
 )
-from gateway.vend_types import Principal
+from gateway.vend.types import Principal
 from tests.soap.support import ATM, OFFICE, POS
 from vendor_accounts import vendors
 from vendor_accounts.credentials import Backoff

@@ -28,8 +28,8 @@ from core.db import utcnow
 from core.prepared import PreparedStatement
 from gateway import errors
 from gateway.models import Meter
-from gateway.vend_models import VendRequest, VendTransaction
-from gateway.vend_types import MsgID, RequestHeader
+from gateway.vend.models import VendRequest, VendTransaction
+from gateway.vend.types import MsgID, RequestHeader
 
 
 def request_hash(operation: str, **arguments: Any) -> str:

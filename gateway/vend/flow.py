@@ -40,12 +40,13 @@ from sqlalchemy.orm import Session
 
 from core.prepared import PreparedStatement
 from core.settings import Settings
-from gateway import errors, meters, pricing
-from gateway.meters import MeterInMonth, MeterRecord, MonthToDate
+from gateway import errors, pricing
 from gateway.models import Customer, Meter
 from gateway.tariffs import TariffBook
-from gateway.vend_models import MeterMonth, VendToken, VendTransaction
-from gateway.vend_types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt
+from gateway.vend import meters
+from gateway.vend.meters import MeterInMonth, MeterRecord, MonthToDate
+from gateway.vend.models import MeterMonth, VendToken, VendTransaction
+from gateway.vend.types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt
 from sts import SoftwareSecurityModule, TransferCredit, next_tid
 from vendor_accounts.floats import VendPosting, VendSplit, post_vend
 

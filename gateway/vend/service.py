@@ -22,14 +22,14 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.db import transaction, utcnow
 from core.runtime import Runtime
-from gateway import errors, idempotency, meters, pricing
-from gateway import vend as flow
-from gateway.meters import MeterInMonth
+from gateway import errors, pricing
 from gateway.models import Customer
-from gateway.receipts import receipt_from_json, receipt_to_json
 from gateway.tariffs import TariffBook
-from gateway.vend_models import MeterMonth, VendReprint, VendRequest, VendTransaction
-from gateway.vend_types import (
+from gateway.vend import flow, idempotency, meters
+from gateway.vend.meters import MeterInMonth
+from gateway.vend.models import MeterMonth, VendReprint, VendRequest, VendTransaction
+from gateway.vend.receipts import receipt_from_json, receipt_to_json
+from gateway.vend.types import (
     AdviceResult,
     CustomerInfo,
     EngineeringResult,
@@ -434,14 +434,14 @@ class DatabaseVendingService:
 
     def meter_specific_eng(self, who: Principal, header: RequestHeader, meter_number: str,
                            eng_type: str, value: int | None) -> EngineeringResult:
-        from gateway import engineering
+        from gateway.vend import engineering
 
         require(who, "engineering")
         return engineering.meter_specific(self, who, header, meter_number, eng_type, value)
 
     def non_meter_specific_eng(self, who: Principal, header: RequestHeader, eng_type: str,
                                mfr_code: int | None) -> EngineeringResult:
-        from gateway import engineering
+        from gateway.vend import engineering
 
         require(who, "engineering")
         return engineering.non_meter_specific(self, who, header, eng_type, mfr_code)

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from core.prepared import PreparedStatement
 from gateway import errors
 from gateway.models import Customer, Meter, SupplyGroup, Tariff, TariffVersion, VendingKey
-from gateway.vend_models import MeterMonth
-from gateway.vend_types import MeterDetail
+from gateway.vend.models import MeterMonth
+from gateway.vend.types import MeterDetail
 from sts import MeterKeyData, StsError, validate_drn
 
 _meter = cast(Table, Meter.__table__)

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from core import audit
-from gateway import errors, idempotency, meters
-from gateway import vend as flow
-from gateway.meters import MeterRecord
-from gateway.vend_types import EngineeringResult, MeterDetail, Principal, RequestHeader
+from gateway import errors
+from gateway.vend import flow, idempotency, meters
+from gateway.vend.meters import MeterRecord
+from gateway.vend.types import EngineeringResult, MeterDetail, Principal, RequestHeader
 from sts import Token, next_tid, test_token
 
 if TYPE_CHECKING:
-    from gateway.vend_service import DatabaseVendingService
+    from gateway.vend.service import DatabaseVendingService
 
 METER_SPECIFIC = ("KeyChange", "ClearTamper", "ClearCredit", "PowerLimit")
 # Class 1 control fields: every test and display at once (36 bits with a 2-digit

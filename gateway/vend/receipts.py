@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway.vend_types import MeterDetail, MsgID, ReceiptLine, VendReceipt
+from gateway.vend.types import MeterDetail, MsgID, ReceiptLine, VendReceipt
 
 
 def receipt_to_json(receipt: VendReceipt) -> dict[str, Any]:
