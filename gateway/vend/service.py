@@ -25,7 +25,7 @@ from core.runtime import Runtime
 from gateway import errors, pricing
 from gateway.models import Customer
 from gateway.tariffs import TariffBook
-from gateway.vend import flow, idempotency, meters
+from gateway.vend import engineering, flow, idempotency, meters
 from gateway.vend.meters import MeterInMonth
 from gateway.vend.models import MeterMonth, VendReprint, VendRequest, VendTransaction
 from gateway.vend.receipts import receipt_from_json, receipt_to_json
@@ -434,14 +434,11 @@ class DatabaseVendingService:
 
     def meter_specific_eng(self, who: Principal, header: RequestHeader, meter_number: str,
                            eng_type: str, value: int | None) -> EngineeringResult:
-        from gateway.vend import engineering
-
         require(who, "engineering")
-        return engineering.meter_specific(self, who, header, meter_number, eng_type, value)
+        return engineering.meter_specific(self.runtime, self.vend_clock, self.run_once, who, header,
+                                          meter_number, eng_type, value)
 
     def non_meter_specific_eng(self, who: Principal, header: RequestHeader, eng_type: str,
                                mfr_code: int | None) -> EngineeringResult:
-        from gateway.vend import engineering
-
         require(who, "engineering")
-        return engineering.non_meter_specific(self, who, header, eng_type, mfr_code)
+        return engineering.non_meter_specific(self.runtime, who, header, eng_type, mfr_code)
