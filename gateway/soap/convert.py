@@ -1,4 +1,4 @@
-"""Between the wire and the vend path: spyne request objects in, vend_types values out.
+"""Between the wire and the vend path: spyne request objects in, gateway.vend.types values out.
 
 Pure functions, no I/O. Inbound, they rebuild what the schema already checked into the values the
 service takes (MsgID, integer cents) and refuse what the schema cannot say (SchemaError). Outbound,
@@ -34,7 +34,7 @@ DEFAULT_MAX_ITEMS = 10
 # Inbound -----------------------------------------------------------------------------------
 
 def msg_id(value: Any) -> MsgID:
-    """A spyne MsgID -> vend_types.MsgID (which checks the date and the number)."""
+    """A spyne MsgID -> types.MsgID (which checks the date and the number)."""
     if value is None or value.dateTime is None or value.uniqueNumber is None:
         raise SchemaError("msgID needs dateTime and uniqueNumber", code="msg-id")
     return MsgID(str(value.dateTime), int(value.uniqueNumber))

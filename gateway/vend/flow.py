@@ -10,7 +10,7 @@
        entry, so the hot float row stays locked only for the debit, the postings and the commit
     5. answer with the receipt (stored with the request for retries and reprints)
 
-Nothing here commits: `vend_service.py` runs this inside one transaction that claims the msgID
+Nothing here commits: `service.py` runs this inside one transaction that claims the msgID
 first, so a crash anywhere leaves either the whole vend or none of it.
 """
 
