@@ -28,7 +28,7 @@ holds its own connection.
 
 Pinned to gunicorn 27.0 (setup.cfg, constraints.txt): `DeadlineProtocol` and `Worker` lean on
 internals of gunicorn.asgi.protocol.ASGIProtocol and gunicorn.workers.gasgi (named where used);
-tests/gateway/test_serving.py fails when they change.
+tests/vendgw/test_serving.py fails when they change.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from tests.conftest import PG_SERVER, TestDatabase
 from tests.e2e.conftest import ROOT
-from tests.gateway.test_invariants import METER, vend_a_day
+from tests.vendgw.test_invariants import METER, vend_a_day
 from vendgw.backup import conninfo, pg_tool
 
 
