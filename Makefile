@@ -28,7 +28,7 @@ run: $(STAMP)
 test: $(STAMP)
 	tests/ensure-postgres
 	$(BIN)/ruff check .
-	$(BIN)/mypy sts vendor_accounts gateway reconciliation
+	$(BIN)/mypy core sts vendor_accounts gateway reconciliation vendgw
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Not collected by `make test`: tests/chaos/conftest.py ignores its tests unless VENDGW_CHAOS=1.
@@ -38,7 +38,7 @@ chaos: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy sts vendor_accounts gateway reconciliation
+	$(BIN)/mypy core sts vendor_accounts gateway reconciliation vendgw
 
 # Regenerate the checked-in WSDL after changing the service (a test fails while it drifts).
 wsdl: $(STAMP)

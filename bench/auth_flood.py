@@ -51,9 +51,9 @@ from soap_load import (  # noqa: E402
     start_server,
 )
 
-from gateway.db import make_engine, make_session_factory, transaction  # noqa: E402
-from gateway.runtime import Runtime  # noqa: E402
-from gateway.settings import load_settings  # noqa: E402
+from core.db import make_engine, make_session_factory, transaction  # noqa: E402
+from core.runtime import Runtime  # noqa: E402
+from core.settings import load_settings  # noqa: E402
 from vendor_accounts import vendors  # noqa: E402
 
 TERMINAL = "FLOOD-BENCH-1"

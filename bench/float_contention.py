@@ -39,8 +39,8 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway import migrate
-from gateway.db import make_engine, make_session_factory, transaction
+from core.db import make_engine, make_session_factory, transaction
+from vendgw import migrate
 from vendor_accounts import (
     VendSplit,
     add_vendor,

@@ -31,13 +31,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
-from gateway import migrate  # noqa: E402
-from gateway.db import make_engine, transaction  # noqa: E402
-from gateway.runtime import Runtime  # noqa: E402
-from gateway.settings import load_settings  # noqa: E402
+from core.db import make_engine, transaction  # noqa: E402
+from core.runtime import Runtime  # noqa: E402
+from core.settings import load_settings  # noqa: E402
 from reconciliation.models import ReconBreak, ReconRunTotal  # noqa: E402
 from reconciliation.report_file import HEADER, identify  # noqa: E402
 from reconciliation.runs import calendar_of, reconcile  # noqa: E402
+from vendgw import migrate  # noqa: E402
 from vendor_accounts import CommissionRate, add_vendor  # noqa: E402
 
 PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"

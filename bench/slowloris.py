@@ -125,7 +125,7 @@ def main() -> None:
         soap_load.setup(url, home, meters, args.clients)
         process, base = soap_load.start_server(url, home, args.workers)
         port = int(base.rsplit(":", 1)[1])
-        print(f"PostgreSQL, {args.workers} gunicorn workers (gateway.serving), {args.clients} "
+        print(f"PostgreSQL, {args.workers} gunicorn workers (vendgw.serving), {args.clients} "
               f"CreditVend client processes, {seconds:.0f} s per phase, {os.cpu_count()} CPUs "
               f"shared by clients, server and database")
         with mp.get_context("spawn").Pool(args.clients) as pool:

@@ -56,14 +56,14 @@ from sqlalchemy import create_engine, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway import demo, migrate  # noqa: E402
-from gateway.db import make_engine, make_session_factory, transaction  # noqa: E402
+from core.db import make_engine, make_session_factory, transaction  # noqa: E402
+from core.runtime import Runtime  # noqa: E402
+from core.settings import load_settings  # noqa: E402
 from gateway.meter_import import MeterRow, apply_rows  # noqa: E402
 from gateway.models import SupplyGroup  # noqa: E402
-from gateway.runtime import Runtime  # noqa: E402
-from gateway.settings import load_settings  # noqa: E402
 from gateway.soap.types import TNS  # noqa: E402
 from sts import luhn_check_digit  # noqa: E402
+from vendgw import demo, migrate  # noqa: E402
 from vendor_accounts import floats, vendors  # noqa: E402
 
 SERVER = os.environ.get("VENDGW_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
@@ -129,7 +129,7 @@ def start_server(url: str, home: Path, workers: int) -> tuple[subprocess.Popen[b
            "VENDGW_LOG_LEVEL": "warning"}
     log = (home / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--bind", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "vendgw.cli", "serve", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -1,5 +1,5 @@
-"""What the request-id and metrics middleware add to one request (gateway/metrics.py,
-gateway/request_log.py), in multiprocess mode as the gunicorn workers run them.
+"""What the request-id and metrics middleware add to one request (vendgw/metrics.py,
+vendgw/request_log.py), in multiprocess mode as the gunicorn workers run them.
 
     .venv/bin/python bench/wsgi_overhead.py
 
@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lxml import etree
 
-from gateway.metrics import GatewayMetrics, with_metrics
-from gateway.request_log import with_request_id
+from vendgw.metrics import GatewayMetrics, with_metrics
+from vendgw.request_log import with_request_id
 
 DOC = etree.fromstring(
     b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body>'

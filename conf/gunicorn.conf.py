@@ -1,11 +1,11 @@
 """gunicorn settings for the vending gateway (`vendgw serve` passes this file).
 
-Workers: gunicorn's asyncio worker with gateway.serving in front of the WSGI application
-(`gateway.serving:application`). A connection costs a coroutine until its whole request has
+Workers: gunicorn's asyncio worker with vendgw.serving in front of the WSGI application
+(`vendgw.serving:application`). A connection costs a coroutine until its whole request has
 arrived (headers within VENDGW_GUNICORN_HEADER_TIMEOUT, body within VENDGW_GUNICORN_BODY_TIMEOUT,
 10 s each by default); then the request runs in one of `threads` threads of its worker. Slow or
 silent clients therefore hold no process and no thread (sync workers must never face clients:
-a few dripping connections took every one of them). See gateway/serving.py for the why.
+a few dripping connections took every one of them). See vendgw/serving.py for the why.
 
 Override any value with GUNICORN_CMD_ARGS or the VENDGW_GUNICORN_* variables below.
 """
@@ -15,12 +15,12 @@ import os
 import tomllib
 from pathlib import Path
 
-from gateway.metrics import child_exit, on_starting  # noqa: F401 - gunicorn hooks: metrics dir
-from gateway.serving import die_with_master
+from vendgw.metrics import child_exit, on_starting  # noqa: F401 - gunicorn hooks: metrics dir
+from vendgw.serving import die_with_master
 
 bind = os.environ.get("VENDGW_SERVER_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("VENDGW_GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "gateway.serving.Worker"
+worker_class = "vendgw.serving.Worker"
 # Requests of one worker run in this many threads at once (each holds one database connection
 # while it runs: keep it within the engine's pool, 10 by default).
 threads = int(os.environ.get("VENDGW_GUNICORN_THREADS", "4"))

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from gateway.cli_support import CliError
-from gateway.db import transaction
+from core.cli_support import CliError
+from core.db import transaction
+from core.runtime import Runtime
 from gateway.meter_import import MasterData, apply_rows, read_rows, validate_rows
-from gateway.runtime import Runtime
 
 
 @click.group()

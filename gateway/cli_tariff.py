@@ -8,12 +8,12 @@ from datetime import date, datetime
 import click
 from sqlalchemy import select
 
+from core.cli_support import CliError
+from core.db import transaction
+from core.money import AmountError, format_cents, format_price_e4, format_tenths, parse_cents
+from core.runtime import Runtime
 from gateway import pricing
-from gateway.cli_support import CliError
-from gateway.db import transaction
 from gateway.models import Tariff
-from gateway.money import AmountError, format_cents, format_price_e4, format_tenths, parse_cents
-from gateway.runtime import Runtime
 from gateway.tariffs import ensure_tariff_version, tariff_steps, version_in_force
 
 _STEP = re.compile(r"(?:(?P<upto>[0-9]{1,6}(?:\.[0-9])?)|\*)?:(?P<price>[0-9]{1,4}\.[0-9]{1,4})")

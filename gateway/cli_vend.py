@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from core.cli_support import CliError
+from core.db import utcnow
+from core.money import AmountError, format_price_e4, format_tenths, parse_cents
+from core.runtime import Runtime
 from gateway import errors
-from gateway import vend as flow
-from gateway.cli_support import CliError
-from gateway.db import utcnow
-from gateway.money import AmountError, format_price_e4, format_tenths, parse_cents
-from gateway.runtime import Runtime
 from gateway.tariffs import TariffBook
+from gateway.vend import flow
 
 
 @click.command()
@@ -61,7 +61,7 @@ def vend() -> None:
 @click.pass_obj
 def reverse(runtime: Runtime, receipt_no: str, reason: str, operator: str) -> None:
     """Reverse a vend by receipt number (no time window; never a confirmed vend)."""
-    from gateway.vend_service import DatabaseVendingService
+    from gateway.vend.service import DatabaseVendingService
 
     try:
         tx = DatabaseVendingService(runtime).reverse_by_receipt(receipt_no, reason, operator)

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from core.db import database_code, database_reason
+
 
 class GatewayError(Exception):
     fault_type: ClassVar[str] = "SystemEx"
@@ -136,6 +138,27 @@ class SchemaError(XMLVendError):
 class UseCaseSupport(XMLVendError):
     fault_type = "UseCaseSupportEx"
     default_code = "not-supported"
+
+
+DATABASE_MESSAGES = {
+    "database-busy": "the database was busy (a lock wait timed out); nothing was stored: retry "
+                     "with the same msgID",
+    "database-timeout": "the database took too long to answer; nothing was stored: retry with "
+                        "the same msgID",
+    "database-unavailable": "the database could not be reached; retry with the same msgID (a "
+                            "request that was completed is answered from its record)",
+}
+
+
+def as_database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """The retryable error an operational database failure means, or None for anything else
+    (a constraint violation, a programming error: those stay bugs, with their traceback)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    code = database_code(exc)
+    if code is None:
+        return None
+    return DatabaseUnavailable(DATABASE_MESSAGES[code], code=code, reason=database_reason(exc))
 
 
 FAULT_TYPES: tuple[type[GatewayError], ...] = (

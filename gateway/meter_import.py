@@ -36,8 +36,8 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.money import AmountError, parse_cents
 from gateway.models import Customer, Meter, SupplyGroup, Tariff, VendingKey
-from gateway.money import AmountError, parse_cents
 from sts import StsError, validate_drn
 
 REQUIRED_COLUMNS = ("meter_number", "sgc", "ti", "krn", "kt", "ea", "tariff")

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.db import Base, BigId, UTCDateTime, utcnow
+from core.db import Base, BigId, UTCDateTime, utcnow
 
 METER_STATUSES = ("active", "blocked")
 
@@ -215,18 +215,3 @@ class Meter(Base):
             )
         )
 
-
-class AuditEvent(Base):
-    """Who did what, when: operator actions, engineering tokens, failed logins, replaced imports.
-
-    Append-only; the payload never holds a secret.
-    """
-
-    __tablename__ = "audit_event"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(100))
-    action: Mapped[str] = mapped_column(String(60), index=True)
-    subject: Mapped[str] = mapped_column(String(200), default="")
-    detail: Mapped[str] = mapped_column(Text, default="")

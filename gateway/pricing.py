@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from gateway.money import format_cents, format_price_e4, format_tenths
+from core.money import format_cents, format_price_e4, format_tenths
 
 __all__ = [
     "CustomerPosition",

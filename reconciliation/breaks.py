@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from gateway import audit
-from gateway.money import format_cents
+from core import audit
+from core.money import format_cents
 from reconciliation.classify import breaks_query
 from reconciliation.exceptions import BreakNotOpen, InvalidInput, UnknownBreak
 from reconciliation.models import BreakCategory as C

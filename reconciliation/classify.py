@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.vend_models import VendTransaction
+from gateway.vend.models import VendTransaction
 from reconciliation.matching import PAIR, credit_vends_in, gateway_status
 from reconciliation.models import CATEGORIES
 from reconciliation.models import BreakCategory as C

@@ -20,10 +20,10 @@ import click
 from sqlalchemy import select
 from tqdm import tqdm
 
-from gateway.cli_support import CliError, actor_option
-from gateway.db import transaction, utcnow
-from gateway.money import format_cents
-from gateway.runtime import Runtime
+from core.cli_support import CliError, actor_option
+from core.db import transaction, utcnow
+from core.money import format_cents
+from core.runtime import Runtime
 from reconciliation import monthly_render, nightly, operational, outputs, runs
 from reconciliation.breaks import open_breaks, resolve
 from reconciliation.exceptions import ReconciliationError

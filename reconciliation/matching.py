@@ -41,8 +41,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from gateway.db import UTCDateTime
-from gateway.vend_models import VendRequest, VendTransaction
+from core.db import UTCDateTime
+from gateway.vend.models import VendRequest, VendTransaction
 from reconciliation.periods import Window
 from reconciliation.staging import STAGE, drop_temporary
 

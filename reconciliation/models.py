@@ -11,7 +11,7 @@ Why they are shaped this way:
   occurrence), so re-running the same period finds the same break again (carried, not doubled),
   a break a later run no longer finds is ``cleared`` by that run, and an operator ``resolves``
   the rest with a note. Age is counted from the item's business date.
-* Money is integer cents, times are UTC; every constraint is named (see gateway.db).
+* Money is integer cents, times are UTC; every constraint is named (see core.db).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db import Base, BigId, UTCDateTime, utcnow
+from core.db import Base, BigId, UTCDateTime, utcnow
 
 __all__ = [
     "BREAK_STATUSES",

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from gateway.vend_models import VendTransaction
+from gateway.vend.models import VendTransaction
 from reconciliation.breaks import OpenBreak
 from reconciliation.breaks import open_breaks as open_breaks_of
 from reconciliation.models import ReconBreak, ReconRun

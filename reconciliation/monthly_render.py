@@ -19,7 +19,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from gateway.money import format_cents, format_tenths
+from core.money import format_cents, format_tenths
 from reconciliation.monthly import MonthlyReport, VendorMonth
 from reconciliation.svg_chart import line_chart
 

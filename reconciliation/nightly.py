@@ -19,9 +19,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.db import transaction, utcnow
-from gateway.runtime import Runtime
-from gateway.settings import Settings
+from core.db import transaction, utcnow
+from core.runtime import Runtime
+from core.settings import Settings
 from reconciliation import outputs, runs
 from reconciliation.exceptions import ReconciliationError
 from reconciliation.models import ReconMissingReport, ReconRun

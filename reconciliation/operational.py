@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from core.money import format_cents, format_tenths
 from gateway.models import Customer, Meter
-from gateway.money import format_cents, format_tenths
-from gateway.vend_models import VendReprint, VendTransaction
+from gateway.vend.models import VendReprint, VendTransaction
 from reconciliation.periods import Calendar, Period
 from vendor_accounts.models import Vendor
 

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from gateway.money import format_cents
-from gateway.settings import Settings
+from core.money import format_cents
+from core.settings import Settings
 from reconciliation.breaks import AGE_BUCKETS, age_bucket
 from reconciliation.exceptions import InvalidInput
 from reconciliation.models import CATEGORIES, ReconBreak, ReconRun, ReconRunTotal

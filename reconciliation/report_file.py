@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from gateway.money import AmountError, parse_cents
+from core.money import AmountError, parse_cents
 from reconciliation.exceptions import LineProblem, ReportNameError, UnreadableReport
 from reconciliation.periods import Period, parse_period
 

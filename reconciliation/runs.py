@@ -24,9 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from gateway import audit
-from gateway.db import transaction, utcnow
-from gateway.runtime import Runtime
+from core import audit
+from core.db import transaction, utcnow
+from core.runtime import Runtime
 from reconciliation import breaks, classify, matching, staging
 from reconciliation.exceptions import (
     AlreadyReconciled,

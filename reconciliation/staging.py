@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from gateway.db import UTCDateTime
+from core.db import UTCDateTime
 from reconciliation.report_file import ReportLine
 
 __all__ = ["STAGE", "create", "drop", "drop_temporary", "load", "mark_duplicates"]

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import migrate
-from gateway.db import make_engine, make_session_factory
-from gateway.runtime import Runtime
-from gateway.settings import Settings, load_settings
+from core.db import make_engine, make_session_factory
+from core.runtime import Runtime
+from core.settings import Settings, load_settings
+from vendgw import migrate
 
 BACKENDS = ("sqlite", "postgresql")
 PG_SERVER = os.environ.get("VENDGW_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
@@ -115,8 +115,8 @@ def db(request: pytest.FixtureRequest, migrated_templates: dict[str, str], tmp_p
 @pytest.fixture
 def demo_db(db: TestDatabase) -> TestDatabase:
     """The database with the demo utility seeded."""
-    from gateway import demo
-    from gateway.db import transaction
+    from core.db import transaction
+    from vendgw import demo
 
     with transaction(db.sessions) as session:
         demo.seed(session, db.runtime.security_module, db.runtime.verifier_key)

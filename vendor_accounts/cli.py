@@ -1,8 +1,8 @@
 """`vendgw vendor`, `vendgw terminal` and `vendgw float`: operating vendors and their floats.
 
-Each command is one transaction (``gateway.db.transaction``); a refusal prints the reason and
+Each command is one transaction (``core.db.transaction``); a refusal prints the reason and
 exits 1 with nothing changed. Amounts are typed as decimal text ("1000.00") and become cents once,
-through ``gateway.money``. Generated terminal secrets are printed once and never again.
+through ``core.money``. Generated terminal secrets are printed once and never again.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.cli_support import CliError, actor_option
-from gateway.db import transaction
-from gateway.money import AmountError, format_cents, parse_cents
-from gateway.runtime import Runtime
+from core.cli_support import CliError, actor_option
+from core.db import transaction
+from core.money import AmountError, format_cents, parse_cents
+from core.runtime import Runtime
 from vendor_accounts import floats, ledger, statements, vendors
 from vendor_accounts.commission import CommissionRate
 from vendor_accounts.exceptions import VendorAccountsError

@@ -78,13 +78,12 @@ from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, String, Table, and_, bindparam, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gateway.prepared import PreparedStatement
+from core.keys import derive_verifier_key
+from core.prepared import PreparedStatement
 from vendor_accounts.commission import CommissionRate
 from vendor_accounts.exceptions import (
     AddressNotAllowed,
@@ -119,7 +118,6 @@ __all__ = [
 
 MIN_SECRET_LENGTH = 8
 HMAC_PREFIX = "hmac-sha256$v1$"
-_VERIFIER_INFO = b"vendgw terminal-secret verifier v1"
 ARGON2_SLOTS = 2
 ARGON2_WAIT_SECONDS = 0.25
 _hasher = PasswordHasher()
@@ -150,12 +148,6 @@ class TerminalPrincipal:
 def generate_secret() -> str:
     """A fresh random terminal secret (about 144 bits), printable once for the operator."""
     return secrets.token_urlsafe(18)
-
-
-def derive_verifier_key(master_key: bytes) -> bytes:
-    """The HMAC verifiers' key: HKDF-SHA-256 of the master key, for this purpose only."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=_VERIFIER_INFO).derive(bytes(master_key))
 
 
 def _hmac_hex(secret: str, verifier_key: bytes) -> str:

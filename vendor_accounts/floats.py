@@ -56,9 +56,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from gateway import audit
-from gateway.db import UTCDateTime, utcnow
-from gateway.prepared import PreparedStatement
+from core import audit
+from core.db import UTCDateTime, utcnow
+from core.localtime import local_day, utility_zone
+from core.prepared import PreparedStatement
 from vendor_accounts import ledger
 from vendor_accounts.commission import CommissionRate, commission_cents
 from vendor_accounts.exceptions import (
@@ -72,7 +73,6 @@ from vendor_accounts.exceptions import (
     UnknownVendor,
     VendorSuspended,
 )
-from vendor_accounts.localtime import local_day, utility_zone
 from vendor_accounts.locking import execute_write
 from vendor_accounts.models import FloatAccount, JournalEntry, LowFloatEvent, Posting, Vendor
 

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.db import Base, BigId, UTCDateTime, utcnow
+from core.db import Base, BigId, UTCDateTime, utcnow
 
 VENDOR_KINDS = ("bank", "atm_network", "agent", "scratch_card", "mobile", "utility_office")
 VENDOR_STATUSES = ("active", "suspended", "closed")

@@ -19,9 +19,9 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, func, select
 from sqlalchemy.orm import Session
 
+from core.localtime import day_bounds_utc, utility_zone
 from vendor_accounts import ledger
 from vendor_accounts.exceptions import InvalidInput, UnknownVendor
-from vendor_accounts.localtime import day_bounds_utc, utility_zone
 from vendor_accounts.models import FloatAccount, JournalEntry, Posting, Vendor
 
 __all__ = ["Statement", "StatementLine", "recent_movements", "statement"]

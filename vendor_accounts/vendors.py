@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway import audit
-from gateway.db import utcnow
+from core import audit
+from core.db import utcnow
 from vendor_accounts.commission import CommissionRate
 from vendor_accounts.credentials import generate_secret, hash_secret, parse_cidrs
 from vendor_accounts.ean import validate_client_id

@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape
 from spyne import const as spyne_const
 from spyne.server.wsgi import WsgiApplication, WsgiMethodContext
 
-from gateway.runtime import Runtime
+from core.runtime import Runtime
 from gateway.soap.auth import AuthRefusal, TerminalAuthenticator
 from gateway.soap.faults import to_fault
 from gateway.soap.guard import (
@@ -43,7 +43,7 @@ from gateway.soap.guard import (
 )
 from gateway.soap.service import DOCUMENT_KEY, FAULT_TYPE_KEY, PRINCIPAL_KEY, build_application
 from gateway.soap.wsdl_export import canonical
-from gateway.vend_types import Principal, VendingService
+from gateway.vend.types import Principal, VendingService
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

@@ -25,7 +25,7 @@ claim (escaped) or under empty ones.
 Audit: one `soap.login_failed` or `soap.login_refused` row per failure (never the secret), and
 for refusals by the throttle at most one `soap.login_throttled` row a minute per (terminal,
 address), carrying how many were refused since the last one, so a flood cannot flood the table.
-Client-supplied IDs are escaped (`gateway.audit.escape_control`) in audit rows and in this
+Client-supplied IDs are escaped (`core.audit.escape_control`) in audit rows and in this
 module's log lines: a newline in a terminalID cannot forge a line.
 """
 
@@ -42,12 +42,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway import audit
-from gateway.audit import escape_control
-from gateway.db import transaction
+from core import audit
+from core.audit import escape_control
+from core.db import transaction
+from core.runtime import Runtime
 from gateway.errors import RequestAuthorisation
-from gateway.runtime import Runtime
-from gateway.vend_types import Principal
+from gateway.vend.types import Principal
 from vendor_accounts.credentials import (
     DEFAULT_BACKOFF,
     Backoff,

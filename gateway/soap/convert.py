@@ -1,8 +1,8 @@
-"""Between the wire and the vend path: spyne request objects in, vend_types values out.
+"""Between the wire and the vend path: spyne request objects in, gateway.vend.types values out.
 
 Pure functions, no I/O. Inbound, they rebuild what the schema already checked into the values the
 service takes (MsgID, integer cents) and refuse what the schema cannot say (SchemaError). Outbound,
-integer cents and tenths become 2- and 1-decimal xs:decimal values through gateway.money, so the
+integer cents and tenths become 2- and 1-decimal xs:decimal values through core.money, so the
 wire never sees a float.
 """
 
@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from gateway import money
+from core import money
 from gateway.errors import SchemaError
 from gateway.soap import types as t
-from gateway.vend_types import (
+from gateway.vend.types import (
     AdviceResult,
     CustomerInfo,
     EngineeringResult,
@@ -34,7 +34,7 @@ DEFAULT_MAX_ITEMS = 10
 # Inbound -----------------------------------------------------------------------------------
 
 def msg_id(value: Any) -> MsgID:
-    """A spyne MsgID -> vend_types.MsgID (which checks the date and the number)."""
+    """A spyne MsgID -> types.MsgID (which checks the date and the number)."""
     if value is None or value.dateTime is None or value.uniqueNumber is None:
         raise SchemaError("msgID needs dateTime and uniqueNumber", code="msg-id")
     return MsgID(str(value.dateTime), int(value.uniqueNumber))

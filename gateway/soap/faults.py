@@ -20,9 +20,9 @@ SOAP keeps for errors in the Body (section 4.4).
 Anything that is not ours becomes Server.SystemEx with a generic message; the exception and its
 traceback go to the server log under a correlation id that the fault carries, never to the
 client. A database that is busy, slow or gone (a lock or statement time-out, a lost connection:
-gateway/db.py `as_database_unavailable`) is no bug: Server.SystemEx with code `database-busy`,
-`database-timeout` or `database-unavailable`, a message saying to retry with the same msgID, and
-one line in the log instead of a traceback.
+core/db.py `database_code`, gateway/errors.py `as_database_unavailable`) is no bug:
+Server.SystemEx with code `database-busy`, `database-timeout` or `database-unavailable`, a
+message saying to retry with the same msgID, and one line in the log instead of a traceback.
 
 The WSDL declares that detail element as the wsdl:fault of every operation (`XMLVendFault`,
 given to spyne's `@rpc(_throws=...)`), so client tooling maps faults to a typed exception.
@@ -37,8 +37,8 @@ from lxml import etree
 from spyne import Unicode
 from spyne.model.fault import Fault
 
-from gateway.db import as_database_unavailable, database_reason
-from gateway.errors import GatewayError, SchemaError, SystemError_
+from core.db import database_reason
+from gateway.errors import GatewayError, SchemaError, SystemError_, as_database_unavailable
 from gateway.soap.guard import HeaderNotUnderstood
 from gateway.soap.types import TNS, optional, required
 

@@ -22,11 +22,11 @@ from gateway.errors import ClientIDAuthorisation, SchemaError, SystemError_
 from gateway.soap import convert
 from gateway.soap import types as t
 from gateway.soap.faults import XMLVendFault, to_fault
-from gateway.vend_types import Principal, RequestHeader, VendingService
+from gateway.vend.types import Principal, RequestHeader, VendingService
 
 PRINCIPAL_KEY = "vendgw.soap.principal"
 DOCUMENT_KEY = "vendgw.soap.document"
-# The XMLVend type of the fault a request got, for gateway.metrics (which reads the same string).
+# The XMLVend type of the fault a request got, for vendgw.metrics (which reads the same string).
 FAULT_TYPE_KEY = "vendgw.soap.fault_type"
 
 

@@ -178,7 +178,7 @@ class Node:
     def spawn(self) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "serve", "--bind",
+                [sys.executable, "-m", "vendgw.cli", "serve", "--bind",
                  f"127.0.0.1:{self.port}", "--workers", str(self.workers)],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)

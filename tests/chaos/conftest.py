@@ -95,7 +95,7 @@ class Chaos:
 
 
 def vendgw(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "gateway.cli", *args], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "vendgw.cli", *args], cwd=ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"vendgw {' '.join(args)} exited {done.returncode}:\n"

@@ -62,7 +62,7 @@ def ledger_sums_to_zero(engine: Engine) -> list[str]:
 
 def float_verify_clean(env: dict[str, str]) -> list[str]:
     """`vendgw float verify`, as an operator runs it, exits 0."""
-    done = subprocess.run([sys.executable, "-m", "gateway.cli", "float", "verify"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "vendgw.cli", "float", "verify"], cwd=ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
     if done.returncode == 0:
         return []

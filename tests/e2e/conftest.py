@@ -1,4 +1,4 @@
-"""End-to-end fixtures: the real server (`vendgw serve`: gunicorn, 2 of gateway.serving's asyncio
+"""End-to-end fixtures: the real server (`vendgw serve`: gunicorn, 2 of vendgw.serving's asyncio
 workers, each running requests in a small thread pool) on a seeded demo database, called over
 loopback the way a bank calls it.
 
@@ -28,10 +28,10 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from gateway import demo, migrate
-from gateway.db import make_engine, make_session_factory, transaction
-from gateway.runtime import Runtime
+from core.db import make_engine, make_session_factory, transaction
+from core.runtime import Runtime
 from tests.conftest import BACKENDS, PG_SERVER, TestDatabase, settings_for
+from vendgw import demo, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -100,7 +100,7 @@ def start_server(database: TestDatabase, log_dir: Path, *, workers: int = 2,
     log = log_dir / f"server-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--bind", f"127.0.0.1:{port}",
+            [sys.executable, "-m", "vendgw.cli", "serve", "--bind", f"127.0.0.1:{port}",
              "--workers", str(workers)],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,

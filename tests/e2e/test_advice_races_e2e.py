@@ -12,7 +12,7 @@ import pytest
 import zeep
 from sqlalchemy import func, select
 
-from gateway.vend_models import VendTransaction
+from gateway.vend.models import VendTransaction
 from tests.soap.support import ATM, POS, header, new_msg_id, zeep_client, zeep_fault_detail
 
 if TYPE_CHECKING:

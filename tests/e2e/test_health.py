@@ -49,7 +49,7 @@ def server_on_silent_database(silent_database: int, tmp_path_factory: pytest.Tem
     log = home / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--bind", f"127.0.0.1:{port}",
+            [sys.executable, "-m", "vendgw.cli", "serve", "--bind", f"127.0.0.1:{port}",
              "--workers", "2"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", process, log)

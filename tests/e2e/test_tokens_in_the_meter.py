@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import zeep
 
-from gateway import meters
+from gateway.vend import meters
 from sts import MeterSimulator
 from tests.conftest import TestDatabase
 from tests.soap.support import ATM, header, new_msg_id, zeep_client

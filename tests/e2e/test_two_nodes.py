@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.vend_models import VendTransaction
+from gateway.vend.models import VendTransaction
 from tests.conftest import TestDatabase
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.soap.support import ATM, METER, header, new_msg_id, zeep_client

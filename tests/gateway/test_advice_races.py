@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway import errors
-from gateway import vend as flow
 from gateway.models import Customer
-from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction
-from gateway.vend_service import DatabaseVendingService
-from gateway.vend_types import AdviceResult, MsgID, RequestHeader, VendReceipt
+from gateway.vend import flow
+from gateway.vend.models import MeterMonth, VendRequest, VendToken, VendTransaction
+from gateway.vend.service import DatabaseVendingService
+from gateway.vend.types import AdviceResult, MsgID, RequestHeader, VendReceipt
 from reconciliation import runs
 from reconciliation.models import ReconBreak, ReconRun
 from reconciliation.report_file import identify

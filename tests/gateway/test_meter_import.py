@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from gateway.cli import cli
 from gateway.models import Customer, Meter
 from tests.conftest import TestDatabase
+from vendgw.cli import cli
 
 DATA = Path(__file__).parent / "data"
 HEADER = ("meter_number,iin,sgc,ti,krn,kt,ea,tct,base_date,tariff,status,account_no,"

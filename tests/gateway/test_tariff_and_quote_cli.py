@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner, Result
 
-from gateway.cli import cli
 from tests.conftest import TestDatabase
+from vendgw.cli import cli
 
 
 def vendgw(db: TestDatabase, *args: str) -> Result:

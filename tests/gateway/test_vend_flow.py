@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from gateway import errors, meters
-from gateway import vend as flow
-from gateway.db import transaction
+from core.db import transaction
+from gateway import errors
 from gateway.models import Customer, Meter
 from gateway.tariffs import ensure_tariff_version
-from gateway.vend_models import MeterMonth, VendRequest, VendToken, VendTransaction
-from gateway.vend_service import DatabaseVendingService
-from gateway.vend_types import MsgID, Principal, RequestHeader, VendReceipt
+from gateway.vend import flow, meters
+from gateway.vend.models import MeterMonth, VendRequest, VendToken, VendTransaction
+from gateway.vend.service import DatabaseVendingService
+from gateway.vend.types import MsgID, Principal, RequestHeader, VendReceipt
 from sts import MeterSimulator
 from tests.conftest import TestDatabase
 from vendor_accounts import floats

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway import demo
-from gateway.db import transaction
+from core.db import transaction
 from tests.conftest import TestDatabase
 from tests.reconciliation.recon_helpers import BANK, SHOP, Clock, Utility
+from vendgw import demo
 from vendor_accounts import CommissionRate, add_vendor, deposit
 
 

@@ -8,10 +8,10 @@ from itertools import count
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from gateway.db import transaction
-from gateway.money import format_cents
-from gateway.vend_service import DatabaseVendingService
-from gateway.vend_types import MsgID, Principal, RequestHeader, VendReceipt
+from core.db import transaction
+from core.money import format_cents
+from gateway.vend.service import DatabaseVendingService
+from gateway.vend.types import MsgID, Principal, RequestHeader, VendReceipt
 from reconciliation.report_file import HEADER
 from tests.conftest import TestDatabase
 

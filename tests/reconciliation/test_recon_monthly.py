@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from gateway.db import transaction
-from gateway.vend_models import VendTransaction
+from core.db import transaction
+from gateway.vend.models import VendTransaction
 from reconciliation import runs
 from reconciliation.cli import reconcile, report
 from reconciliation.monthly import MonthlyReport, monthly_report

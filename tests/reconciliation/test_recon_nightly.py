@@ -7,7 +7,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from gateway.db import transaction
+from core.db import transaction
 from reconciliation.cli import reconcile
 from reconciliation.models import ReconMissingReport, ReconRun
 from tests.reconciliation.recon_helpers import BANK, SHOP, Utility, line, local, write_report

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from gateway.models import AuditEvent
+from core.models import AuditEvent
 from reconciliation import runs
 from reconciliation.cli import reconcile
 from reconciliation.exceptions import MalformedReport, ReportNameError, UnreadableReport

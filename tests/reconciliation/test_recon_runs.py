@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.db import utcnow
-from gateway.models import AuditEvent
-from gateway.runtime import Runtime
+from core.db import utcnow
+from core.models import AuditEvent
+from core.runtime import Runtime
 from reconciliation import runs
 from reconciliation.breaks import open_breaks, resolve
 from reconciliation.cli import recon

@@ -14,6 +14,6 @@ from tests.conftest import TestDatabase
 @pytest.fixture
 def vend_app(demo_db: TestDatabase) -> WsgiApp:
     """/vend on the demo database, calling the real vending service."""
-    from gateway.vend_service import DatabaseVendingService
+    from gateway.vend.service import DatabaseVendingService
 
     return create_soap_app(DatabaseVendingService(demo_db.runtime), demo_db.runtime)

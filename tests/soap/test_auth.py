@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 
-from gateway.db import transaction
-from gateway.models import AuditEvent
+from core.db import transaction
+from core.models import AuditEvent
 from gateway.soap.auth import (
     AuthRefusal,
     Credentials,
     TerminalAuthenticator,
     parse_basic,
 )
-from gateway.vend_types import Principal
+from gateway.vend.types import Principal
 from tests.soap.support import ATM, OFFICE, POS
 from vendor_accounts import vendors
 from vendor_accounts.credentials import Backoff

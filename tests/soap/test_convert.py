@@ -10,7 +10,7 @@ import pytest
 from gateway.errors import SchemaError
 from gateway.soap import convert
 from gateway.soap import types as t
-from gateway.vend_types import MeterDetail, MsgID, ReceiptLine, VendReceipt
+from gateway.vend.types import MeterDetail, MsgID, ReceiptLine, VendReceipt
 
 
 def wire(date_time: str | None, number: int | None) -> t.MsgID:

@@ -14,13 +14,13 @@ import pytest
 import zeep
 from spyne.model.fault import Fault
 
+from core.runtime import Runtime
+from core.settings import load_settings
 from gateway import errors
 from gateway.errors import FAULT_TYPES, GatewayError
-from gateway.runtime import Runtime
-from gateway.settings import load_settings
 from gateway.soap import create_soap_app
 from gateway.soap.faults import GENERIC_SYSTEM_MESSAGE, VendFault, to_fault
-from gateway.vend_types import Principal
+from gateway.vend.types import Principal
 from tests.soap.support import ATM, header, session_for, zeep_client, zeep_fault_detail
 
 CLIENT_TYPES = [cls for cls in FAULT_TYPES if cls.client_fault]

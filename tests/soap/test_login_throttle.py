@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import func, select
 
-from gateway.models import AuditEvent
-from gateway.runtime import Runtime
+from core.models import AuditEvent
+from core.runtime import Runtime
 from gateway.soap.auth import AuthRefusal, LoginThrottle, TerminalAuthenticator
-from gateway.vend_types import Principal
+from gateway.vend.types import Principal
 from tests.conftest import settings_for
 from tests.soap.support import ATM, OFFICE, POS, confirm_customer_xml, envelope
 from vendor_accounts.credentials import Backoff, record_login_failure

@@ -10,11 +10,10 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
+from core.runtime import Runtime
+from core.settings import load_settings
 from gateway import errors
-from gateway.cli import cli
 from gateway.errors import FAULT_TYPES
-from gateway.runtime import Runtime
-from gateway.settings import load_settings
 from gateway.soap import create_soap_app
 from gateway.soap.faults import to_fault
 from gateway.soap.service import OPERATIONS
@@ -28,6 +27,7 @@ from gateway.soap.wsdl_export import (
     generate,
 )
 from tests.soap.support import session_for
+from vendgw.cli import cli
 
 W = f"{{{WSDL_NS}}}"
 XMLVEND_FAULT = f"{{{TNS}}}XMLVendFault"

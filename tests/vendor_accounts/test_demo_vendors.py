@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from va_helpers import cheap_argon2
 
-from gateway.db import transaction
+from core.db import transaction
 from vendor_accounts import (
     VerificationCache,
     authenticate_terminal,

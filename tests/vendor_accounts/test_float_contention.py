@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from va_helpers import TZ, new_vendor, split_of
 
-from gateway.db import transaction
+from core.db import transaction
 from vendor_accounts import (
     CommissionRate,
     InsufficientFloat,

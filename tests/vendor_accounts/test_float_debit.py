@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from va_helpers import TZ, count_entries, entry_legs, new_vendor, split_of
 
-from gateway.db import transaction
+from core.db import transaction
 from vendor_accounts import (
     DailyCapExceeded,
     InsufficientFloat,

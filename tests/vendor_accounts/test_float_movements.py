@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 from va_helpers import TZ, count_entries, entry_legs, low_float_events, new_vendor, split_of
 
-from gateway.db import transaction
-from gateway.models import AuditEvent
+from core.db import transaction
+from core.models import AuditEvent
 from vendor_accounts import (
     CommissionRate,
     DepositConflict,

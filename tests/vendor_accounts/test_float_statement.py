@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from va_helpers import TZ, new_vendor, split_of
 
-from gateway.db import transaction
+from core.db import transaction
 from vendor_accounts import (
     InvalidInput,
     adjust,

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from va_helpers import TZ, new_vendor, split_of
 
-from gateway.db import transaction
+from core.db import transaction
 from vendor_accounts import check_invariants, post_vend, reverse_vend
 
 

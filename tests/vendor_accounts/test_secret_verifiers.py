@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from va_helpers import cheap_argon2, client_id, new_vendor
 
-from gateway.db import transaction
+from core.db import transaction
 from gateway.soap.auth import AuthRefusal, TerminalAuthenticator
 from vendor_accounts import credentials
 from vendor_accounts.cli import terminal as terminal_cli

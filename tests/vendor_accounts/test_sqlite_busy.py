@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 from va_helpers import TZ, new_vendor, split_of
 
-from gateway.db import transaction
+from core.db import transaction
 from vendor_accounts import balance, check_invariants, post_vend
 
 

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 from va_helpers import cheap_argon2, client_id, new_vendor
 
-from gateway.db import transaction
-from gateway.models import AuditEvent
+from core.db import transaction
+from core.models import AuditEvent
 from vendor_accounts import (
     AddressNotAllowed,
     AuthenticationError,

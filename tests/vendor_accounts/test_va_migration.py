@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from gateway import migrate
+from vendgw import migrate
 
 
 def _triggers(engine) -> set[str]:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 from va_helpers import TZ, cheap_argon2, client_id, split_of
 
-from gateway.db import transaction
+from core.db import transaction
 from vendor_accounts import VerificationCache, authenticate_terminal, get_vendor, post_vend
 from vendor_accounts.cli import float_group, terminal, vendor
 
@@ -98,7 +98,7 @@ def test_deposits_adjustments_statements_and_verify(db, run):
 
 def test_verify_through_vendgw_itself(db):
     """The installed command line, reading its database from the environment."""
-    from gateway.cli import cli
+    from vendgw.cli import cli
 
     result = CliRunner().invoke(cli, ["float", "verify"], env=db.env())
     assert result.exit_code == 0, result.output

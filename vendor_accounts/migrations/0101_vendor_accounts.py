@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db
+import core.db
 
 revision: str = '0101_vendor_accounts'
 down_revision: str | Sequence[str] | None = None
@@ -106,8 +106,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('created_at', gateway.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("kind in ('bank', 'atm_network', 'agent', 'scratch_card', 'mobile', 'utility_office')", name=op.f('ck_vendor_kind_known')),
     sa.CheckConstraint("status in ('active', 'suspended', 'closed')", name=op.f('ck_vendor_status_known')),
     sa.CheckConstraint('length(client_id) = 13', name=op.f('ck_vendor_client_id_13_digits')),
@@ -139,11 +139,11 @@ def upgrade() -> None:
     sa.Column('vendor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=12), nullable=False),
     sa.Column('reference', sa.String(length=64), nullable=False),
-    sa.Column('at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('reversal_of_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('operator', sa.String(length=100), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
-    sa.Column('created_at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("(kind = 'reversal' and reversal_of_id is not null) or (kind <> 'reversal' and reversal_of_id is null)", name=op.f('ck_journal_entry_reversal_links_original')),
     sa.CheckConstraint("kind <> 'adjustment' or (length(reason) > 0 and length(operator) > 0)", name=op.f('ck_journal_entry_adjustment_has_reason')),
     sa.CheckConstraint("kind in ('deposit', 'vend', 'reversal', 'adjustment')", name=op.f('ck_journal_entry_kind_known')),
@@ -167,8 +167,8 @@ def upgrade() -> None:
     sa.Column('can_reverse', sa.Boolean(), nullable=False),
     sa.Column('can_engineering', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('created_at', gateway.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("status in ('active', 'disabled')", name=op.f('ck_terminal_status_known')),
     sa.CheckConstraint('credential_version > 0', name=op.f('ck_terminal_credential_version_positive')),
     sa.CheckConstraint('length(code) between 1 and 40', name=op.f('ck_terminal_code_length')),
@@ -180,10 +180,10 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('vendor_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('journal_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('balance_cents', sa.BigInteger(), nullable=False),
     sa.Column('threshold_cents', sa.BigInteger(), nullable=False),
-    sa.Column('created_at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('balance_cents < threshold_cents', name=op.f('ck_low_float_event_below_threshold')),
     sa.ForeignKeyConstraint(['journal_entry_id'], ['journal_entry.id'], name=op.f('fk_low_float_event_journal_entry_id_journal_entry')),
     sa.ForeignKeyConstraint(['vendor_id'], ['vendor.id'], name=op.f('fk_low_float_event_vendor_id_vendor')),

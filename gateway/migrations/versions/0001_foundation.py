@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db
+import core.db
 
 revision: str = '0001_foundation'
 down_revision: str | Sequence[str] | None = None
@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table('audit_event',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=100), nullable=False),
     sa.Column('action', sa.String(length=60), nullable=False),
     sa.Column('subject', sa.String(length=200), nullable=False),
@@ -86,7 +86,7 @@ def upgrade() -> None:
     sa.Column('pending_ti', sa.String(length=2), nullable=True),
     sa.Column('pending_kt', sa.Integer(), nullable=True),
     sa.Column('pending_base_date', sa.Integer(), nullable=True),
-    sa.Column('created_at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("ea in ('07', '09', '11')", name=op.f('ck_meter_ea_known')),
     sa.CheckConstraint("status in ('active', 'blocked')", name=op.f('ck_meter_status_known')),
     sa.CheckConstraint('base_date in (1993, 2014, 2035)', name=op.f('ck_meter_base_date_known')),
@@ -108,7 +108,7 @@ def upgrade() -> None:
     sa.Column('tariff_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('effective_from', sa.Date(), nullable=False),
     sa.Column('monthly_fixed_charge_cents', sa.Integer(), nullable=False),
-    sa.Column('created_at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('monthly_fixed_charge_cents >= 0', name=op.f('ck_tariff_version_fixed_charge_not_negative')),
     sa.ForeignKeyConstraint(['tariff_id'], ['tariff.id'], name=op.f('fk_tariff_version_tariff_id_tariff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tariff_version')),
@@ -119,7 +119,7 @@ def upgrade() -> None:
     sa.Column('supply_group_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('krn', sa.Integer(), nullable=False),
     sa.Column('wrapped_key', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('krn between 1 and 9', name=op.f('ck_vending_key_krn_range')),
     sa.ForeignKeyConstraint(['supply_group_id'], ['supply_group.id'], name=op.f('fk_vending_key_supply_group_id_supply_group')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vending_key')),

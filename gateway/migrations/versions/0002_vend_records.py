@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db
+import core.db
 
 revision: str = '0002_vend_records'
 down_revision: str | Sequence[str] | None = '0001_foundation'
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('outcome', sa.String(length=10), nullable=False),
     sa.Column('response_json', sa.Text(), nullable=False),
-    sa.Column('created_at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("outcome in ('pending', 'ok', 'refused')", name=op.f('ck_vend_request_outcome_known')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vend_request')),
     sa.UniqueConstraint('client_id', 'msg_date_time', 'msg_unique_number', name='uq_vend_request_msg_id')
@@ -69,9 +69,9 @@ def upgrade() -> None:
     sa.Column('fbe_units_tenths', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('journal_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('reversal_journal_entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('created_at', gateway.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('confirmed_at', gateway.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('reversed_at', gateway.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reversed_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reversal_reason', sa.Text(), nullable=False),
     sa.CheckConstraint("kind in ('credit', 'fbe', 'engineering')", name=op.f('ck_vend_transaction_kind_known')),
     sa.CheckConstraint("status in ('issued', 'confirmed', 'reversed')", name=op.f('ck_vend_transaction_status_known')),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import gateway.db
+import core.db
 
 revision: str = '0003_operator_and_reprints'
 down_revision: str | Sequence[str] | None = '0002_vend_records'
@@ -21,7 +21,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table('vend_reprint',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('at', gateway.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('client_id', sa.String(length=13), nullable=False),
     sa.Column('terminal_id', sa.String(length=40), nullable=False),
     sa.Column('operator', sa.String(length=100), nullable=False),

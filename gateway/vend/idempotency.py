@@ -1,0 +1,204 @@
+"""(clientID, msgID) identifies a request for ever.
+
+A state-changing request first claims its key by inserting a `VendRequest` row inside the vend's
+own transaction. The unique constraint does the rest: a retry that arrives while the first is
+still running waits on that insert (PostgreSQL) or on the write lock (SQLite), and afterwards
+finds the stored outcome. The same content gets the stored answer back; other content with the
+same msgID is a DuplicateMsgIDEx; a refusal is remembered, so it stays refused for that msgID.
+
+An advice about an earlier msgID settles that msgID's fate through the same key before it answers
+(`settle`): it inserts a tombstone row for it unless one is there. Against a request still in
+flight the insert waits for it (PostgreSQL waits on the uncommitted key; SQLite's write lock
+serialises), so the advice reads the real outcome; an insert that succeeds proves the request
+never arrived, and the tombstone keeps that answer true: a late original is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.prepared import PreparedStatement
+from gateway import errors
+from gateway.models import Meter
+from gateway.vend.models import VendRequest, VendTransaction
+from gateway.vend.types import MsgID, RequestHeader
+
+
+def request_hash(operation: str, **arguments: Any) -> str:
+    """A stable fingerprint of what was asked, to tell a retry from a reused msgID."""
+    canonical = json.dumps({"op": operation, **arguments}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    operation: str
+    request_hash: str
+    outcome: str
+    response: dict[str, Any]
+
+
+def find(session: Session, client_id: str, msg_id: MsgID) -> VendRequest | None:
+    return session.scalar(
+        select(VendRequest).where(
+            VendRequest.client_id == client_id,
+            VendRequest.msg_date_time == msg_id.date_time,
+            VendRequest.msg_unique_number == msg_id.unique_number,
+        )
+    )
+
+
+def stored_outcome(row: VendRequest) -> StoredOutcome:
+    return StoredOutcome(row.operation, row.request_hash, row.outcome,
+                         json.loads(row.response_json or "{}"))
+
+
+# The operation recorded on a tombstone: an advice declared this msgID not processed.
+NOT_PROCESSED = "NotProcessed"
+NOT_PROCESSED_CODE = "msg-id-declared-not-processed"
+
+_requests = cast(Table, VendRequest.__table__)
+_meters = cast(Table, Meter.__table__)
+_CLAIM_COLUMNS = ("client_id", "msg_date_time", "msg_unique_number", "terminal_id", "operation",
+                  "request_hash", "outcome", "response_json", "created_at")
+_new_request = insert(_requests).values({
+    c: bindparam(c, type_=_requests.c[c].type) for c in _CLAIM_COLUMNS})
+_CLAIM = PreparedStatement("vendgw_claim", _new_request.returning(_requests.c.id))
+# A vend's claim also locks its meter's row, so vends for one meter queue behind each other
+# instead of pricing from the same figures and failing the TID compare-and-set. It is taken here,
+# in the statement that starts the transaction, rather than in the meter lookup: a statement
+# reads from the snapshot it started with, so a lookup that waited for the lock would price from
+# the month figures and debt as they were before the vend it waited for (PostgreSQL re-reads
+# only the locked row itself). The lookup that follows reads after the wait. No round trip more.
+# The key is inserted first, so a retry or an advice for this msgID waits for this vend rather
+# than finding nothing while it queues for the meter.
+_locked_meter = (select(_meters.c.id).where(_meters.c.meter_number == bindparam("p_meter"))
+                 .with_for_update().cte("locked_meter"))
+_CLAIM_LOCKING_METER = PreparedStatement("vendgw_claim_locking_meter", _new_request.returning(
+    _requests.c.id, select(func.count()).select_from(_locked_meter).scalar_subquery(),
+).add_cte(_locked_meter))
+_transactions = cast(Table, VendTransaction.__table__)
+_COMPLETE = (update(_requests).where(_requests.c.id == bindparam("p_request"))
+             .values(outcome="ok", response_json=bindparam("p_response")))
+_LINK_ENTRY = (update(_transactions).where(_transactions.c.request_id == bindparam("p_request"))
+               .values(journal_entry_id=bindparam("p_entry")))
+# On PostgreSQL one statement: a vend's float row stays locked from its debit to the commit, and
+# this is the only statement in between.
+_COMPLETE_AND_LINK = PreparedStatement("vendgw_complete_and_link",
+                                       _COMPLETE.add_cte(_LINK_ENTRY.cte("link")))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a request's work produced: the response to store and, for a vend, the journal
+    entry its float debit posted (linked to the request's transaction on completion)."""
+
+    response: dict[str, Any]
+    journal_entry_id: int | None = None
+
+
+def claim(session: Session, header: RequestHeader, operation: str, fingerprint: str, *,
+          refused: dict[str, Any] | None = None, meter_number: str | None = None) -> int:
+    """Insert the request row, pending (or already refused); its id. Raises IntegrityError when
+    the key is taken. With `meter_number`, also lock that meter's row until the transaction
+    ends (on PostgreSQL; SQLite's transactions already hold the database's write lock)."""
+    statement, extra = _CLAIM, {}
+    if meter_number is not None and session.get_bind().dialect.name == "postgresql":
+        statement, extra = _CLAIM_LOCKING_METER, {"p_meter": meter_number}
+    return int(statement.execute(session, {
+        **extra,
+        "client_id": header.client_id,
+        "msg_date_time": header.msg_id.date_time,
+        "msg_unique_number": header.msg_id.unique_number,
+        "terminal_id": header.terminal_id,
+        "operation": operation,
+        "request_hash": fingerprint,
+        "outcome": "pending" if refused is None else "refused",
+        "response_json": "" if refused is None else json.dumps(refused),
+        "created_at": utcnow(),
+    }).scalar_one())
+
+
+def _tombstone_insert(dialect_insert: Any) -> Any:
+    return (dialect_insert(_requests).values({
+        c: bindparam(c, type_=_requests.c[c].type) for c in _CLAIM_COLUMNS})
+        .on_conflict_do_nothing(index_elements=[_requests.c.client_id,
+                                                _requests.c.msg_date_time,
+                                                _requests.c.msg_unique_number])
+        .returning(_requests.c.id))
+
+
+_TOMBSTONE = {"postgresql": _tombstone_insert(postgresql.insert),
+              "sqlite": _tombstone_insert(sqlite.insert)}
+
+
+def settle(session: Session, client_id: str, terminal_id: str, msg_id: MsgID, advice: str
+           ) -> VendRequest | None:
+    """Settle the fate of an earlier request before an advice answers about it.
+
+    Returns the request's committed row, having waited for it if it was still in flight; or
+    None when it never arrived, after recording in the caller's transaction that it was declared
+    not processed. The caller must commit that answer before giving it, and from then on the
+    msgID is refused (DuplicateMsgIDEx) should the original turn up late."""
+    refusal_body = {
+        "type": errors.DuplicateMsgID.fault_type, "code": NOT_PROCESSED_CODE,
+        "message": f"msgID {msg_id.key} was declared not processed (by a {advice}) before it "
+                   "arrived; nothing was sold: send the purchase again with a new msgID"}
+    inserted = session.execute(_TOMBSTONE[session.get_bind().dialect.name], {
+        "client_id": client_id, "msg_date_time": msg_id.date_time,
+        "msg_unique_number": msg_id.unique_number, "terminal_id": terminal_id,
+        "operation": NOT_PROCESSED, "request_hash": request_hash(NOT_PROCESSED, advice=advice),
+        "outcome": "refused", "response_json": json.dumps(refusal_body),
+        "created_at": utcnow(),
+    }).first()
+    if inserted is not None:
+        return None
+    row = find(session, client_id, msg_id)
+    assert row is not None  # the insert found it, committed (a rolled-back one is no conflict)
+    return row
+
+
+def declared_not_processed(row: VendRequest) -> bool:
+    return row.operation == NOT_PROCESSED
+
+
+def complete(session: Session, request_id: int, answer: Answer) -> None:
+    """Store the answer with the request (and link a vend's journal entry)."""
+    params = {"p_request": request_id,
+              "p_response": json.dumps(answer.response, sort_keys=True)}
+    if answer.journal_entry_id is None:
+        session.execute(_COMPLETE, params)
+    elif session.get_bind().dialect.name == "postgresql":
+        _COMPLETE_AND_LINK.execute(session, {**params, "p_entry": answer.journal_entry_id})
+    else:
+        session.execute(_LINK_ENTRY, {**params, "p_entry": answer.journal_entry_id})
+        session.execute(_COMPLETE, params)
+
+
+def refusal(error: errors.GatewayError) -> dict[str, Any]:
+    return {"type": error.fault_type, "code": error.code, "message": error.message}
+
+
+def refusal_error(response: dict[str, Any]) -> errors.GatewayError:
+    """Rebuild a remembered refusal as the same error type."""
+    by_type = {cls.fault_type: cls for cls in errors.FAULT_TYPES}
+    cls = by_type.get(response.get("type", ""), errors.SystemError_)
+    return cls(response.get("message", "refused"), code=response.get("code"))
+
+
+def check_same_request(outcome: StoredOutcome, operation: str, fingerprint: str,
+                       msg_id: MsgID) -> None:
+    if outcome.operation == NOT_PROCESSED:
+        raise refusal_error(outcome.response)  # an advice said it never arrived: it stays so
+    if outcome.operation != operation or outcome.request_hash != fingerprint:
+        raise errors.DuplicateMsgID(
+            f"msgID {msg_id.key} was already used for another request", msg_id=msg_id.key
+        )

@@ -1,0 +1,56 @@
+"""Receipts to and from the JSON stored with each request, so a retry, a last-response advice
+or a reprint answers with exactly what was first sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from gateway.vend.types import MeterDetail, MsgID, ReceiptLine, VendReceipt
+
+
+def receipt_to_json(receipt: VendReceipt) -> dict[str, Any]:
+    return {
+        "receipt_no": receipt.receipt_no,
+        "msg_id": [receipt.msg_id.date_time, receipt.msg_id.unique_number],
+        "meter": {
+            "meter_number": receipt.meter.meter_number, "sgc": receipt.meter.sgc,
+            "krn": receipt.meter.krn, "ti": receipt.meter.ti, "ea": receipt.meter.ea,
+            "kt": receipt.meter.kt, "tct": receipt.meter.tct,
+        },
+        "customer_name": receipt.customer_name,
+        "account_no": receipt.account_no,
+        "tender_cents": receipt.tender_cents,
+        "units_tenths": receipt.units_tenths,
+        "avail_credit_cents": receipt.avail_credit_cents,
+        "tariff_description": receipt.tariff_description,
+        "issued_at": receipt.issued_at.isoformat(),
+        "lines": [
+            {"type": line.type, "description": line.description,
+             "amount_cents": line.amount_cents, "vat_cents": line.vat_cents,
+             "units_tenths": line.units_tenths, "tokens": list(line.tokens)}
+            for line in receipt.lines
+        ],
+    }
+
+
+def receipt_from_json(data: dict[str, Any], *, reversed_: bool = False) -> VendReceipt:
+    return VendReceipt(
+        receipt_no=data["receipt_no"],
+        msg_id=MsgID(data["msg_id"][0], int(data["msg_id"][1])),
+        meter=MeterDetail(**data["meter"]),
+        customer_name=data["customer_name"],
+        account_no=data["account_no"],
+        tender_cents=data["tender_cents"],
+        units_tenths=data["units_tenths"],
+        avail_credit_cents=data["avail_credit_cents"],
+        tariff_description=data["tariff_description"],
+        issued_at=datetime.fromisoformat(data["issued_at"]),
+        lines=tuple(
+            ReceiptLine(type=line["type"], description=line["description"],
+                        amount_cents=line["amount_cents"], vat_cents=line["vat_cents"],
+                        units_tenths=line["units_tenths"], tokens=tuple(line["tokens"]))
+            for line in data["lines"]
+        ),
+        reversed=reversed_,
+    )

@@ -1,0 +1,444 @@
+"""`DatabaseVendingService`: the XMLVend operations on the real database.
+
+Every state-changing operation runs through `run_once`: one transaction that claims the request's
+(clientID, msgID), does the work and stores the answer. A retry gets the stored answer; a refusal
+is remembered in a transaction of its own (the refused work itself was rolled back, so a refused
+request changes nothing but that memory). Requests for one meter queue on the meter's row lock,
+taken by the claim; a vend that still lost a race for its meter is priced again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.db import transaction, utcnow
+from core.runtime import Runtime
+from gateway import errors, pricing
+from gateway.models import Customer
+from gateway.tariffs import TariffBook
+from gateway.vend import engineering, flow, idempotency, meters
+from gateway.vend.meters import MeterInMonth
+from gateway.vend.models import MeterMonth, VendReprint, VendRequest, VendTransaction
+from gateway.vend.receipts import receipt_from_json, receipt_to_json
+from gateway.vend.types import (
+    AdviceResult,
+    CustomerInfo,
+    EngineeringResult,
+    Movement,
+    MsgID,
+    Principal,
+    RequestHeader,
+    VendorStatement,
+    VendReceipt,
+)
+from vendor_accounts import floats as vendor_floats
+from vendor_accounts.exceptions import DebitRefused
+from vendor_accounts.statements import recent_movements
+
+T = TypeVar("T")
+MAX_RACE_RETRIES = 8
+REPRINT_LAST_N = 3
+TRIAL_TOKEN = "0" * 20
+
+
+def _available(session: Session, vendor_id: int) -> int:
+    return vendor_floats.balance(session, vendor_id).available_cents
+
+
+def require(who: Principal, privilege: str) -> None:
+    if privilege not in who.privileges:
+        raise errors.RequestAuthorisation(
+            f"terminal {who.terminal_id} may not {privilege}", code=f"no-{privilege}-privilege")
+
+
+class DatabaseVendingService:
+    def __init__(self, runtime: Runtime, clock: Callable[[], datetime] = utcnow) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.clock = clock
+        self.tz = ZoneInfo(self.settings.utility.timezone)
+        self.tariffs = TariffBook()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def vend_clock(self) -> flow.VendClock:
+        return flow.VendClock(self.clock(), self.tz)
+
+    def run_once(self, header: RequestHeader, operation: str, fingerprint: str,
+                 work: Callable[[Session, int], idempotency.Answer], *,
+                 meter_number: str | None = None) -> dict[str, Any]:
+        """Run `work` exactly once for this (clientID, msgID); answer retries from the record.
+        With `meter_number`, the claim locks that meter, so requests for one meter queue."""
+        for _ in range(MAX_RACE_RETRIES):
+            try:
+                # Claim first: a new request (the common case) costs no extra read, and a retry
+                # finds the key taken and reads the stored outcome below.
+                with transaction(self.runtime.sessions) as session:
+                    request_id = idempotency.claim(session, header, operation, fingerprint,
+                                                   meter_number=meter_number)
+                    answer = work(session, request_id)
+                    idempotency.complete(session, request_id, answer)
+                return answer.response
+            except IntegrityError:
+                stored = self._stored(header, operation, fingerprint)
+                if stored is not None:
+                    return stored
+                continue  # the other claim was rolled back meanwhile: try again
+            except flow.MeterRace:
+                # Kept as a guard: vends queue on the meter's lock, but something outside the
+                # vend path (an import, a key change) may still move the meter meanwhile.
+                continue
+            except errors.GatewayError as refused:
+                if refused.client_fault:
+                    self._remember_refusal(header, operation, fingerprint, refused)
+                raise
+        raise errors.SystemError_("the request could not be completed; retry with the same msgID",
+                                  code="contention")
+
+    def _stored(self, header: RequestHeader, operation: str, fingerprint: str
+                ) -> dict[str, Any] | None:
+        with self.runtime.sessions() as session:
+            row = idempotency.find(session, header.client_id, header.msg_id)
+            if row is None or row.outcome == "pending":
+                return None
+            outcome = idempotency.stored_outcome(row)
+        idempotency.check_same_request(outcome, operation, fingerprint, header.msg_id)
+        if outcome.outcome == "refused":
+            raise idempotency.refusal_error(outcome.response)
+        return outcome.response
+
+    def _remember_refusal(self, header: RequestHeader, operation: str, fingerprint: str,
+                          refused: errors.GatewayError) -> None:
+        try:
+            with transaction(self.runtime.sessions) as session:
+                idempotency.claim(session, header, operation, fingerprint,
+                                  refused=idempotency.refusal(refused))
+        except IntegrityError:
+            pass  # a concurrent request with this msgID was recorded first; it stands
+
+    def _meter_for_vend(self, session: Session, meter_number: str,
+                        clock: flow.VendClock) -> MeterInMonth:
+        found = flow.find_meter(session, meter_number, clock)
+        meters.require_active(found.meter)
+        return found
+
+    # -- revenue domain ---------------------------------------------------------------------
+
+    def confirm_customer(self, who: Principal, header: RequestHeader,
+                         meter_number: str) -> CustomerInfo:
+        require(who, "vend")
+        clock = self.vend_clock()
+        with self.runtime.sessions() as session:
+            found = flow.find_meter(session, meter_number, clock)
+            meter = found.meter
+            last = session.scalar(
+                select(func.max(VendTransaction.created_at)).where(
+                    VendTransaction.meter_id == meter.id, VendTransaction.kind == "credit",
+                    VendTransaction.status != "reversed"))
+            customer = meter.customer
+            position = flow.position(meter, found.month)
+            return CustomerInfo(
+                meter=meters.meter_detail(meter),
+                customer_name=customer.name if customer else "",
+                address=customer.address if customer else "",
+                account_no=customer.account_no if customer else "",
+                days_since_last_purchase=(clock.now - last).days if last else None,
+                can_vend=meter.status == "active",
+                fbe_due=pricing.fbe_due_tenths(position, flow.pricing_policy(self.settings)) > 0,
+                min_vend_cents=self.settings.utility.min_vend_cents,
+                max_vend_cents=self.settings.utility.max_vend_cents,
+                arrears_cents=customer.debt_cents if customer else 0,
+            )
+
+    def credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
+                    amount_cents: int, pay_type: str) -> VendReceipt:
+        require(who, "vend")
+        fingerprint = idempotency.request_hash("CreditVend", meter=meter_number,
+                                               amount=amount_cents, pay_type=pay_type)
+
+        def work(session: Session, request_id: int) -> idempotency.Answer:
+            clock = self.vend_clock()
+            found = self._meter_for_vend(session, meter_number, clock)
+            priced = flow.price(session, self.tariffs, found, amount_cents, clock,
+                                self.settings)
+            credits = [("credit", priced.quote.units_tenths)]
+            if priced.quote.fbe_units_tenths:
+                credits.append(("fbe", priced.quote.fbe_units_tenths))
+            issued = flow.issue_tokens(session, self.runtime.security_module, found.meter,
+                                       credits, clock)
+            meter = flow.advance_meter(session, found.meter, issued)
+            flow.add_to_month(session, meter, clock.month, priced,
+                              priced.quote.fbe_units_tenths)
+            flow.recover_debt(session, found.meter, priced.quote.debt_recovered_cents)
+            tx = flow.store_transaction(session, request_id, "credit", who, header, meter,
+                                        clock, priced, issued)
+            try:
+                posting = flow.debit_float(session, who, tx, priced,
+                                           self.settings.utility.timezone)
+            except DebitRefused as exc:
+                raise errors.VendorCredit(str(exc), code=exc.code) from None
+            receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, priced, issued,
+                                         posting.available_cents, header.msg_id)
+            return idempotency.Answer(receipt_to_json(receipt), posting.journal_entry_id)
+
+        return receipt_from_json(self.run_once(header, "CreditVend", fingerprint, work,
+                                               meter_number=meter_number))
+
+    def trial_credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
+                          amount_cents: int, pay_type: str) -> VendReceipt:
+        """The same answer as a vend with tokens of twenty zeros; nothing is debited or stored."""
+        require(who, "vend")
+        clock = self.vend_clock()
+        with self.runtime.sessions() as session:
+            found = self._meter_for_vend(session, meter_number, clock)
+            meter = found.meter
+            priced = flow.price(session, self.tariffs, found, amount_cents, clock,
+                                self.settings)
+            available = _available(session, who.vendor_id)
+            if available < amount_cents:
+                raise errors.VendorCredit(
+                    f"the vendor's available credit {pricing.format_cents(available)} does not "
+                    f"cover {pricing.format_cents(amount_cents)}", code="insufficient-float")
+            zeros = [flow.IssuedToken("credit", TRIAL_TOKEN, None, priced.quote.units_tenths)]
+            if priced.quote.fbe_units_tenths:
+                zeros.append(flow.IssuedToken("fbe", TRIAL_TOKEN, None,
+                                              priced.quote.fbe_units_tenths))
+            if meter.has_pending_key_change:
+                zeros[:0] = [flow.IssuedToken("keychange", TRIAL_TOKEN, None)] * 2
+            issued = flow.IssuedTokens(tuple(zeros), meter.last_tid, None)
+            return flow.build_receipt("TRIAL", clock.now, meter, priced, issued,
+                                      available - amount_cents, header.msg_id)
+
+    def fbe_vend(self, who: Principal, header: RequestHeader, meter_number: str) -> VendReceipt:
+        require(who, "vend")
+        fingerprint = idempotency.request_hash("FBEVend", meter=meter_number)
+
+        def work(session: Session, request_id: int) -> idempotency.Answer:
+            clock = self.vend_clock()
+            found = self._meter_for_vend(session, meter_number, clock)
+            try:
+                fbe = pricing.issue_fbe(flow.position(found.meter, found.month),
+                                        flow.pricing_policy(self.settings))
+            except pricing.FbeNotDueError as exc:
+                raise errors.FBEError(str(exc), code=exc.code.lower().replace("_", "-")
+                                      ) from None
+            issued = flow.issue_tokens(session, self.runtime.security_module, found.meter,
+                                       [("fbe", fbe.units_tenths)], clock)
+            meter = flow.advance_meter(session, found.meter, issued)
+            flow.add_to_month(session, meter, clock.month, None, fbe.units_tenths)
+            tx = flow.store_transaction(session, request_id, "fbe", who, header, meter, clock,
+                                        None, issued)
+            available = _available(session, who.vendor_id)
+            receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, None, issued,
+                                         available, header.msg_id)
+            return idempotency.Answer(receipt_to_json(receipt))
+
+        return receipt_from_json(self.run_once(header, "FBEVend", fingerprint, work,
+                                               meter_number=meter_number))
+
+    def reprint(self, who: Principal, header: RequestHeader, meter_number: str,
+                original_msg_id: MsgID | None) -> tuple[VendReceipt, ...]:
+        """The stored receipts, never regenerated: of one transaction or the meter's last 3,
+        only ever of the caller's own vendor (a receipt carries its vendor's float balance)."""
+        require(who, "reprint")
+        meters.check_meter_number(meter_number)
+        with transaction(self.runtime.sessions) as session:
+            query = (select(VendTransaction, VendRequest.response_json)
+                     .join(VendRequest, VendRequest.id == VendTransaction.request_id)
+                     .where(VendTransaction.meter_number == meter_number,
+                            VendTransaction.vendor_id == who.vendor_id,
+                            VendTransaction.kind.in_(("credit", "fbe"))))
+            if original_msg_id is not None:
+                query = query.where(VendRequest.client_id == who.client_id,
+                                    VendRequest.msg_date_time == original_msg_id.date_time,
+                                    VendRequest.msg_unique_number ==
+                                    original_msg_id.unique_number)
+            else:
+                query = query.order_by(VendTransaction.id.desc()).limit(REPRINT_LAST_N)
+            rows = session.execute(query).all()
+            if not rows:
+                meters.find_meter(session, meter_number)  # UnknownMeterEx when it is that
+                raise errors.BusinessRuleError("no vend to reprint for that meter and msgID",
+                                               code="nothing-to-reprint")
+            session.add_all(
+                VendReprint(at=self.clock(), client_id=who.client_id,
+                            terminal_id=who.terminal_id, operator=header.operator,
+                            msg_id=header.msg_id.key, transaction_id=tx.id)
+                for tx, _ in rows
+            )
+            return tuple(
+                receipt_from_json(json.loads(body), reversed_=tx.status == "reversed")
+                for tx, body in rows
+            )
+
+    # -- advice -------------------------------------------------------------------------------
+    #
+    # An advice first settles the original msgID's fate through its idempotency key
+    # (idempotency.settle): a request still in flight is waited for, and one that never arrived
+    # is recorded as declared not processed, committed with that answer. Confirmation and
+    # reversal then lock the vend's transaction row, so whichever comes second sees the first's
+    # result.
+
+    def _advised_transaction(self, session: Session, who: Principal, original_msg_id: MsgID,
+                             advice: str) -> VendTransaction | None:
+        """The original request's transaction, locked; None when it has none (never arrived,
+        refused, or not a vend)."""
+        row = idempotency.settle(session, who.client_id, who.terminal_id, original_msg_id,
+                                 advice)
+        if row is None or idempotency.declared_not_processed(row):
+            return None
+        return flow.lock_transaction(session, row.id)
+
+    def confirmation_advice(self, who: Principal, header: RequestHeader,
+                            original_msg_id: MsgID) -> AdviceResult:
+        with transaction(self.runtime.sessions) as session:
+            tx = self._advised_transaction(session, who, original_msg_id, "ConfirmationAdvice")
+            if tx is not None:
+                if tx.status == "reversed":
+                    raise errors.ConfirmationError(
+                        f"transaction {tx.receipt_no} was reversed and cannot be confirmed",
+                        code="already-reversed")
+                if tx.status == "issued":
+                    tx.status = "confirmed"
+                    tx.confirmed_at = self.clock()
+                return AdviceResult(original_msg_id, tx.receipt_no, confirmed=True)
+        # Raised after the commit: a "not processed" answer is only given once it is recorded.
+        raise errors.ConfirmationError(
+            f"no transaction with msgID {original_msg_id.key} to confirm")
+
+    def reversal_advice(self, who: Principal, header: RequestHeader,
+                        original_msg_id: MsgID) -> AdviceResult:
+        require(who, "reverse")
+        with transaction(self.runtime.sessions) as session:
+            tx = self._advised_transaction(session, who, original_msg_id, "ReversalAdvice")
+            if tx is not None:
+                available = self._reverse(session, tx, reason="reversal advice",
+                                          actor=f"{who.client_id}/{who.terminal_id}",
+                                          enforce_policy=True)
+                return AdviceResult(original_msg_id, tx.receipt_no, reversed=True,
+                                    avail_credit_cents=available)
+        raise errors.ReversalError(
+            f"no transaction with msgID {original_msg_id.key} to reverse",
+            code="unknown-transaction")
+
+    def reverse_by_receipt(self, receipt_no: str, reason: str, operator: str) -> VendTransaction:
+        """An authorised utility operator's reversal (`vendgw vend reverse`): no time window,
+        but never of a confirmed vend, and audited."""
+        with transaction(self.runtime.sessions) as session:
+            tx = session.scalar(select(VendTransaction).where(
+                VendTransaction.receipt_no == receipt_no).with_for_update())
+            if tx is None:
+                raise errors.ReversalError(f"no transaction with receipt {receipt_no}",
+                                           code="unknown-transaction")
+            self._reverse(session, tx, reason=reason, actor=operator, enforce_policy=False)
+            return tx
+
+    def _reverse(self, session: Session, tx: VendTransaction, *, reason: str, actor: str,
+                 enforce_policy: bool) -> int:
+        """Reverse `tx`, which the caller has locked, so its status is the last word."""
+        if tx.status == "reversed":
+            return _available(session, tx.vendor_id)  # idempotent
+        if tx.kind == "engineering":
+            raise errors.ReversalError("engineering tokens cannot be reversed",
+                                       code="not-reversible")
+        if tx.status == "confirmed":
+            raise errors.ReversalError(f"transaction {tx.receipt_no} was confirmed",
+                                       code="already-confirmed")
+        window = timedelta(minutes=self.settings.server.reversal_window_minutes)
+        now = self.clock()
+        if enforce_policy and now - tx.created_at > window:
+            raise errors.ReversalError(
+                f"transaction {tx.receipt_no} is older than the {window} reversal window",
+                code="outside-window")
+        # The locks in the order a vend takes them (meter, customer, the float last), so a
+        # reversal and a vend of the same meter, customer or vendor queue instead of deadlocking.
+        if tx.meter_id is not None:
+            meters.lock_meter(session, tx.meter_id)
+        customer = None
+        if tx.debt_recovered_cents and tx.customer_id is not None:
+            customer = session.get(Customer, tx.customer_id, with_for_update=True)
+            assert customer is not None
+        replayed = False
+        if tx.journal_entry_id is not None:
+            posting = vendor_floats.reverse_vend(session, journal_entry_id=tx.journal_entry_id,
+                                                 reference=f"reversal:{tx.receipt_no}", at=now,
+                                                 timezone=self.settings.utility.timezone)
+            # The ledger already holds this vend's reversal: its debt and month figures were
+            # given back with it, and must not be given back twice.
+            replayed = posting.replayed
+            tx.reversal_journal_entry_id = posting.journal_entry_id
+        if not replayed:
+            # Taken off what is there, never overwritten: a vend may add to the row meanwhile.
+            session.execute(
+                update(MeterMonth)
+                .where(MeterMonth.meter_id == tx.meter_id, MeterMonth.month == tx.month)
+                .values(units_tenths=MeterMonth.units_tenths - tx.units_tenths,
+                        fixed_charge_paid_cents=MeterMonth.fixed_charge_paid_cents
+                        - tx.fixed_charge_cents,
+                        fbe_units_tenths=MeterMonth.fbe_units_tenths - tx.fbe_units_tenths)
+                .execution_options(synchronize_session=False))
+            if customer is not None:
+                customer.debt_cents += tx.debt_recovered_cents
+        tx.status = "reversed"
+        tx.reversed_at = now
+        tx.reversal_reason = reason
+        audit.record(session, actor, "vend.reverse", tx.receipt_no, reason=reason,
+                     amount_cents=tx.tender_cents, replayed=replayed)
+        session.flush()
+        return _available(session, tx.vendor_id)
+
+    def last_response_advice(self, who: Principal, header: RequestHeader,
+                             original_msg_id: MsgID) -> VendReceipt:
+        found: tuple[idempotency.StoredOutcome, str | None] | None = None
+        with transaction(self.runtime.sessions) as session:
+            row = idempotency.settle(session, who.client_id, who.terminal_id, original_msg_id,
+                                     "LastResponseAdvice")
+            if row is not None and not idempotency.declared_not_processed(row):
+                found = (idempotency.stored_outcome(row), session.scalar(
+                    select(VendTransaction.status).where(VendTransaction.request_id == row.id)))
+        if found is None:
+            # After the commit: the answer stands from now on (a late original is refused).
+            raise errors.LastResponseError(
+                f"no request with msgID {original_msg_id.key}; it was not processed")
+        outcome, status = found
+        if outcome.outcome == "refused":
+            raise idempotency.refusal_error(outcome.response)
+        return receipt_from_json(outcome.response, reversed_=status == "reversed")
+
+    # -- vendor -------------------------------------------------------------------------------
+
+    def vendor_statement(self, who: Principal, header: RequestHeader,
+                         max_items: int) -> VendorStatement:
+        max_items = max(0, min(max_items, 100))
+        with self.runtime.sessions() as session:
+            state = vendor_floats.balance(session, who.vendor_id)
+            moves = recent_movements(session, who.vendor_id, max_items,
+                                     timezone=self.settings.utility.timezone)
+        return VendorStatement(
+            balance_cents=state.balance_cents, floor_cents=state.floor_cents,
+            avail_credit_cents=state.available_cents,
+            movements=tuple(Movement(m.at, m.kind, m.reference, m.amount_cents,
+                                     m.balance_cents) for m in moves),
+        )
+
+    # -- meter domain (engineering) ------------------------------------------------------------
+
+    def meter_specific_eng(self, who: Principal, header: RequestHeader, meter_number: str,
+                           eng_type: str, value: int | None) -> EngineeringResult:
+        require(who, "engineering")
+        return engineering.meter_specific(self.runtime, self.vend_clock, self.run_once, who, header,
+                                          meter_number, eng_type, value)
+
+    def non_meter_specific_eng(self, who: Principal, header: RequestHeader, eng_type: str,
+                               mfr_code: int | None) -> EngineeringResult:
+        require(who, "engineering")
+        return engineering.non_meter_specific(self.runtime, who, header, eng_type, mfr_code)

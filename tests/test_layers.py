@@ -1,0 +1,54 @@
+"""The layers of the README's Architecture section, enforced on the import graph.
+
+import-linter keeps the contracts in pyproject.toml ([tool.importlinter]): packages import only
+downwards (vendgw > reconciliation > gateway > vendor_accounts > core > sts), inside gateway the
+doors sit above the vend domain and it above master data, and no two packages or modules side by
+side import each other. grimp's graph then finds any import cycle between modules at all (also
+through a package's __init__, or across packages). Function-level and TYPE_CHECKING imports are
+imports here too: a cycle dodged by a late import is still a cycle.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import grimp
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = ROOT / "pyproject.toml"
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")  # import-linter's command
+ROOT_PACKAGES: list[str] = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"][
+    "root_packages"]
+
+
+def test_every_top_level_package_has_its_layer() -> None:
+    # A new top-level package (a door, a domain) must be placed in the layers before it counts.
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert packages == set(ROOT_PACKAGES)
+
+
+def test_imports_keep_the_layers_and_siblings_never_import_each_other() -> None:
+    # In a process of its own: the command sets up logging (disabling every logger the suite
+    # has configured) and sys.path for the process it runs in.
+    done = subprocess.run([str(LINT_IMPORTS), "--config", str(PYPROJECT), "--no-cache"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    # The report names each illegal import chain with its line numbers.
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_import_cycle_between_modules() -> None:
+    graph = grimp.build_graph(*ROOT_PACKAGES, cache_dir=None)
+    assert {"gateway.vend.service", "core.db", "vendgw.cli"} <= graph.modules  # not vacuous
+    cycles: set[tuple[str, ...]] = set()
+    for importer in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(importer):
+            back = graph.find_shortest_chain(importer=imported, imported=importer)
+            if back is not None:
+                cycle = (importer, *back[:-1])
+                start = cycle.index(min(cycle))
+                cycles.add(cycle[start:] + cycle[:start])
+    assert not cycles, "import cycles:\n" + "\n".join(
+        " -> ".join((*cycle, cycle[0])) for cycle in sorted(cycles))

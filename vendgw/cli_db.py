@@ -1,0 +1,64 @@
+"""`vendgw db`: schema migrations and the backup restore drill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core.cli_support import CliError
+from core.runtime import Runtime
+from vendgw import migrate
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+@click.option("--revision", default="heads", show_default=True)
+@click.pass_obj
+def upgrade(runtime: Runtime, revision: str) -> None:
+    """Apply migrations up to REVISION (all packages' heads by default)."""
+    url = runtime.settings.database_url
+    if url.startswith("sqlite:///"):
+        runtime.settings.path(url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    migrate.upgrade(url, revision)
+    click.echo("database is up to date")
+
+
+@db.command()
+@click.pass_obj
+def check(runtime: Runtime) -> None:
+    """Fail when the models and the migrated schema differ."""
+    migrate.check(runtime.settings.database_url)
+    click.echo("schema matches the models")
+
+
+@db.command("verify-backup")
+@click.argument("backup", type=click.Path(exists=True, path_type=Path))
+@click.option("--server", help="SQLAlchemy URL of the PostgreSQL server to restore on "
+              "(default: the configured database's server).")
+@click.option("--pg-bin", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory of pg_restore and psql (default: PATH, then "
+                   "/usr/lib/postgresql/*/bin).")
+@click.pass_obj
+def verify_backup(runtime: Runtime, backup: Path, server: str | None,
+                  pg_bin: Path | None) -> None:
+    """Restore BACKUP into a scratch database, run every invariant check, drop it again.
+
+    BACKUP is a pg_dump file (-Fc recommended; -Fd, -Ft and plain SQL too) or a SQLite
+    database file. Exits 1 when the backup does not restore or any check fails."""
+    from vendgw.backup import RestoreFailed
+    from vendgw.backup import verify_backup as verify
+
+    try:
+        report = verify(backup, server or runtime.settings.database_url, pg_bin)
+    except RestoreFailed as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(report.render())
+    if not report.ok:
+        raise CliError(f"{backup} failed verification")
