@@ -143,9 +143,6 @@ class TerminalPrincipal:
     # deletes their row (`clear_login_failures`) when there are any.
     earlier_failures: int = 0
 
-    def may(self, privilege: str) -> bool:
-        return privilege in self.privileges
-
 
 def generate_secret() -> str:
     """A fresh random terminal secret (about 144 bits), printable once for the operator."""
