@@ -21,8 +21,9 @@ from sqlalchemy import Date, Table, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway import errors
-from gateway.models import Customer, Meter, SupplyGroup, Tariff, TariffVersion, VendingKey
+from gateway.models import Customer, Meter, SupplyGroup, Tariff, VendingKey
 from gateway.prepared import PreparedStatement
+from gateway.tariffs import version_in_force_id
 from gateway.vend_models import MeterMonth
 from gateway.vend_types import MeterDetail
 from sts import MeterKeyData, StsError, validate_drn
@@ -33,7 +34,6 @@ _tariff = cast(Table, Tariff.__table__)
 _customer = cast(Table, Customer.__table__)
 _key = cast(Table, VendingKey.__table__)
 _month = cast(Table, MeterMonth.__table__)
-_version = cast(Table, TariffVersion.__table__)
 
 
 @dataclass(frozen=True)
@@ -140,14 +140,7 @@ _FIND_METER = (
 )
 _N_METER_COLUMNS = len(_FIND_METER.selected_columns)
 
-_VERSION_IN_FORCE = (
-    select(_version.c.id)
-    .where(_version.c.tariff_id == _meter.c.tariff_id,
-           _version.c.effective_from <= bindparam("p_day", type_=Date))
-    .order_by(_version.c.effective_from.desc())
-    .limit(1)
-    .scalar_subquery()
-)
+_VERSION_IN_FORCE = version_in_force_id(_meter.c.tariff_id, bindparam("p_day", type_=Date))
 _FIND_METER_IN_MONTH = PreparedStatement("vendgw_find_meter_in_month", _FIND_METER.add_columns(
     *(select(column)
       .where(_month.c.meter_id == _meter.c.id, _month.c.month == bindparam("p_month"))
