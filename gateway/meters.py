@@ -26,7 +26,7 @@ from gateway.prepared import PreparedStatement
 from gateway.tariffs import version_in_force_id
 from gateway.vend_models import MeterMonth
 from gateway.vend_types import MeterDetail
-from sts import MeterKeyData, StsError, validate_drn
+from sts import CheckDigitError, MeterKeyData, StsError, validate_drn
 
 _meter = cast(Table, Meter.__table__)
 _group = cast(Table, SupplyGroup.__table__)
@@ -159,16 +159,20 @@ _KEYS = (
 )
 
 
-def check_meter_number(meter_number: str) -> str:
-    """The number itself: 11 or 13 ASCII digits with a valid check digit."""
-    if not (meter_number.isascii() and meter_number.isdigit() and len(meter_number) in (11, 13)):
-        raise errors.SchemaError("meterNumber must be 11 or 13 digits", code="meter-number",
-                                 value=meter_number[:20])
+def check_meter_number(meter_number: str, *, check_digit: bool = True) -> str:
+    """The number itself: 11 or 13 ASCII digits with a valid check digit. The rule is sts's
+    (`validate_drn`); here its refusals become the gateway's: SchemaError for the form,
+    MSNOCheckDigitEx for the digit. `check_digit=False` checks the form only (the SOAP edge:
+    the service refuses a wrong digit, and remembers that refusal with the msgID)."""
     try:
         validate_drn(meter_number)
-    except StsError as exc:
-        raise errors.MeterCheckDigit(f"meter number {meter_number} has a wrong check digit",
-                                     detail=str(exc)) from None
+    except CheckDigitError as exc:
+        if check_digit:
+            raise errors.MeterCheckDigit(f"meter number {meter_number} has a wrong check digit",
+                                         detail=str(exc)) from None
+    except StsError:
+        raise errors.SchemaError("meterNumber must be 11 or 13 digits", code="meter-number",
+                                 value=meter_number[:20]) from None
     return meter_number
 
 
