@@ -12,6 +12,7 @@ from gateway.settings import load_settings
 # Modules that define click commands to hang under `vendgw`: (module, attribute).
 COMMANDS = [
     ("gateway.cli_db", "db"),
+    ("gateway.cli_db", "verify"),
     ("gateway.cli_meter", "meter"),
     ("gateway.cli_demo", "demo_group"),
     ("gateway.cli_serve", "serve"),
