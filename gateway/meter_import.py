@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from core.money import AmountError, parse_cents
 from gateway.models import Customer, Meter, SupplyGroup, Tariff, VendingKey
-from sts import StsError, validate_drn
+from sts import CheckDigitError, StsError, validate_drn
 
 REQUIRED_COLUMNS = ("meter_number", "sgc", "ti", "krn", "kt", "ea", "tariff")
 OPTIONAL_COLUMNS = (
@@ -134,11 +134,13 @@ def _row(line: int, raw: dict[str, str], master: MasterData) -> MeterRow:
     def get(name: str, default: str = "") -> str:
         return (raw.get(name) or default).strip()
 
-    meter_number = _digits(get("meter_number"), "meter_number", (11, 13))
+    meter_number = get("meter_number")
     try:
-        validate_drn(meter_number)
-    except StsError as exc:
+        validate_drn(meter_number)  # the one rule: 11 or 13 digits and the check digit
+    except CheckDigitError as exc:
         raise _Reject(f"meter_number {meter_number}: {exc}") from None
+    except StsError:
+        raise _Reject(f"meter_number must be 11 or 13 digits, got {meter_number!r}") from None
     sgc = _digits(get("sgc"), "sgc", (6,))
     if sgc not in master.supply_groups:
         raise _Reject(f"unknown supply group {sgc}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, select
 from sqlalchemy.orm import Session, joinedload
 
 from gateway import pricing
@@ -51,14 +51,27 @@ def ensure_tariff_version(
     return version
 
 
-def version_in_force(session: Session, tariff_id: int, on: date) -> TariffVersion | None:
-    """The tariff's latest version effective on or before `on`."""
-    # The steps come in the same query: every vend prices from them.
-    return session.execute(
-        select(TariffVersion)
+def version_in_force_id(tariff_id: ColumnElement[int] | int,
+                        on: ColumnElement[date] | date) -> ScalarSelect[int]:
+    """The rule for which version of a tariff is in force on a day, as one SQL expression: its
+    latest version effective on or before that day (a version dated later is not in force
+    yet). `tariff_id` and `on` are values or columns of the enclosing statement (the vend
+    path's meter lookup correlates it to the meter's row)."""
+    return (
+        select(TariffVersion.id)
         .where(TariffVersion.tariff_id == tariff_id, TariffVersion.effective_from <= on)
         .order_by(TariffVersion.effective_from.desc())
         .limit(1)
+        .correlate_except(TariffVersion)
+        .scalar_subquery()
+    )
+
+
+def version_in_force(session: Session, tariff_id: int, on: date) -> TariffVersion | None:
+    """The tariff's version in force on `on` (`version_in_force_id`), with its steps."""
+    return session.execute(
+        select(TariffVersion)
+        .where(TariffVersion.id == version_in_force_id(tariff_id, on))
         .options(joinedload(TariffVersion.steps))
     ).unique().scalar_one_or_none()
 

@@ -11,7 +11,6 @@ empty when the terminal sent none); reprints come from the append-only ``vend_re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -186,7 +185,3 @@ def abnormal_customers(session: Session, as_of: date, calendar: Calendar, *,
     return Table(("meter_number", "account_no", "customer", "last_purchase",
                   "days_without_purchase"), out)
 
-
-def iter_csv_rows(table: Table) -> Iterator[tuple[Any, ...]]:
-    yield table.columns
-    yield from table.rows

@@ -12,6 +12,7 @@ from core.settings import load_settings
 # Modules that define click commands to hang under `vendgw`: (module, attribute).
 COMMANDS = [
     ("vendgw.cli_db", "db"),
+    ("vendgw.cli_db", "verify"),
     ("gateway.cli_meter", "meter"),
     ("vendgw.cli_demo", "demo_group"),
     ("vendgw.cli_serve", "serve"),

@@ -1,4 +1,5 @@
-"""`vendgw db`: schema migrations and the backup restore drill."""
+"""`vendgw db`: schema migrations and the backup restore drill; `vendgw verify`: every invariant
+check against the live database."""
 
 from __future__ import annotations
 
@@ -62,3 +63,31 @@ def verify_backup(runtime: Runtime, backup: Path, server: str | None,
     click.echo(report.render())
     if not report.ok:
         raise CliError(f"{backup} failed verification")
+
+
+@click.command("verify")
+@click.pass_obj
+def verify(runtime: Runtime) -> None:
+    """Run every invariant check against the database: the ledger (as `vendgw float verify`),
+    each meter month's figures against its vends, and every vend's tokens.
+
+    Exits 1 when any check fails."""
+    from sqlalchemy import func, select
+
+    from vendgw.backup import invariant_checks
+    from vendor_accounts.models import JournalEntry
+
+    with runtime.sessions() as session:
+        entries = session.scalar(select(func.count(JournalEntry.id))) or 0
+    checks = invariant_checks(runtime.sessions, entries)
+    for check in checks:
+        if check.problems:
+            click.echo(f"FAIL  {check.name}: {len(check.problems)} problem(s)")
+            for problem in check.problems:
+                click.echo(f"        {problem}", err=True)
+        else:
+            click.echo(f"ok    {check.name}: {check.summary}")
+    failed = [check.name for check in checks if check.problems]
+    if failed:
+        raise CliError(f"the database failed verification: {', '.join(failed)}")
+    click.echo("database verified: every invariant holds")

@@ -46,10 +46,6 @@ class CommissionRate:
             raise InvalidInput("per-kWh commission must not be negative",
                                field="commission_kwh_e4", value=self.per_kwh_e4)
 
-    @property
-    def is_zero(self) -> bool:
-        return self.basis_points == 0 and self.per_kwh_e4 == 0
-
 
 def commission_cents(rate: CommissionRate, *, amount_cents: int,
                      units_tenths: int | None = None) -> int:

@@ -126,12 +126,12 @@ _argon2_slots = threading.BoundedSemaphore(ARGON2_SLOTS)
 
 @dataclass(frozen=True)
 class TerminalPrincipal:
-    """Who an authenticated request comes from."""
+    """Who an authenticated request comes from: the one principal type, which the gateway's
+    vend path takes as it is (`gateway.vend.types.Principal`)."""
 
     vendor_id: int
-    terminal_id: int  # the terminal's database id
     client_id: str
-    terminal_code: str  # the XMLVend terminalID
+    terminal_id: str  # the XMLVend terminalID (the terminal's code)
     privileges: frozenset[str]
     vendor_kind: str
     # Read with the credentials, so that a vend need not read it again before its debit
@@ -140,9 +140,6 @@ class TerminalPrincipal:
     # Failed logins this terminal had from this address before this success: the caller
     # deletes their row (`clear_login_failures`) when there are any.
     earlier_failures: int = 0
-
-    def may(self, privilege: str) -> bool:
-        return privilege in self.privileges
 
 
 def generate_secret() -> str:
@@ -489,7 +486,7 @@ def authenticate_terminal(
     if term_status != "active":
         raise TerminalDisabled(f"terminal {terminal_id!r} of {client_id} is disabled", **who)
     return TerminalPrincipal(
-        vendor_id=vendor_id, terminal_id=term_id, client_id=client_id, terminal_code=terminal_id,
+        vendor_id=vendor_id, client_id=client_id, terminal_id=terminal_id,
         privileges=frozenset(p for p, on in zip(PRIVILEGES, flags, strict=True) if on),
         vendor_kind=kind,
         commission=None if commission_bp is None

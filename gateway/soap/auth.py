@@ -202,9 +202,7 @@ class TerminalAuthenticator:
         except AuthenticationError as exc:
             self._failed(creds, address, "soap.login_failed", exc, now_ms)
             return UNAUTHORISED
-        return Principal(vendor_id=found.vendor_id, terminal_db_id=found.terminal_id,
-                         client_id=found.client_id, terminal_id=found.terminal_code,
-                         privileges=found.privileges, commission=found.commission)
+        return found
 
     def _malformed(self, creds: Credentials, address: str, now_ms: int) -> AuthRefusal:
         with self.runtime.single_reads.connect() as conn:

@@ -8,7 +8,6 @@ wire never sees a float.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from core import money
 from gateway.errors import SchemaError
 from gateway.soap import types as t
+from gateway.vend import meters
 from gateway.vend.types import (
     AdviceResult,
     CustomerInfo,
@@ -27,7 +27,6 @@ from gateway.vend.types import (
     VendReceipt,
 )
 
-_METER_NUMBER = re.compile(r"[0-9]{11}|[0-9]{13}")
 DEFAULT_MAX_ITEMS = 10
 
 
@@ -42,10 +41,7 @@ def msg_id(value: Any) -> MsgID:
 
 def meter_number(value: Any) -> str:
     """Digits only, 11 or 13 of them; the check digit and the lookup are the service's."""
-    text = "" if value is None else str(value)
-    if not _METER_NUMBER.fullmatch(text):
-        raise SchemaError("meterNumber must be 11 or 13 digits", code="meter-number")
-    return text
+    return meters.check_meter_number("" if value is None else str(value), check_digit=False)
 
 
 def amount_cents(value: Any) -> int:

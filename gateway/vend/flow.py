@@ -74,7 +74,7 @@ class VendClock:
 
     @property
     def month(self) -> str:
-        return self.local.strftime("%Y-%m")
+        return pricing.month_key(self.now, self.tz.key)  # the one rule for a vend's month
 
     @property
     def tid_time(self) -> datetime:
@@ -364,9 +364,9 @@ def debit_float(session: Session, who: Principal, tx: StoredTransaction, priced:
     nothing, below the floor."""
     q = priced.quote
     split = VendSplit(
-        energy_excl_vat=q.energy_cents - q.energy_vat_cents,
-        vat=q.energy_vat_cents + q.fixed_charge_vat_cents,
-        fixed_charge_excl_vat=q.fixed_charge_cents - q.fixed_charge_vat_cents,
+        energy_excl_vat=q.energy_excl_vat_cents,
+        vat=q.vat_cents,
+        fixed_charge_excl_vat=q.fixed_charge_excl_vat_cents,
         debt_recovered=q.debt_recovered_cents,
     )
     return post_vend(session, vendor_id=who.vendor_id, amount_cents=q.tender_cents,

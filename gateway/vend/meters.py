@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 
 from core.prepared import PreparedStatement
 from gateway import errors
-from gateway.models import Customer, Meter, SupplyGroup, Tariff, TariffVersion, VendingKey
+from gateway.models import Customer, Meter, SupplyGroup, Tariff, VendingKey
+from gateway.tariffs import version_in_force_id
 from gateway.vend.models import MeterMonth
 from gateway.vend.types import MeterDetail
-from sts import MeterKeyData, StsError, validate_drn
+from sts import CheckDigitError, MeterKeyData, StsError, validate_drn
 
 _meter = cast(Table, Meter.__table__)
 _group = cast(Table, SupplyGroup.__table__)
@@ -33,7 +34,6 @@ _tariff = cast(Table, Tariff.__table__)
 _customer = cast(Table, Customer.__table__)
 _key = cast(Table, VendingKey.__table__)
 _month = cast(Table, MeterMonth.__table__)
-_version = cast(Table, TariffVersion.__table__)
 
 
 @dataclass(frozen=True)
@@ -140,14 +140,7 @@ _FIND_METER = (
 )
 _N_METER_COLUMNS = len(_FIND_METER.selected_columns)
 
-_VERSION_IN_FORCE = (
-    select(_version.c.id)
-    .where(_version.c.tariff_id == _meter.c.tariff_id,
-           _version.c.effective_from <= bindparam("p_day", type_=Date))
-    .order_by(_version.c.effective_from.desc())
-    .limit(1)
-    .scalar_subquery()
-)
+_VERSION_IN_FORCE = version_in_force_id(_meter.c.tariff_id, bindparam("p_day", type_=Date))
 _FIND_METER_IN_MONTH = PreparedStatement("vendgw_find_meter_in_month", _FIND_METER.add_columns(
     *(select(column)
       .where(_month.c.meter_id == _meter.c.id, _month.c.month == bindparam("p_month"))
@@ -166,16 +159,20 @@ _KEYS = (
 )
 
 
-def check_meter_number(meter_number: str) -> str:
-    """The number itself: 11 or 13 ASCII digits with a valid check digit."""
-    if not (meter_number.isascii() and meter_number.isdigit() and len(meter_number) in (11, 13)):
-        raise errors.SchemaError("meterNumber must be 11 or 13 digits", code="meter-number",
-                                 value=meter_number[:20])
+def check_meter_number(meter_number: str, *, check_digit: bool = True) -> str:
+    """The number itself: 11 or 13 ASCII digits with a valid check digit. The rule is sts's
+    (`validate_drn`); here its refusals become the gateway's: SchemaError for the form,
+    MSNOCheckDigitEx for the digit. `check_digit=False` checks the form only (the SOAP edge:
+    the service refuses a wrong digit, and remembers that refusal with the msgID)."""
     try:
         validate_drn(meter_number)
-    except StsError as exc:
-        raise errors.MeterCheckDigit(f"meter number {meter_number} has a wrong check digit",
-                                     detail=str(exc)) from None
+    except CheckDigitError as exc:
+        if check_digit:
+            raise errors.MeterCheckDigit(f"meter number {meter_number} has a wrong check digit",
+                                         detail=str(exc)) from None
+    except StsError:
+        raise errors.SchemaError("meterNumber must be 11 or 13 digits", code="meter-number",
+                                 value=meter_number[:20]) from None
     return meter_number
 
 

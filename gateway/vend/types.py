@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from gateway.errors import SchemaError
-from vendor_accounts.commission import CommissionRate
+from vendor_accounts.credentials import TerminalPrincipal
 
 _MSG_DATETIME = re.compile(r"[0-9]{14}")
 
@@ -56,17 +56,9 @@ class RequestHeader:
     operator: str = ""
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated terminal a request comes from."""
-
-    vendor_id: int
-    terminal_db_id: int
-    client_id: str
-    terminal_id: str
-    privileges: frozenset[str]
-    # The vendor's commission rate as read with the credentials (None: read it at the debit).
-    commission: CommissionRate | None = None
+# The authenticated terminal a request comes from: vendor_accounts' one principal type, under
+# the name the vend path has always used for it.
+Principal = TerminalPrincipal
 
 
 @dataclass(frozen=True)

@@ -60,13 +60,13 @@ def ledger_sums_to_zero(engine: Engine) -> list[str]:
     return problems
 
 
-def float_verify_clean(env: dict[str, str]) -> list[str]:
-    """`vendgw float verify`, as an operator runs it, exits 0."""
-    done = subprocess.run([sys.executable, "-m", "vendgw.cli", "float", "verify"], cwd=ROOT,
+def command_clean(env: dict[str, str], *command: str) -> list[str]:
+    """`vendgw COMMAND...`, as an operator runs it, exits 0."""
+    done = subprocess.run([sys.executable, "-m", "vendgw.cli", *command], cwd=ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=60)
     if done.returncode == 0:
         return []
-    return [f"`vendgw float verify` exited {done.returncode}: "
+    return [f"`vendgw {' '.join(command)}` exited {done.returncode}: "
             f"{(done.stderr or done.stdout).strip()[-800:]}"]
 
 
@@ -200,7 +200,9 @@ def check_all(engine: Engine, base: Baseline, journal: list[Exchange],
     """Every invariant; each problem prefixed with the invariant's name."""
     checks = {
         "ledger": lambda: ledger_sums_to_zero(engine),
-        "float verify": lambda: float_verify_clean(env),
+        "float verify": lambda: command_clean(env, "float", "verify"),
+        # The product's own check of the ledger, the meter months and every vend's tokens.
+        "vendgw verify": lambda: command_clean(env, "verify"),
         "one vend per msgID": lambda: one_vend_per_msg_id(engine),
         "meter months": lambda: meter_months_match_vends(engine, base),
         "debts": lambda: debts_match_vends(engine, base),

@@ -10,6 +10,7 @@ import dataclasses
 from datetime import UTC, datetime
 from fractions import Fraction
 from math import floor
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -35,6 +36,7 @@ from gateway.pricing import (
     price_vend,
     vat_exclusive_cents,
 )
+from gateway.vend import VendClock
 
 POLICY = PricingPolicy(vat_rate_bp=1500, min_vend_cents=500, max_vend_cents=500000,
                        fbe_monthly_tenths=500)
@@ -394,6 +396,8 @@ def test_standalone_fbe_refused_when_not_due(
 )
 def test_month_key_uses_the_utility_timezone(instant: datetime, expected: str) -> None:
     assert month_key(instant, "Africa/Johannesburg") == expected
+    # The vend path's month is the same rule, not a second one.
+    assert VendClock(instant, ZoneInfo("Africa/Johannesburg")).month == expected
 
 
 def test_month_key_refuses_naive_instants_and_unknown_zones() -> None:

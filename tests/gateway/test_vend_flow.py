@@ -52,7 +52,7 @@ def principal(db: TestDatabase, client_id: str) -> Principal:
         terminal = get_terminal(session, client_id, TERMINALS[client_id])
         privileges = frozenset(terminal.privileges.split(",")) if isinstance(
             terminal.privileges, str) else frozenset(terminal.privileges)
-        return Principal(vendor.id, terminal.id, client_id, TERMINALS[client_id], privileges)
+        return Principal(vendor.id, client_id, TERMINALS[client_id], privileges, vendor.kind)
 
 
 _counter = iter(range(1, 10**9))

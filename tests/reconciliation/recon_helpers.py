@@ -53,8 +53,8 @@ class Utility:
         self.service = DatabaseVendingService(self.db.runtime, clock=self.clock)
 
     def who(self, client_id: str) -> Principal:
-        return Principal(self.vendor_ids[client_id], 0, client_id, TERMINALS[client_id],
-                         frozenset({"vend", "reverse"}))
+        return Principal(self.vendor_ids[client_id], client_id, TERMINALS[client_id],
+                         frozenset({"vend", "reverse"}), "agent")
 
     def header(self, client_id: str, at: datetime) -> RequestHeader:
         stamp = at.astimezone(TZ).strftime("%Y%m%d%H%M%S")

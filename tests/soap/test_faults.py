@@ -94,7 +94,7 @@ class RaisingService:
 @pytest.fixture
 def raising() -> tuple[RaisingService, zeep.Client]:
     runtime = Runtime(load_settings({"VENDGW_DATABASE_URL": "sqlite://"}))
-    who = Principal(1, 1, ATM.client_id, ATM.terminal_id, frozenset({"vend"}))
+    who = Principal(1, ATM.client_id, ATM.terminal_id, frozenset({"vend"}), "bank")
     service = RaisingService()
     app = create_soap_app(service, runtime, authenticator=lambda environ: who)  # type: ignore[arg-type]
     return service, zeep_client("http://vendgw.test", ATM, app)

@@ -91,7 +91,7 @@ def test_a_generated_secret_is_checked_by_hmac_without_argon2(terminals, monkeyp
     assert re.fullmatch(re.escape(HMAC_PREFIX) + "[0-9a-f]{64}", verifier)
     assert terminals.generated not in verifier
     counts = Counts(monkeypatch)
-    assert login(terminals, "GEN-1", terminals.generated).terminal_code == "GEN-1"
+    assert login(terminals, "GEN-1", terminals.generated).terminal_id == "GEN-1"
     with pytest.raises(WrongSecret):
         login(terminals, "GEN-1", terminals.generated + "x")
     with pytest.raises(WrongSecret):  # a gateway without the key cannot accept it
@@ -103,8 +103,8 @@ def test_chosen_secrets_and_existing_argon2_hashes_still_verify(terminals, monke
     assert stored(terminals, "CHOSEN-1").startswith("$argon2id$")
     counts = Counts(monkeypatch)
     cache = VerificationCache()
-    assert login(terminals, "CHOSEN-1", CHOSEN, cache=cache).terminal_code == "CHOSEN-1"
-    assert login(terminals, "CHOSEN-1", CHOSEN, cache=cache).terminal_code == "CHOSEN-1"
+    assert login(terminals, "CHOSEN-1", CHOSEN, cache=cache).terminal_id == "CHOSEN-1"
+    assert login(terminals, "CHOSEN-1", CHOSEN, cache=cache).terminal_id == "CHOSEN-1"
     with pytest.raises(WrongSecret):
         login(terminals, "CHOSEN-1", "not-it-at-all")
     assert (counts.argon2, counts.hmac) == (2, 0)  # the second success came from the cache
@@ -134,10 +134,10 @@ def test_argon2_work_is_bounded_and_refused_quickly_when_full(terminals, monkeyp
         assert isinstance(refused, AuthRefusal)
         assert refused.status.startswith("503") and dict(refused.headers)["Retry-After"]
         # an HMAC terminal does not need a slot
-        assert login(terminals, "GEN-1", terminals.generated).terminal_code == "GEN-1"
+        assert login(terminals, "GEN-1", terminals.generated).terminal_id == "GEN-1"
     finally:
         slots.release()
-    assert login(terminals, "CHOSEN-1", CHOSEN).terminal_code == "CHOSEN-1"
+    assert login(terminals, "CHOSEN-1", CHOSEN).terminal_id == "CHOSEN-1"
 
 
 def _basic(user: str, password: str) -> str:
@@ -162,7 +162,7 @@ def test_the_cli_gives_generated_secrets_hmac_and_typed_ones_argon2(db, monkeypa
     assert rotated.exit_code == 0, rotated.output
     assert stored(db, "T-TYPED").startswith(HMAC_PREFIX)
     secret = re.search(r"secret for \S+: (\S+)", rotated.output).group(1)
-    assert login(db, "T-TYPED", secret).terminal_code == "T-TYPED"
+    assert login(db, "T-TYPED", secret).terminal_id == "T-TYPED"
 
 
 def test_a_fresh_worker_checks_the_demo_terminals_without_argon2(db, monkeypatch) -> None:
@@ -176,5 +176,5 @@ def test_a_fresh_worker_checks_the_demo_terminals_without_argon2(db, monkeypatch
             principal = authenticate_terminal(
                 s, demo.client_id, demo.terminal, demo.secret, "127.0.0.1",
                 verification_cache=VerificationCache(), verifier_key=db.runtime.verifier_key)
-        assert principal.terminal_code == demo.terminal
+        assert principal.terminal_id == demo.terminal
     assert (counts.argon2, counts.hmac) == (0, len(DEMO_VENDORS))
