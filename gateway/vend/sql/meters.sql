@@ -20,11 +20,11 @@ PREPARE vendgw_find_meter_in_month (VARCHAR, DATE, INTEGER, VARCHAR) AS SELECT m
     meter.pending_ti,
     meter.pending_kt,
     meter.pending_base_date,
-    supply_group.id AS id_1,
+    supply_group.id AS group_id,
     supply_group.sgc,
     supply_group.dkga,
     supply_group.ken,
-    tariff.code,
+    tariff.code AS tariff_code,
     customer.account_no,
     customer.name,
     customer.address,
@@ -33,20 +33,20 @@ PREPARE vendgw_find_meter_in_month (VARCHAR, DATE, INTEGER, VARCHAR) AS SELECT m
     customer.fbe_registered,
     (SELECT vending_key.wrapped_key
 FROM vending_key
-WHERE vending_key.supply_group_id = meter.supply_group_id AND vending_key.krn = meter.krn) AS anon_1,
+WHERE vending_key.supply_group_id = meter.supply_group_id AND vending_key.krn = meter.krn) AS wrapped_key,
     (SELECT meter_month.units_tenths
 FROM meter_month
-WHERE meter_month.meter_id = meter.id AND meter_month.month = $1) AS anon_2,
+WHERE meter_month.meter_id = meter.id AND meter_month.month = $1) AS month_units_tenths,
     (SELECT meter_month.fixed_charge_paid_cents
 FROM meter_month
-WHERE meter_month.meter_id = meter.id AND meter_month.month = $1) AS anon_3,
+WHERE meter_month.meter_id = meter.id AND meter_month.month = $1) AS month_fixed_charge_paid_cents,
     (SELECT meter_month.fbe_units_tenths
 FROM meter_month
-WHERE meter_month.meter_id = meter.id AND meter_month.month = $1) AS anon_4,
+WHERE meter_month.meter_id = meter.id AND meter_month.month = $1) AS month_fbe_units_tenths,
     (SELECT tariff_version.id
 FROM tariff_version
 WHERE tariff_version.tariff_id = meter.tariff_id AND tariff_version.effective_from <= $2 ORDER BY tariff_version.effective_from DESC
- LIMIT $3) AS anon_5
+ LIMIT $3) AS tariff_version_id
 FROM meter JOIN supply_group ON supply_group.id = meter.supply_group_id JOIN tariff ON tariff.id = meter.tariff_id LEFT OUTER JOIN customer ON customer.id = meter.customer_id
 WHERE meter.meter_number = $4;
 
@@ -69,11 +69,11 @@ SELECT meter.id,
     meter.pending_ti,
     meter.pending_kt,
     meter.pending_base_date,
-    supply_group.id AS id_1,
+    supply_group.id AS group_id,
     supply_group.sgc,
     supply_group.dkga,
     supply_group.ken,
-    tariff.code,
+    tariff.code AS tariff_code,
     customer.account_no,
     customer.name,
     customer.address,
@@ -82,7 +82,7 @@ SELECT meter.id,
     customer.fbe_registered,
     (SELECT vending_key.wrapped_key
 FROM vending_key
-WHERE vending_key.supply_group_id = meter.supply_group_id AND vending_key.krn = meter.krn) AS anon_1
+WHERE vending_key.supply_group_id = meter.supply_group_id AND vending_key.krn = meter.krn) AS wrapped_key
 FROM meter JOIN supply_group ON supply_group.id = meter.supply_group_id JOIN tariff ON tariff.id = meter.tariff_id LEFT OUTER JOIN customer ON customer.id = meter.customer_id
 WHERE meter.meter_number = %(p_number)s;
 
