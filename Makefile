@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed-stamp
 BIND   ?= 127.0.0.1:8080
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test chaos lint wsdl bench clean
+.PHONY: run test chaos lint wsdl sql bench clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ lint: $(STAMP)
 # Regenerate the checked-in WSDL after changing the service (a test fails while it drifts).
 wsdl: $(STAMP)
 	$(BIN)/vendgw wsdl export
+
+# Rewrite the golden SQL of the vend path (gateway/vend/sql/, vendor_accounts/sql/) after changing
+# a statement (tests/gateway/test_vend_sql.py fails with the diff while they drift); review the
+# diff before committing. The CreditVend sequence is captured on PostgreSQL.
+sql: $(STAMP)
+	tests/ensure-postgres
+	VENDGW_WRITE_SQL=1 $(BIN)/pytest -n 0 -q -p no:cacheprovider tests/gateway/test_vend_sql.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/sts_tokens.py

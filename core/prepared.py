@@ -31,6 +31,11 @@ from sqlalchemy.types import NullType, TypeEngine
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _INFO_KEY = "vendgw.prepared"
 
+# Every PreparedStatement by name. A name is what PostgreSQL knows the statement by on each
+# connection, so two statements with one name would run each other's plan: refused here. The
+# golden SQL test (tests/gateway/test_vend_sql.py) also checks that each has its golden text.
+REGISTRY: dict[str, PreparedStatement] = {}
+
 
 class PreparedStatement:
     def __init__(self, name: str, statement: Executable) -> None:
@@ -48,6 +53,8 @@ class PreparedStatement:
         numbered = _PLACEHOLDER.sub(lambda m: f"${order.index(m.group(1)) + 1}", text)
         # Each parameter's type, so that PostgreSQL need not infer it (it cannot for unnest).
         types = ", ".join(_sql_type(compiled.binds[p].type, dialect) for p in order)
+        if name in REGISTRY:
+            raise ValueError(f"{name}: a prepared statement of that name exists already")
         self.name = name
         self.statement = statement
         self._prepare = f"PREPARE {name} ({types}) AS {numbered}"
@@ -57,6 +64,12 @@ class PreparedStatement:
         self._processors: dict[str, Callable[[Any], Any]] = {
             key: process for key, process in compiled._bind_processors.items()
             if callable(process)}
+        REGISTRY[name] = self
+
+    @property
+    def sql(self) -> str:
+        """The `PREPARE` PostgreSQL receives: the statement as the server plans it."""
+        return self._prepare
 
     def execute(self, db: Session | Connection, params: Mapping[str, Any]
                 ) -> CursorResult[*tuple[Any, ...]]:
