@@ -36,7 +36,7 @@ from gateway.vend.models import VendRequest, VendTransaction
 from gateway.vend.service import DatabaseVendingService
 from tests.conftest import PG_SERVER, TEST_MASTER_KEY, TestDatabase
 from tests.gateway.test_vend_flow import BANK, Clock, available, header, principal
-from tests.soap.support import ATM, zeep_client, zeep_fault_detail
+from tests.support.soap import ATM, zeep_client, zeep_fault_detail
 from vendgw.health import health_app
 
 ROOT = Path(__file__).resolve().parents[2]

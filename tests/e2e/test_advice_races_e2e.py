@@ -13,7 +13,7 @@ import zeep
 from sqlalchemy import func, select
 
 from gateway.vend.models import VendTransaction
-from tests.soap.support import ATM, POS, header, new_msg_id, zeep_client, zeep_fault_detail
+from tests.support.soap import ATM, POS, header, new_msg_id, zeep_client, zeep_fault_detail
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase

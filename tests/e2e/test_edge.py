@@ -13,7 +13,7 @@ import requests
 import zeep
 
 from gateway.soap.wsdl_export import canonical
-from tests.soap.support import (
+from tests.support.soap import (
     ATM,
     ENTITY_BOMB,
     MALFORMED,

@@ -13,7 +13,7 @@ from lxml import etree
 from sqlalchemy import text
 
 from gateway.soap.types import SERVICE_NAME, TNS
-from tests.soap.support import (
+from tests.support.soap import (
     ATM,
     BAD_CHECK_DIGIT,
     BLOCKED_METER,

@@ -20,7 +20,7 @@ import requests
 
 from tests.conftest import TEST_MASTER_KEY
 from tests.e2e.conftest import ROOT, START_TIMEOUT, Server, free_port, stop_server
-from tests.soap.support import ATM, METER, credit_vend_xml, envelope, fault_of
+from tests.support.soap import ATM, METER, credit_vend_xml, envelope, fault_of
 
 HANG_GUARD = 5.0  # /healthz must answer well before this; the bound only stops a hang
 

@@ -7,7 +7,7 @@ import pytest
 import requests
 from lxml import etree
 
-from tests.soap.support import ATM, credit_vend_xml, envelope, fault_of
+from tests.support.soap import ATM, credit_vend_xml, envelope, fault_of
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 import zeep
 
 from gateway.soap.service import OPERATIONS
-from tests.soap.support import (
+from tests.support.soap import (
     ATM,
     FBE_METER,
     METER,

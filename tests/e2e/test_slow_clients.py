@@ -19,7 +19,7 @@ import requests
 
 from tests.conftest import TestDatabase
 from tests.e2e.conftest import Server, start_server, stop_server
-from tests.soap.support import ATM, METER, credit_vend_xml, envelope
+from tests.support.soap import ATM, METER, credit_vend_xml, envelope
 
 pytestmark = pytest.mark.e2e
 

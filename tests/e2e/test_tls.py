@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.e2e.conftest import Server, start_server, stop_server
-from tests.soap.support import ATM, METER, header, zeep_client
+from tests.support.soap import ATM, METER, header, zeep_client
 
 if TYPE_CHECKING:
     from tests.conftest import TestDatabase

@@ -11,7 +11,7 @@ import zeep
 from gateway.vend import meters
 from sts import MeterSimulator
 from tests.conftest import TestDatabase
-from tests.soap.support import ATM, header, new_msg_id, zeep_client
+from tests.support.soap import ATM, header, new_msg_id, zeep_client
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from gateway.vend.models import VendTransaction
 from tests.conftest import TestDatabase
 from tests.e2e.conftest import Server, start_server, stop_server
-from tests.soap.support import ATM, METER, header, new_msg_id, zeep_client
+from tests.support.soap import ATM, METER, header, new_msg_id, zeep_client
 from vendor_accounts import floats
 from vendor_accounts.vendors import get_vendor
 

@@ -36,8 +36,8 @@ from tests.gateway.test_vend_flow import (
     simulator,
     tokens_of,
 )
-from tests.reconciliation.recon_helpers import Clock as RClock
-from tests.reconciliation.recon_helpers import Utility, line, local, write_report
+from tests.support.reconciliation import Clock as RClock
+from tests.support.reconciliation import Utility, line, local, write_report
 from vendor_accounts.ledger import check_invariants
 
 T = TypeVar("T")

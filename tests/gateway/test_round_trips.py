@@ -1,7 +1,7 @@
 """The round trips of one CreditVend on PostgreSQL, authentication included, pinned to README.
 
 How they are counted: the application (the real /vend WSGI app in this process, its production
-engines) reaches PostgreSQL through a TCP relay (tests/gateway/sql_capture.py) that reads the
+engines) reaches PostgreSQL through a TCP relay (tests/support/sql_capture.py) that reads the
 client's side of the PostgreSQL protocol. psycopg2 uses the simple query protocol only, so each
 round trip is exactly one Query message, answered by the server before the next is sent; the
 relay counts them, including the `BEGIN` psycopg2 sends by itself before a transaction's first
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TestDatabase
-from tests.gateway.sql_capture import credit_vends, normalise, warmed_up
+from tests.support.sql_capture import credit_vends, normalise, warmed_up
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 WORDS = {w: n for n, w in enumerate((

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
 
 from core.prepared import REGISTRY, PreparedStatement
 from tests.conftest import TestDatabase
-from tests.gateway.sql_capture import credit_vends, warmed_up
+from tests.support.sql_capture import credit_vends, warmed_up
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITE = os.environ.get("VENDGW_WRITE_SQL") == "1"

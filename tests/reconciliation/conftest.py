@@ -14,7 +14,7 @@ import pytest
 
 from core.db import transaction
 from tests.conftest import TestDatabase
-from tests.reconciliation.recon_helpers import BANK, SHOP, Clock, Utility
+from tests.support.reconciliation import BANK, SHOP, Clock, Utility
 from vendgw import demo
 from vendor_accounts import CommissionRate, add_vendor, deposit
 

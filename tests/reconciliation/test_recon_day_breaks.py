@@ -10,7 +10,7 @@ from sqlalchemy import select
 from reconciliation import runs
 from reconciliation.models import ReconBreak, ReconRun, ReconRunTotal
 from reconciliation.report_file import identify
-from tests.reconciliation.recon_helpers import (
+from tests.support.reconciliation import (
     BANK,
     FBE_METER,
     SHOP,

@@ -20,7 +20,7 @@ from reconciliation.cli import reconcile, report
 from reconciliation.monthly import MonthlyReport, monthly_report
 from reconciliation.monthly_render import SHEETS
 from reconciliation.periods import parse_period
-from tests.reconciliation.recon_helpers import (
+from tests.support.reconciliation import (
     BANK,
     COMMERCIAL_METER,
     DEBT_METER,

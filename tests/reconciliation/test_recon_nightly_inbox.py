@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.db import transaction
 from reconciliation.cli import reconcile
 from reconciliation.models import ReconMissingReport, ReconRun
-from tests.reconciliation.recon_helpers import BANK, SHOP, Utility, line, local, write_report
+from tests.support.reconciliation import BANK, SHOP, Utility, line, local, write_report
 from vendor_accounts import add_vendor, ean13_check_digit, set_vendor_status
 
 DAY = "2026-10-20"  # long over, so the command's own clock accepts it

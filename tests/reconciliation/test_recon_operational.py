@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from reconciliation import operational, runs
 from reconciliation.cli import report
 from reconciliation.periods import parse_period
-from tests.reconciliation.recon_helpers import (
+from tests.reconciliation.test_recon_monthly import plant_october
+from tests.support.reconciliation import (
     BANK,
     COMMERCIAL_METER,
     DEBT_METER,
@@ -21,7 +22,6 @@ from tests.reconciliation.recon_helpers import (
     SHOP,
     Utility,
 )
-from tests.reconciliation.test_recon_monthly import plant_october
 
 
 def test_the_vending_staffs_reports(utility: Utility, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from reconciliation import operational, runs
 from reconciliation.cli import report
 from reconciliation.periods import parse_period
-from tests.reconciliation.recon_helpers import BANK, METER, Utility, local
+from tests.support.reconciliation import BANK, METER, Utility, local
 
 
 def test_vending_per_operator_and_every_reprint(utility: Utility) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from reconciliation.exceptions import InvalidInput, InvalidPeriod
 from reconciliation.periods import Calendar, Period, parse_period
-from tests.reconciliation.recon_helpers import local
+from tests.support.reconciliation import local
 
 MIDNIGHT = Calendar.from_settings("Africa/Johannesburg", "00:00")
 

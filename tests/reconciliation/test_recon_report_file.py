@@ -17,7 +17,7 @@ from reconciliation.exceptions import MalformedReport, ReportNameError, Unreadab
 from reconciliation.models import ReconBreak, ReconRun
 from reconciliation.periods import Period
 from reconciliation.report_file import HEADER, ReportReader, ReportSource, identify
-from tests.reconciliation.recon_helpers import BANK, SHOP, Utility, local
+from tests.support.reconciliation import BANK, SHOP, Utility, local
 
 GOOD = f"{BANK},ATM-0001,2026112009300042,000000000001,01234567897,100.00," \
        "2026-11-20T09:30:00+02:00,SUCCESS"

@@ -26,8 +26,8 @@ from reconciliation.exceptions import (
 from reconciliation.models import ReconBreak, ReconRun, ReconRunTotal
 from reconciliation.outputs import write_outputs
 from reconciliation.report_file import identify
-from tests.reconciliation.recon_helpers import BANK, Utility, line, local, write_report
 from tests.reconciliation.test_recon_day_breaks import AFTER_THE_DAY, plant_the_day
+from tests.support.reconciliation import BANK, Utility, line, local, write_report
 
 
 def snapshot(u: Utility, run_id: int) -> tuple[object, ...]:

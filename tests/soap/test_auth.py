@@ -19,7 +19,7 @@ from gateway.soap.auth import (
     parse_basic,
 )
 from gateway.vend.types import Principal
-from tests.soap.support import ATM, OFFICE, POS
+from tests.support.soap import ATM, OFFICE, POS
 from vendor_accounts import vendors
 from vendor_accounts.credentials import Backoff
 

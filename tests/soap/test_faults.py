@@ -21,7 +21,7 @@ from gateway.errors import FAULT_TYPES, GatewayError
 from gateway.soap import create_soap_app
 from gateway.soap.faults import GENERIC_SYSTEM_MESSAGE, VendFault, to_fault
 from gateway.vend.types import Principal
-from tests.soap.support import ATM, header, session_for, zeep_client, zeep_fault_detail
+from tests.support.soap import ATM, header, session_for, zeep_client, zeep_fault_detail
 
 CLIENT_TYPES = [cls for cls in FAULT_TYPES if cls.client_fault]
 
@@ -131,7 +131,7 @@ def test_faults_are_http_500(raising: tuple[RaisingService, zeep.Client]) -> Non
     service, client = raising
     service.error = errors.UnknownMeter("no meter")
     session = client.transport.session
-    from tests.soap.support import confirm_customer_xml, envelope, fault_of
+    from tests.support.soap import confirm_customer_xml, envelope, fault_of
 
     response = session.post("http://vendgw.test/vend", data=envelope(confirm_customer_xml(ATM)),
                             headers={"Content-Type": "text/xml; charset=utf-8"})

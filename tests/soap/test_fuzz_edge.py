@@ -32,7 +32,7 @@ from sqlalchemy import Engine, inspect, text
 from gateway.soap.app import WsgiApp
 from gateway.soap.types import TNS
 from tests.conftest import TestDatabase
-from tests.soap.support import ATM, METER
+from tests.support.soap import ATM, METER
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 # The contract's statuses (gateway/soap/README.md): answers, faults, size and media-type refusals,

@@ -16,7 +16,7 @@ from gateway.errors import SchemaError
 from gateway.soap.guard import BodyTooLarge, check_declared_length, parse_envelope, read_body
 from gateway.soap.service import build_application
 from gateway.soap.types import TNS
-from tests.soap.support import (
+from tests.support.soap import (
     ATM,
     ENTITY_BOMB,
     MALFORMED,

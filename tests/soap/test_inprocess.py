@@ -10,7 +10,7 @@ import pytest
 import zeep
 
 from gateway.soap.wsdl_export import DEFAULT_PATH, canonical
-from tests.soap.support import (
+from tests.support.soap import (
     ATM,
     ENTITY_BOMB,
     METER,

@@ -21,7 +21,7 @@ from core.runtime import Runtime
 from gateway.soap.auth import AuthRefusal, LoginThrottle, TerminalAuthenticator
 from gateway.vend.types import Principal
 from tests.conftest import settings_for
-from tests.soap.support import ATM, OFFICE, POS, confirm_customer_xml, envelope
+from tests.support.soap import ATM, OFFICE, POS, confirm_customer_xml, envelope
 from vendor_accounts.credentials import Backoff, record_login_failure
 from vendor_accounts.models import LoginFailure
 

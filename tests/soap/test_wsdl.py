@@ -26,7 +26,7 @@ from gateway.soap.wsdl_export import (
     canonical,
     generate,
 )
-from tests.soap.support import session_for
+from tests.support.soap import session_for
 from vendgw.cli import cli
 
 W = f"{{{WSDL_NS}}}"

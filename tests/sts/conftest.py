@@ -1,11 +1,11 @@
 """Fixtures of the STS tests: ``@pytest.mark.sts_vectors(kind, ...)`` parametrizes a test's
-``vector`` argument with every published vector of those kinds (see vector_data.py)."""
+``vector`` argument with every published vector of those kinds (tests/support/sts_vectors.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.sts.vector_data import vector_id, vectors
+from tests.support.sts_vectors import vector_id, vectors
 
 
 def pytest_configure(config: pytest.Config) -> None:

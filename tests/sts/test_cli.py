@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.sts.vector_data import (
+from tests.support.sts_vectors import (
     Vector,
     amount_tenths_of,
     base_year_of,

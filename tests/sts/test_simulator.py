@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sts
-from tests.sts.strategies import credit_payloads, ea_and_keys, management_payloads
+from tests.support.sts_strategies import credit_payloads, ea_and_keys, management_payloads
 
 SETTINGS = settings(max_examples=100, deadline=None)
 KEY = bytes.fromhex("E653341F9D5BF36F")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import sts
 from sts.token import from_digits, insert_class, normalize_token, remove_class
-from tests.sts.strategies import ea_and_keys, payloads
+from tests.support.sts_strategies import ea_and_keys, payloads
 
 SETTINGS = settings(max_examples=300, deadline=None)
 

@@ -17,7 +17,7 @@ from sts.meter_identity import luhn_check_digit
 from sts.misty1 import misty1_key_schedule
 from sts.payloads import payload_from_body
 from sts.token import build_block, insert_class, remove_class
-from tests.sts.vector_data import (
+from tests.support.sts_vectors import (
     KINDS,
     Vector,
     all_vectors,

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import TestDatabase
 from tests.e2e.conftest import ROOT, free_port, start_server, stop_server
-from tests.soap.support import (
+from tests.support.soap import (
     ATM,
     METER,
     UNKNOWN_METER,

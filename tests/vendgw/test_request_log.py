@@ -17,7 +17,7 @@ import pytest
 
 from core.settings import CONF_DIR
 from tests.conftest import TestDatabase
-from tests.soap.support import ATM, UNKNOWN_METER, credit_vend_xml, envelope, session_for
+from tests.support.soap import ATM, UNKNOWN_METER, credit_vend_xml, envelope, session_for
 from vendgw.request_log import current_request_id, with_request_id
 from vendgw.wsgi import create_app
 

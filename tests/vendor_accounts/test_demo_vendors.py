@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from va_helpers import cheap_argon2
 
 from core.db import transaction
+from tests.support.vendor_accounts import cheap_argon2
 from vendor_accounts import (
     VerificationCache,
     authenticate_terminal,

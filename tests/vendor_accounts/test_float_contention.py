@@ -12,9 +12,9 @@ import threading
 
 from click.testing import CliRunner
 from sqlalchemy import select
-from va_helpers import TZ, new_vendor, split_of
 
 from core.db import transaction
+from tests.support.vendor_accounts import TZ, new_vendor, split_of
 from vendor_accounts import (
     CommissionRate,
     InsufficientFloat,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from va_helpers import TZ, count_entries, entry_legs, new_vendor, split_of
 
 from core.db import transaction
+from tests.support.vendor_accounts import TZ, count_entries, entry_legs, new_vendor, split_of
 from vendor_accounts import (
     DailyCapExceeded,
     InsufficientFloat,

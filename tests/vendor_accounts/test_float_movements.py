@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from va_helpers import TZ, count_entries, entry_legs, low_float_events, new_vendor, split_of
 
 from core.db import transaction
 from core.models import AuditEvent
+from tests.support.vendor_accounts import (
+    TZ,
+    count_entries,
+    entry_legs,
+    low_float_events,
+    new_vendor,
+    split_of,
+)
 from vendor_accounts import (
     CommissionRate,
     DepositConflict,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from va_helpers import TZ, new_vendor, split_of
 
 from core.db import transaction
+from tests.support.vendor_accounts import TZ, new_vendor, split_of
 from vendor_accounts import (
     InvalidInput,
     adjust,

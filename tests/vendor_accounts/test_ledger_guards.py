@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from va_helpers import TZ, new_vendor, split_of
 
 from core.db import transaction
+from tests.support.vendor_accounts import TZ, new_vendor, split_of
 from vendor_accounts import check_invariants, post_vend, reverse_vend
 
 

@@ -12,10 +12,10 @@ import threading
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
-from va_helpers import cheap_argon2, client_id, new_vendor
 
 from core.db import transaction
 from gateway.soap.auth import AuthRefusal, TerminalAuthenticator
+from tests.support.vendor_accounts import cheap_argon2, client_id, new_vendor
 from vendor_accounts import credentials
 from vendor_accounts.cli import terminal as terminal_cli
 from vendor_accounts.credentials import (

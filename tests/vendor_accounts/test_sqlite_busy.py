@@ -9,9 +9,9 @@ import time
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
-from va_helpers import TZ, new_vendor, split_of
 
 from core.db import transaction
+from tests.support.vendor_accounts import TZ, new_vendor, split_of
 from vendor_accounts import balance, check_invariants, post_vend
 
 

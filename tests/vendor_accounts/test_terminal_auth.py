@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from va_helpers import cheap_argon2, client_id, new_vendor
 
 from core.db import transaction
 from core.models import AuditEvent
+from tests.support.vendor_accounts import cheap_argon2, client_id, new_vendor
 from vendor_accounts import (
     AddressNotAllowed,
     AuthenticationError,

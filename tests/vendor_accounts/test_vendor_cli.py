@@ -7,9 +7,9 @@ import re
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
-from va_helpers import TZ, cheap_argon2, client_id, split_of
 
 from core.db import transaction
+from tests.support.vendor_accounts import TZ, cheap_argon2, client_id, split_of
 from vendor_accounts import VerificationCache, authenticate_terminal, get_vendor, post_vend
 from vendor_accounts.cli import float_group, terminal, vendor
 

@@ -17,7 +17,7 @@ from typing import Any
 Vector = dict[str, Any]
 
 
-DEFAULT_VECTORS = Path(__file__).resolve().parent / "data" / "vectors.json"
+DEFAULT_VECTORS = Path(__file__).resolve().parents[1] / "sts" / "data" / "vectors.json"
 KINDS = (
     "crc16",
     "tid",

@@ -174,7 +174,7 @@ def credit_vends(database: str, home: Any) -> Iterator[Any]:
     from gateway.soap import create_soap_app
     from gateway.vend.service import DatabaseVendingService
     from tests.conftest import settings_for
-    from tests.soap.support import ATM, credit_vend_xml, envelope, session_for
+    from tests.support.soap import ATM, credit_vend_xml, envelope, session_for
 
     relay = PostgresRelay()
     runtime = Runtime(settings_for(relay.url(database), home))
