@@ -43,7 +43,7 @@ from core.settings import Settings
 from gateway import errors, pricing
 from gateway.models import Customer, Meter
 from gateway.tariffs import TariffBook
-from gateway.vend import meters
+from gateway.vend import idempotency, meters
 from gateway.vend.meters import MeterInMonth, MeterRecord, MonthToDate
 from gateway.vend.models import MeterMonth, VendToken, VendTransaction
 from gateway.vend.types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt
@@ -57,7 +57,7 @@ _transaction = cast(Table, VendTransaction.__table__)
 _token = cast(Table, VendToken.__table__)
 
 
-class MeterRace(Exception):
+class MeterRace(idempotency.Retry):
     """Another vend for the same meter committed first; the vend is priced again."""
 
 

@@ -11,20 +11,27 @@ An advice about an earlier msgID settles that msgID's fate through the same key 
 flight the insert waits for it (PostgreSQL waits on the uncommitted key; SQLite's write lock
 serialises), so the advice reads the real outcome; an insert that succeeds proves the request
 never arrived, and the tombstone keeps that answer true: a late original is refused.
+
+`run_once` is the one way a state-changing request runs: one transaction that claims the key,
+does the work and stores the answer; a retry gets the stored answer (`stored`); a refusal is
+remembered in a transaction of its own (`remember_refusal`: the refused work itself was rolled
+back, so a refused request changes nothing but that memory).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import utcnow
+from core.db import transaction, utcnow
 from core.prepared import PreparedStatement
 from gateway import errors
 from gateway.models import Meter
@@ -202,3 +209,66 @@ def check_same_request(outcome: StoredOutcome, operation: str, fingerprint: str,
         raise errors.DuplicateMsgID(
             f"msgID {msg_id.key} was already used for another request", msg_id=msg_id.key
         )
+
+
+MAX_RACE_RETRIES = 8
+
+
+class Retry(Exception):
+    """The work lost a race it guards against (a meter moved meanwhile): run it again."""
+
+
+def run_once(sessions: sessionmaker[Session], header: RequestHeader, operation: str,
+             fingerprint: str, work: Callable[[Session, int], Answer], *,
+             meter_number: str | None = None) -> dict[str, Any]:
+    """Run `work` exactly once for this (clientID, msgID); answer retries from the record.
+    With `meter_number`, the claim locks that meter, so requests for one meter queue."""
+    for _ in range(MAX_RACE_RETRIES):
+        try:
+            # Claim first: a new request (the common case) costs no extra read, and a retry
+            # finds the key taken and reads the stored outcome below.
+            with transaction(sessions) as session:
+                request_id = claim(session, header, operation, fingerprint,
+                                   meter_number=meter_number)
+                answer = work(session, request_id)
+                complete(session, request_id, answer)
+            return answer.response
+        except IntegrityError:
+            remembered = stored(sessions, header, operation, fingerprint)
+            if remembered is not None:
+                return remembered
+            continue  # the other claim was rolled back meanwhile: try again
+        except Retry:
+            # Kept as a guard: vends queue on the meter's lock, but something outside the
+            # vend path (an import, a key change) may still move the meter meanwhile.
+            continue
+        except errors.GatewayError as refused:
+            if refused.client_fault:
+                remember_refusal(sessions, header, operation, fingerprint, refused)
+            raise
+    raise errors.SystemError_("the request could not be completed; retry with the same msgID",
+                              code="contention")
+
+
+def stored(sessions: sessionmaker[Session], header: RequestHeader, operation: str,
+           fingerprint: str) -> dict[str, Any] | None:
+    """The stored answer to this request (raising its remembered refusal), or None while it
+    is pending or gone."""
+    with sessions() as session:
+        row = find(session, header.client_id, header.msg_id)
+        if row is None or row.outcome == "pending":
+            return None
+        outcome = stored_outcome(row)
+    check_same_request(outcome, operation, fingerprint, header.msg_id)
+    if outcome.outcome == "refused":
+        raise refusal_error(outcome.response)
+    return outcome.response
+
+
+def remember_refusal(sessions: sessionmaker[Session], header: RequestHeader, operation: str,
+                     fingerprint: str, refused: errors.GatewayError) -> None:
+    try:
+        with transaction(sessions) as session:
+            claim(session, header, operation, fingerprint, refused=refusal(refused))
+    except IntegrityError:
+        pass  # a concurrent request with this msgID was recorded first; it stands

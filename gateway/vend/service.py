@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -45,7 +44,6 @@ from vendor_accounts.exceptions import DebitRefused
 from vendor_accounts.statements import recent_movements
 
 T = TypeVar("T")
-MAX_RACE_RETRIES = 8
 REPRINT_LAST_N = 3
 TRIAL_TOKEN = "0" * 20
 
@@ -76,54 +74,8 @@ class DatabaseVendingService:
     def run_once(self, header: RequestHeader, operation: str, fingerprint: str,
                  work: Callable[[Session, int], idempotency.Answer], *,
                  meter_number: str | None = None) -> dict[str, Any]:
-        """Run `work` exactly once for this (clientID, msgID); answer retries from the record.
-        With `meter_number`, the claim locks that meter, so requests for one meter queue."""
-        for _ in range(MAX_RACE_RETRIES):
-            try:
-                # Claim first: a new request (the common case) costs no extra read, and a retry
-                # finds the key taken and reads the stored outcome below.
-                with transaction(self.runtime.sessions) as session:
-                    request_id = idempotency.claim(session, header, operation, fingerprint,
-                                                   meter_number=meter_number)
-                    answer = work(session, request_id)
-                    idempotency.complete(session, request_id, answer)
-                return answer.response
-            except IntegrityError:
-                stored = self._stored(header, operation, fingerprint)
-                if stored is not None:
-                    return stored
-                continue  # the other claim was rolled back meanwhile: try again
-            except flow.MeterRace:
-                # Kept as a guard: vends queue on the meter's lock, but something outside the
-                # vend path (an import, a key change) may still move the meter meanwhile.
-                continue
-            except errors.GatewayError as refused:
-                if refused.client_fault:
-                    self._remember_refusal(header, operation, fingerprint, refused)
-                raise
-        raise errors.SystemError_("the request could not be completed; retry with the same msgID",
-                                  code="contention")
-
-    def _stored(self, header: RequestHeader, operation: str, fingerprint: str
-                ) -> dict[str, Any] | None:
-        with self.runtime.sessions() as session:
-            row = idempotency.find(session, header.client_id, header.msg_id)
-            if row is None or row.outcome == "pending":
-                return None
-            outcome = idempotency.stored_outcome(row)
-        idempotency.check_same_request(outcome, operation, fingerprint, header.msg_id)
-        if outcome.outcome == "refused":
-            raise idempotency.refusal_error(outcome.response)
-        return outcome.response
-
-    def _remember_refusal(self, header: RequestHeader, operation: str, fingerprint: str,
-                          refused: errors.GatewayError) -> None:
-        try:
-            with transaction(self.runtime.sessions) as session:
-                idempotency.claim(session, header, operation, fingerprint,
-                                  refused=idempotency.refusal(refused))
-        except IntegrityError:
-            pass  # a concurrent request with this msgID was recorded first; it stands
+        return idempotency.run_once(self.runtime.sessions, header, operation, fingerprint, work,
+                                    meter_number=meter_number)
 
     def _meter_for_vend(self, session: Session, meter_number: str,
                         clock: flow.VendClock) -> MeterInMonth:
@@ -203,11 +155,14 @@ class DatabaseVendingService:
             meter = found.meter
             priced = flow.price(session, self.tariffs, found, amount_cents, clock,
                                 self.settings)
+            # The debit's own question (status, floor, daily cap): a trial never says yes
+            # where the vend would refuse.
+            refused = vendor_floats.debit_refusal(session, who.vendor_id, amount_cents,
+                                                  at=clock.now,
+                                                  timezone=self.settings.utility.timezone)
+            if refused is not None:
+                raise errors.VendorCredit(str(refused), code=refused.code)
             available = _available(session, who.vendor_id)
-            if available < amount_cents:
-                raise errors.VendorCredit(
-                    f"the vendor's available credit {pricing.format_cents(available)} does not "
-                    f"cover {pricing.format_cents(amount_cents)}", code="insufficient-float")
             zeros = [flow.IssuedToken("credit", TRIAL_TOKEN, None, priced.quote.units_tenths)]
             if priced.quote.fbe_units_tenths:
                 zeros.append(flow.IssuedToken("fbe", TRIAL_TOKEN, None,

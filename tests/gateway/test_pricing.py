@@ -36,7 +36,7 @@ from gateway.pricing import (
     price_vend,
     vat_exclusive_cents,
 )
-from gateway.vend import VendClock
+from gateway.vend.flow import VendClock
 
 POLICY = PricingPolicy(vat_rate_bp=1500, min_vend_cents=500, max_vend_cents=500000,
                        fbe_monthly_tenths=500)

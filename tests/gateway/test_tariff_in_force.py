@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from core.db import transaction
-from gateway import meters
+from gateway.vend import meters
 from gateway.models import Tariff
 from gateway.tariffs import ensure_tariff_version, version_in_force
 from tests.conftest import TestDatabase
