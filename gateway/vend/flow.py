@@ -143,14 +143,8 @@ def price(session: Session, tariffs: TariffBook, found: MeterInMonth, tender_cen
         raise errors.SystemError_(f"tariff {found.meter.tariff_code} has no version in force "
                                   f"on {clock.local.date()}", code="no-tariff-version")
     steps = tariffs.steps(session, found.tariff_version_id)
-    try:
-        quote = pricing.price_vend(tender_cents, steps, position(found.meter, found.month),
-                                   pricing_policy(settings))
-    except pricing.VendAmountError as exc:
-        raise errors.VendAmount(str(exc), min_cents=exc.min_cents, max_cents=exc.max_cents
-                                ) from None
-    except pricing.VendTooSmallError as exc:
-        raise errors.VendAmount(str(exc), code="vend-too-small") from None
+    quote = pricing.price_vend(tender_cents, steps, position(found.meter, found.month),
+                               pricing_policy(settings))
     return PricedVend(quote, steps, found.tariff_version_id, found.month)
 
 

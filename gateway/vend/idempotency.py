@@ -35,6 +35,7 @@ from core.db import transaction, utcnow
 from core.prepared import PreparedStatement
 from gateway import errors
 from gateway.models import Meter
+from gateway.vend import refusals
 from gateway.vend.models import VendRequest, VendTransaction
 from gateway.vend.types import MsgID, RequestHeader
 
@@ -227,7 +228,7 @@ def run_once(sessions: sessionmaker[Session], header: RequestHeader, operation: 
         try:
             # Claim first: a new request (the common case) costs no extra read, and a retry
             # finds the key taken and reads the stored outcome below.
-            with transaction(sessions) as session:
+            with refusals.translated(), transaction(sessions) as session:
                 request_id = claim(session, header, operation, fingerprint,
                                    meter_number=meter_number)
                 answer = work(session, request_id)

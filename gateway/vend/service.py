@@ -24,7 +24,7 @@ from core.runtime import Runtime
 from gateway import errors, pricing
 from gateway.models import Customer
 from gateway.tariffs import TariffBook
-from gateway.vend import engineering, flow, idempotency, meters
+from gateway.vend import engineering, flow, idempotency, meters, refusals
 from gateway.vend.meters import MeterInMonth
 from gateway.vend.models import MeterMonth, VendReprint, VendRequest, VendTransaction
 from gateway.vend.receipts import receipt_from_json, receipt_to_json
@@ -40,7 +40,6 @@ from gateway.vend.types import (
     VendReceipt,
 )
 from vendor_accounts import floats as vendor_floats
-from vendor_accounts.exceptions import DebitRefused
 from vendor_accounts.statements import recent_movements
 
 T = TypeVar("T")
@@ -58,6 +57,7 @@ def require(who: Principal, privilege: str) -> None:
             f"terminal {who.terminal_id} may not {privilege}", code=f"no-{privilege}-privilege")
 
 
+@refusals.translating
 class DatabaseVendingService:
     def __init__(self, runtime: Runtime, clock: Callable[[], datetime] = utcnow) -> None:
         self.runtime = runtime
@@ -133,11 +133,7 @@ class DatabaseVendingService:
             flow.recover_debt(session, found.meter, priced.quote.debt_recovered_cents)
             tx = flow.store_transaction(session, request_id, "credit", who, header, meter,
                                         clock, priced, issued)
-            try:
-                posting = flow.debit_float(session, who, tx, priced,
-                                           self.settings.utility.timezone)
-            except DebitRefused as exc:
-                raise errors.VendorCredit(str(exc), code=exc.code) from None
+            posting = flow.debit_float(session, who, tx, priced, self.settings.utility.timezone)
             receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, priced, issued,
                                          posting.available_cents, header.msg_id)
             return idempotency.Answer(receipt_to_json(receipt), posting.journal_entry_id)
@@ -161,7 +157,7 @@ class DatabaseVendingService:
                                                   at=clock.now,
                                                   timezone=self.settings.utility.timezone)
             if refused is not None:
-                raise errors.VendorCredit(str(refused), code=refused.code)
+                raise refused
             available = _available(session, who.vendor_id)
             zeros = [flow.IssuedToken("credit", TRIAL_TOKEN, None, priced.quote.units_tenths)]
             if priced.quote.fbe_units_tenths:
@@ -180,12 +176,8 @@ class DatabaseVendingService:
         def work(session: Session, request_id: int) -> idempotency.Answer:
             clock = self.vend_clock()
             found = self._meter_for_vend(session, meter_number, clock)
-            try:
-                fbe = pricing.issue_fbe(flow.position(found.meter, found.month),
-                                        flow.pricing_policy(self.settings))
-            except pricing.FbeNotDueError as exc:
-                raise errors.FBEError(str(exc), code=exc.code.lower().replace("_", "-")
-                                      ) from None
+            fbe = pricing.issue_fbe(flow.position(found.meter, found.month),
+                                    flow.pricing_policy(self.settings))
             issued = flow.issue_tokens(session, self.runtime.security_module, found.meter,
                                        [("fbe", fbe.units_tenths)], clock)
             meter = flow.advance_meter(session, found.meter, issued)

@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 
 from core.db import transaction
-from gateway.vend import meters
 from gateway.models import Tariff
 from gateway.tariffs import ensure_tariff_version, version_in_force
+from gateway.vend import meters
 from tests.conftest import TestDatabase
 
 METER = "01234567897"  # a demo meter on DOMESTIC, whose demo version is from 2000-01-01

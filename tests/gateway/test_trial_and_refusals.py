@@ -55,6 +55,8 @@ def test_a_vendor_at_its_daily_cap_is_refused_alike_by_trial_and_vend(
     trial, vend = refusals(service, BANK, 5001)
     assert same(trial, vend) == (errors.VendorCredit, "daily-cap-exceeded")
     assert vend.fault_type == "VendorCreditEx"
+    assert vend.detail["daily_cap_cents"] == 15000 and vend.detail["used_today_cents"] == 10000
+    assert "cap 150.00" in vend.message
 
 
 def test_a_suspended_vendor_is_refused_alike_by_trial_and_vend(
@@ -70,3 +72,18 @@ def test_below_the_floor_both_say_what_is_available_with_the_floor_and_cap(
         service: DatabaseVendingService) -> None:
     trial, vend = refusals(service, SHOP, 10000)  # the shop's float is 50.00, floor 0
     assert same(trial, vend) == (errors.VendorCredit, "insufficient-float")
+    assert (vend.detail["available_cents"], vend.detail["floor_cents"],
+            vend.detail["daily_cap_cents"]) == (5000, 0, None)
+    assert "available 50.00, floor 0.00, no daily cap" in vend.message
+
+
+def test_a_vend_amount_refusal_keeps_min_and_max(service: DatabaseVendingService) -> None:
+    trial, vend = refusals(service, BANK, 499)
+    assert same(trial, vend) == (errors.VendAmount, "vend-amount")
+    assert (vend.detail["min_cents"], vend.detail["max_cents"]) == (500, 500000)
+
+
+def test_fbe_not_due_is_refused_with_a_kebab_code(service: DatabaseVendingService) -> None:
+    with pytest.raises(errors.FBEError) as refused:
+        service.fbe_vend(principal_of[BANK], header(BANK), METER)  # not registered for FBE
+    assert refused.value.code == "fbe-not-registered"
