@@ -1,16 +1,12 @@
-"""The flow of one credit vend, top to bottom.
+"""The steps of one vend, each a small function with the SQL it runs beside it.
 
-    1. find the meter, its month so far and its tariff version;
-       refuse a blocked meter                                       (meters.py, one statement)
-    2. price the tender for this month's position                   (pricing.py, pure)
-    3. generate the tokens: key change if pending, credit, FBE      (sts security module)
-    4. in the caller's transaction, guarded against a racing vend on the same meter:
-       advance the meter's TID (and key data), the month's figures, the customer's debt,
-       store the transaction and tokens, and LAST debit the vendor's float and post the ledger
-       entry, so the hot float row stays locked only for the debit, the postings and the commit
-    5. answer with the receipt (stored with the request for retries and reprints)
+The order they run in, and which of them each kind of request runs, is gateway/vend/pipeline.py
+(one function, one plan per kind): find_meter (1), price (2), issue_tokens (3), then in the
+claim's transaction advance_meter, add_to_month, recover_debt, store_transaction and, last,
+debit_float (4), and build_receipt (5). A reversal's writes (give_back_month, give_back_debt,
+credit_float) sit beside the forward ones below.
 
-Nothing here commits: `service.py` runs this inside one transaction that claims the msgID
+Nothing here commits: the pipeline runs these inside one transaction that claims the msgID
 first, so a crash anywhere leaves either the whole vend or none of it.
 """
 

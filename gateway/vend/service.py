@@ -1,10 +1,12 @@
 """`DatabaseVendingService`: the XMLVend operations on the real database.
 
-Every state-changing operation runs through `run_once`: one transaction that claims the request's
-(clientID, msgID), does the work and stores the answer. A retry gets the stored answer; a refusal
-is remembered in a transaction of its own (the refused work itself was rolled back, so a refused
-request changes nothing but that memory). Requests for one meter queue on the meter's row lock,
-taken by the claim; a vend that still lost a race for its meter is priced again.
+The token-issuing operations (CreditVend, FBEVend, MeterSpecificEng: the key change and the
+engineering tokens) are plans of the one vend pipeline (gateway/vend/pipeline.py), which runs
+them through `idempotency.run_once`: one transaction that claims the request's (clientID, msgID),
+does the work and stores the answer; retries get the stored answer, refusals are remembered.
+Requests for one meter queue on the meter's row lock, taken by the claim; a vend that still lost
+a race for its meter is priced again. Every operation is wrapped in the one error table
+(gateway/vend/refusals.py), so every door gets gateway errors.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -24,10 +25,10 @@ from core.runtime import Runtime
 from gateway import errors, pricing
 from gateway.models import Customer
 from gateway.tariffs import TariffBook
-from gateway.vend import engineering, flow, idempotency, meters, refusals
+from gateway.vend import engineering, flow, idempotency, meters, pipeline, refusals
 from gateway.vend.meters import MeterInMonth
 from gateway.vend.models import MeterMonth, VendReprint, VendRequest, VendTransaction
-from gateway.vend.receipts import receipt_from_json, receipt_to_json
+from gateway.vend.receipts import receipt_from_json
 from gateway.vend.types import (
     AdviceResult,
     CustomerInfo,
@@ -42,7 +43,6 @@ from gateway.vend.types import (
 from vendor_accounts import floats as vendor_floats
 from vendor_accounts.statements import recent_movements
 
-T = TypeVar("T")
 REPRINT_LAST_N = 3
 TRIAL_TOKEN = "0" * 20
 
@@ -65,17 +65,12 @@ class DatabaseVendingService:
         self.clock = clock
         self.tz = ZoneInfo(self.settings.utility.timezone)
         self.tariffs = TariffBook()
+        self.pipeline = pipeline.Context(runtime, self.tariffs, self.vend_clock)
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def vend_clock(self) -> flow.VendClock:
         return flow.VendClock(self.clock(), self.tz)
-
-    def run_once(self, header: RequestHeader, operation: str, fingerprint: str,
-                 work: Callable[[Session, int], idempotency.Answer], *,
-                 meter_number: str | None = None) -> dict[str, Any]:
-        return idempotency.run_once(self.runtime.sessions, header, operation, fingerprint, work,
-                                    meter_number=meter_number)
 
     def _meter_for_vend(self, session: Session, meter_number: str,
                         clock: flow.VendClock) -> MeterInMonth:
@@ -114,32 +109,8 @@ class DatabaseVendingService:
     def credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
                     amount_cents: int, pay_type: str) -> VendReceipt:
         require(who, "vend")
-        fingerprint = idempotency.request_hash("CreditVend", meter=meter_number,
-                                               amount=amount_cents, pay_type=pay_type)
-
-        def work(session: Session, request_id: int) -> idempotency.Answer:
-            clock = self.vend_clock()
-            found = self._meter_for_vend(session, meter_number, clock)
-            priced = flow.price(session, self.tariffs, found, amount_cents, clock,
-                                self.settings)
-            credits = [("credit", priced.quote.units_tenths)]
-            if priced.quote.fbe_units_tenths:
-                credits.append(("fbe", priced.quote.fbe_units_tenths))
-            issued = flow.issue_tokens(session, self.runtime.security_module, found.meter,
-                                       credits, clock)
-            meter = flow.advance_meter(session, found.meter, issued)
-            flow.add_to_month(session, meter, clock.month, priced,
-                              priced.quote.fbe_units_tenths)
-            flow.recover_debt(session, found.meter, priced.quote.debt_recovered_cents)
-            tx = flow.store_transaction(session, request_id, "credit", who, header, meter,
-                                        clock, priced, issued)
-            posting = flow.debit_float(session, who, tx, priced, self.settings.utility.timezone)
-            receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, priced, issued,
-                                         posting.available_cents, header.msg_id)
-            return idempotency.Answer(receipt_to_json(receipt), posting.journal_entry_id)
-
-        return receipt_from_json(self.run_once(header, "CreditVend", fingerprint, work,
-                                               meter_number=meter_number))
+        return receipt_from_json(pipeline.run(self.pipeline, pipeline.CREDIT_VEND, pipeline.Ask(
+            who, header, meter_number, amount=amount_cents, pay_type=pay_type)))
 
     def trial_credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
                           amount_cents: int, pay_type: str) -> VendReceipt:
@@ -171,26 +142,8 @@ class DatabaseVendingService:
 
     def fbe_vend(self, who: Principal, header: RequestHeader, meter_number: str) -> VendReceipt:
         require(who, "vend")
-        fingerprint = idempotency.request_hash("FBEVend", meter=meter_number)
-
-        def work(session: Session, request_id: int) -> idempotency.Answer:
-            clock = self.vend_clock()
-            found = self._meter_for_vend(session, meter_number, clock)
-            fbe = pricing.issue_fbe(flow.position(found.meter, found.month),
-                                    flow.pricing_policy(self.settings))
-            issued = flow.issue_tokens(session, self.runtime.security_module, found.meter,
-                                       [("fbe", fbe.units_tenths)], clock)
-            meter = flow.advance_meter(session, found.meter, issued)
-            flow.add_to_month(session, meter, clock.month, None, fbe.units_tenths)
-            tx = flow.store_transaction(session, request_id, "fbe", who, header, meter, clock,
-                                        None, issued)
-            available = _available(session, who.vendor_id)
-            receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, None, issued,
-                                         available, header.msg_id)
-            return idempotency.Answer(receipt_to_json(receipt))
-
-        return receipt_from_json(self.run_once(header, "FBEVend", fingerprint, work,
-                                               meter_number=meter_number))
+        return receipt_from_json(pipeline.run(self.pipeline, pipeline.FBE_VEND,
+                                              pipeline.Ask(who, header, meter_number)))
 
     def reprint(self, who: Principal, header: RequestHeader, meter_number: str,
                 original_msg_id: MsgID | None) -> tuple[VendReceipt, ...]:
@@ -382,8 +335,8 @@ class DatabaseVendingService:
     def meter_specific_eng(self, who: Principal, header: RequestHeader, meter_number: str,
                            eng_type: str, value: int | None) -> EngineeringResult:
         require(who, "engineering")
-        return engineering.meter_specific(self.runtime, self.vend_clock, self.run_once, who, header,
-                                          meter_number, eng_type, value)
+        return engineering.meter_specific(self.pipeline, who, header, meter_number, eng_type,
+                                          value)
 
     def non_meter_specific_eng(self, who: Principal, header: RequestHeader, eng_type: str,
                                mfr_code: int | None) -> EngineeringResult:
