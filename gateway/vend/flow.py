@@ -44,7 +44,7 @@ from gateway.vend.meters import MeterInMonth, MeterRecord, MonthToDate
 from gateway.vend.models import MeterMonth, VendToken, VendTransaction
 from gateway.vend.types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt
 from sts import SoftwareSecurityModule, TransferCredit, next_tid
-from vendor_accounts.floats import VendPosting, VendSplit, post_vend
+from vendor_accounts.floats import VendPosting, VendSplit, post_vend, reverse_vend
 
 _meter = cast(Table, Meter.__table__)
 _customer = cast(Table, Customer.__table__)
@@ -379,6 +379,57 @@ def build_receipt(receipt_no: str, issued_at: datetime, meter: MeterRecord,
         tariff_description=pricing.describe_tariff(priced.tariff) if priced else "",
         issued_at=issued_at, lines=receipt_lines(priced, issued),
     )
+
+
+# A reversal's writes, beside the forward ones they undo: taken off what is there, never
+# overwritten (a vend may add to the same rows meanwhile), in the order a vend locks its rows.
+_LOCK_CUSTOMER = (select(_customer.c.id).where(_customer.c.id == bindparam("p_customer"))
+                  .with_for_update())
+_GIVE_BACK_MONTH = (
+    update(_month)
+    .where(_month.c.meter_id == bindparam("p_meter"), _month.c.month == bindparam("p_month"))
+    .values(units_tenths=_month.c.units_tenths - bindparam("p_units"),
+            fixed_charge_paid_cents=_month.c.fixed_charge_paid_cents - bindparam("p_fixed"),
+            fbe_units_tenths=_month.c.fbe_units_tenths - bindparam("p_fbe"))
+)
+_GIVE_BACK_DEBT = (update(_customer).where(_customer.c.id == bindparam("p_customer"))
+                   .values(debt_cents=_customer.c.debt_cents + bindparam("p_recovered")))
+
+
+def lock_for_reversal(session: Session, tx: VendTransaction) -> None:
+    """The rows a reversal changes, locked in the order a vend takes them (meter, customer;
+    the float last, by credit_float), so a reversal and a vend queue instead of deadlocking."""
+    if tx.meter_id is not None:
+        meters.lock_meter(session, tx.meter_id)
+    if tx.debt_recovered_cents and tx.customer_id is not None:
+        session.execute(_LOCK_CUSTOMER, {"p_customer": tx.customer_id}).one()
+
+
+def credit_float(session: Session, tx: VendTransaction, at: datetime,
+                 clock_timezone: str) -> VendPosting | None:
+    """Credit the vend's debit back with a compensating entry linked to it (None for a vend
+    that debited nothing). The entry is linked to the transaction too."""
+    if tx.journal_entry_id is None:
+        return None
+    posting = reverse_vend(session, journal_entry_id=tx.journal_entry_id,
+                           reference=f"reversal:{tx.receipt_no}", at=at,
+                           timezone=clock_timezone)
+    tx.reversal_journal_entry_id = posting.journal_entry_id
+    return posting
+
+
+def give_back_month(session: Session, tx: VendTransaction) -> None:
+    """Take the vend off its meter's month figures."""
+    session.execute(_GIVE_BACK_MONTH, {
+        "p_meter": tx.meter_id, "p_month": tx.month, "p_units": tx.units_tenths,
+        "p_fixed": tx.fixed_charge_cents, "p_fbe": tx.fbe_units_tenths})
+
+
+def give_back_debt(session: Session, tx: VendTransaction) -> None:
+    """Give the customer back the debt the vend recovered."""
+    if tx.debt_recovered_cents and tx.customer_id is not None:
+        session.execute(_GIVE_BACK_DEBT, {"p_customer": tx.customer_id,
+                                          "p_recovered": tx.debt_recovered_cents})
 
 
 def lock_transaction(session: Session, request_id: int) -> VendTransaction | None:

@@ -16,18 +16,17 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.db import transaction, utcnow
 from core.runtime import Runtime
 from gateway import errors, pricing
-from gateway.models import Customer
 from gateway.tariffs import TariffBook
 from gateway.vend import engineering, flow, idempotency, meters, pipeline, refusals
 from gateway.vend.meters import MeterInMonth
-from gateway.vend.models import MeterMonth, VendReprint, VendRequest, VendTransaction
+from gateway.vend.models import VendReprint, VendRequest, VendTransaction
 from gateway.vend.receipts import receipt_from_json
 from gateway.vend.types import (
     AdviceResult,
@@ -259,35 +258,14 @@ class DatabaseVendingService:
             raise errors.ReversalError(
                 f"transaction {tx.receipt_no} is older than the {window} reversal window",
                 code="outside-window")
-        # The locks in the order a vend takes them (meter, customer, the float last), so a
-        # reversal and a vend of the same meter, customer or vendor queue instead of deadlocking.
-        if tx.meter_id is not None:
-            meters.lock_meter(session, tx.meter_id)
-        customer = None
-        if tx.debt_recovered_cents and tx.customer_id is not None:
-            customer = session.get(Customer, tx.customer_id, with_for_update=True)
-            assert customer is not None
-        replayed = False
-        if tx.journal_entry_id is not None:
-            posting = vendor_floats.reverse_vend(session, journal_entry_id=tx.journal_entry_id,
-                                                 reference=f"reversal:{tx.receipt_no}", at=now,
-                                                 timezone=self.settings.utility.timezone)
-            # The ledger already holds this vend's reversal: its debt and month figures were
-            # given back with it, and must not be given back twice.
-            replayed = posting.replayed
-            tx.reversal_journal_entry_id = posting.journal_entry_id
+        flow.lock_for_reversal(session, tx)
+        posting = flow.credit_float(session, tx, now, self.settings.utility.timezone)
+        # A replayed posting means the ledger already holds this vend's reversal: its debt and
+        # month figures were given back with it, and must not be given back twice.
+        replayed = posting is not None and posting.replayed
         if not replayed:
-            # Taken off what is there, never overwritten: a vend may add to the row meanwhile.
-            session.execute(
-                update(MeterMonth)
-                .where(MeterMonth.meter_id == tx.meter_id, MeterMonth.month == tx.month)
-                .values(units_tenths=MeterMonth.units_tenths - tx.units_tenths,
-                        fixed_charge_paid_cents=MeterMonth.fixed_charge_paid_cents
-                        - tx.fixed_charge_cents,
-                        fbe_units_tenths=MeterMonth.fbe_units_tenths - tx.fbe_units_tenths)
-                .execution_options(synchronize_session=False))
-            if customer is not None:
-                customer.debt_cents += tx.debt_recovered_cents
+            flow.give_back_month(session, tx)
+            flow.give_back_debt(session, tx)
         tx.status = "reversed"
         tx.reversed_at = now
         tx.reversal_reason = reason
