@@ -59,7 +59,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.db import UTCDateTime, utcnow
 from core.localtime import local_day, utility_zone
-from core.prepared import PreparedStatement
+from core.prepared import PerDialect, PreparedStatement
 from vendor_accounts import ledger
 from vendor_accounts.commission import CommissionRate, commission_cents
 from vendor_accounts.exceptions import (
@@ -278,25 +278,42 @@ def post_vend(
         ledger.COMMISSION_EXPENSE: -commission,
     })
     params = {"p_vendor": vendor_id, "p_amount": amount_cents, "p_net": net, "p_day": day}
-    if session.get_bind().dialect.name == "postgresql":
-        # One round trip while the row is locked; only the commit follows it.
-        posted = _DEBIT_AND_POST.execute(session, {
-            **params, "p_ref": reference, "p_at": at, "p_now": utcnow(),
-            "p_accounts": list(legs), "p_amounts": list(legs.values()),
-        }).first()
-        if posted is None:
-            raise _refusal(session, vendor_id, amount_cents, day)
-        entry_id, after, floor, threshold = posted
-    else:
-        debited = execute_write(session, _DEBIT, params).first()
-        if debited is None:
-            raise _refusal(session, vendor_id, amount_cents, day)
-        after, floor, threshold = debited
-        entry_id = ledger.write_entry(session, vendor_id=vendor_id, kind="vend",
-                                      reference=reference, at=at, postings=legs)
+    posted = _DEBIT_AND_POST_FOR(session)(session, params, vendor_id, reference, at, legs)
+    if posted is None:
+        raise _refusal(session, vendor_id, amount_cents, day)
+    entry_id, after, floor, threshold = posted
     _note_low_float(session, vendor_id, entry_id, at, before=after + net, after=after,
                     threshold=threshold)
     return VendPosting(entry_id, after, floor, _available(after, floor), commission)
+
+
+# (journal entry, balance after, floor, low-float threshold), or None when the debit refused.
+_Posted = tuple[int, int, int, int] | None
+
+
+def _debit_and_post_in_one(session: Session, params: dict[str, object], vendor_id: int,
+                           reference: str, at: datetime, legs: dict[str, int]) -> _Posted:
+    # One round trip while the row is locked; only the commit follows it.
+    row = _DEBIT_AND_POST.execute(session, {
+        **params, "p_ref": reference, "p_at": at, "p_now": utcnow(),
+        "p_accounts": list(legs), "p_amounts": list(legs.values()),
+    }).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+def _debit_then_post(session: Session, params: dict[str, object], vendor_id: int,
+                     reference: str, at: datetime, legs: dict[str, int]) -> _Posted:
+    debited = execute_write(session, _DEBIT, params).first()
+    if debited is None:
+        return None
+    after, floor, threshold = debited
+    entry_id = ledger.write_entry(session, vendor_id=vendor_id, kind="vend",
+                                  reference=reference, at=at, postings=legs)
+    return entry_id, after, floor, threshold
+
+
+# The debit and its entry: one statement on PostgreSQL, the UPDATE then the inserts on SQLite.
+_DEBIT_AND_POST_FOR = PerDialect(postgresql=_debit_and_post_in_one, sqlite=_debit_then_post)
 
 
 def debit_refusal(session: Session, vendor_id: int, amount_cents: int, *,

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from core.prepared import PreparedStatement
+from core.prepared import PerDialect, PreparedStatement
 from core.settings import Settings
 from gateway import errors, pricing
 from gateway.models import Customer, Meter
@@ -195,8 +195,8 @@ def _month_upsert(dialect_insert: Callable[[Table], Any]) -> Any:
               for c in ("units_tenths", "fixed_charge_paid_cents", "fbe_units_tenths")})
 
 
-_ADD_TO_MONTH_PG = PreparedStatement("vendgw_add_to_month", _month_upsert(postgresql.insert))
-_ADD_TO_MONTH_SQLITE = _month_upsert(sqlite.insert)
+_ADD_TO_MONTH = PreparedStatement("vendgw_add_to_month", _month_upsert(postgresql.insert),
+                                  sqlite=_month_upsert(sqlite.insert))
 _RECOVER_DEBT = (
     update(_customer)
     .where(_customer.c.id == bindparam("p_customer"),
@@ -230,6 +230,31 @@ _STORE_TRANSACTION_AND_TOKENS = PreparedStatement("vendgw_store_transaction", se
     ).cte("tokens")))
 
 
+def _store_in_one_statement(session: Session, row: dict[str, Any],
+                            tokens: tuple[IssuedToken, ...]) -> int:
+    return int(_STORE_TRANSACTION_AND_TOKENS.execute(session, {
+        **row, "p_seqs": list(range(1, len(tokens) + 1)),
+        "p_kinds": [t.kind for t in tokens], "p_tokens": [t.token for t in tokens],
+        "p_tids": [t.tid for t in tokens], "p_units": [t.units_tenths for t in tokens],
+    }).scalar_one())
+
+
+def _store_then_tokens(session: Session, row: dict[str, Any],
+                       tokens: tuple[IssuedToken, ...]) -> int:
+    tx_id = int(session.execute(_STORE_TRANSACTION, row).scalar_one())
+    if tokens:
+        session.execute(_STORE_TOKENS, [
+            {"transaction_id": tx_id, "seq": i, "kind": t.kind, "token": t.token,
+             "tid": t.tid, "units_tenths": t.units_tenths}
+            for i, t in enumerate(tokens, start=1)
+        ])
+    return tx_id
+
+
+# The transaction and its tokens: one statement on PostgreSQL, two on SQLite.
+_STORE = PerDialect(postgresql=_store_in_one_statement, sqlite=_store_then_tokens)
+
+
 def advance_meter(session: Session, meter: MeterRecord, issued: IssuedTokens) -> MeterRecord:
     """Compare-and-set the meter's last TID (and key data): a racing vend makes this fail.
     Returns the meter as it now stands."""
@@ -261,10 +286,7 @@ def add_to_month(session: Session, meter: MeterRecord, month: str, priced: Price
     q = priced.quote if priced else None
     params = {"p_meter": meter.id, "p_month": month, "p_units": q.units_tenths if q else 0,
               "p_fixed": q.fixed_charge_cents if q else 0, "p_fbe": fbe_tenths}
-    if session.get_bind().dialect.name == "postgresql":
-        _ADD_TO_MONTH_PG.execute(session, params)
-    else:
-        session.execute(_ADD_TO_MONTH_SQLITE, params)
+    _ADD_TO_MONTH.execute(session, params)
 
 
 def recover_debt(session: Session, meter: MeterRecord, recovered_cents: int) -> None:
@@ -329,21 +351,7 @@ def store_transaction(session: Session, request_id: int, kind: str, who: Princip
         "fbe_units_tenths": sum(t.units_tenths for t in issued.tokens if t.kind == "fbe"),
         "reversal_reason": "",
     }
-    tokens = issued.tokens
-    if session.get_bind().dialect.name == "postgresql":
-        tx_id = _STORE_TRANSACTION_AND_TOKENS.execute(session, {
-            **row, "p_seqs": list(range(1, len(tokens) + 1)),
-            "p_kinds": [t.kind for t in tokens], "p_tokens": [t.token for t in tokens],
-            "p_tids": [t.tid for t in tokens], "p_units": [t.units_tenths for t in tokens],
-        }).scalar_one()
-    else:
-        tx_id = session.execute(_STORE_TRANSACTION, row).scalar_one()
-        if tokens:
-            session.execute(_STORE_TOKENS, [
-                {"transaction_id": tx_id, "seq": i, "kind": t.kind, "token": t.token,
-                 "tid": t.tid, "units_tenths": t.units_tenths}
-                for i, t in enumerate(tokens, start=1)
-            ])
+    tx_id = _STORE(session)(session, row, issued.tokens)
     return StoredTransaction(tx_id, receipt_no, clock.now)
 
 

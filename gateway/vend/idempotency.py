@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction, utcnow
-from core.prepared import PreparedStatement
+from core.prepared import PerDialect, PreparedStatement
 from gateway import errors
 from gateway.models import Meter
 from gateway.vend import refusals
@@ -93,6 +93,8 @@ _locked_meter = (select(_meters.c.id).where(_meters.c.meter_number == bindparam(
 _CLAIM_LOCKING_METER = PreparedStatement("vendgw_claim_locking_meter", _new_request.returning(
     _requests.c.id, select(func.count()).select_from(_locked_meter).scalar_subquery(),
 ).add_cte(_locked_meter))
+# SQLite's transactions already hold the database's write lock: no meter lock to take.
+_LOCKS_METER = PerDialect(postgresql=True, sqlite=False)
 _transactions = cast(Table, VendTransaction.__table__)
 _COMPLETE = (update(_requests).where(_requests.c.id == bindparam("p_request"))
              .values(outcome="ok", response_json=bindparam("p_response")))
@@ -119,7 +121,7 @@ def claim(session: Session, header: RequestHeader, operation: str, fingerprint: 
     the key is taken. With `meter_number`, also lock that meter's row until the transaction
     ends (on PostgreSQL; SQLite's transactions already hold the database's write lock)."""
     statement, extra = _CLAIM, {}
-    if meter_number is not None and session.get_bind().dialect.name == "postgresql":
+    if meter_number is not None and _LOCKS_METER(session):
         statement, extra = _CLAIM_LOCKING_METER, {"p_meter": meter_number}
     return int(statement.execute(session, {
         **extra,
@@ -144,8 +146,8 @@ def _tombstone_insert(dialect_insert: Any) -> Any:
         .returning(_requests.c.id))
 
 
-_TOMBSTONE = {"postgresql": _tombstone_insert(postgresql.insert),
-              "sqlite": _tombstone_insert(sqlite.insert)}
+_TOMBSTONE = PerDialect(postgresql=_tombstone_insert(postgresql.insert),
+                        sqlite=_tombstone_insert(sqlite.insert))
 
 
 def settle(session: Session, client_id: str, terminal_id: str, msg_id: MsgID, advice: str
@@ -160,7 +162,7 @@ def settle(session: Session, client_id: str, terminal_id: str, msg_id: MsgID, ad
         "type": errors.DuplicateMsgID.fault_type, "code": NOT_PROCESSED_CODE,
         "message": f"msgID {msg_id.key} was declared not processed (by a {advice}) before it "
                    "arrived; nothing was sold: send the purchase again with a new msgID"}
-    inserted = session.execute(_TOMBSTONE[session.get_bind().dialect.name], {
+    inserted = session.execute(_TOMBSTONE(session), {
         "client_id": client_id, "msg_date_time": msg_id.date_time,
         "msg_unique_number": msg_id.unique_number, "terminal_id": terminal_id,
         "operation": NOT_PROCESSED, "request_hash": request_hash(NOT_PROCESSED, advice=advice),
@@ -184,11 +186,21 @@ def complete(session: Session, request_id: int, answer: Answer) -> None:
               "p_response": json.dumps(answer.response, sort_keys=True)}
     if answer.journal_entry_id is None:
         session.execute(_COMPLETE, params)
-    elif session.get_bind().dialect.name == "postgresql":
-        _COMPLETE_AND_LINK.execute(session, {**params, "p_entry": answer.journal_entry_id})
     else:
-        session.execute(_LINK_ENTRY, {**params, "p_entry": answer.journal_entry_id})
-        session.execute(_COMPLETE, params)
+        _COMPLETE_WITH_LINK(session)(session, {**params, "p_entry": answer.journal_entry_id})
+
+
+def _complete_and_link_in_one(session: Session, params: dict[str, Any]) -> None:
+    _COMPLETE_AND_LINK.execute(session, params)
+
+
+def _link_then_complete(session: Session, params: dict[str, Any]) -> None:
+    session.execute(_LINK_ENTRY, params)
+    session.execute(_COMPLETE, {k: v for k, v in params.items() if k != "p_entry"})
+
+
+_COMPLETE_WITH_LINK = PerDialect(postgresql=_complete_and_link_in_one,
+                                 sqlite=_link_then_complete)
 
 
 def refusal(error: errors.GatewayError) -> dict[str, Any]:
