@@ -8,6 +8,10 @@ keeps the plan. It runs through SQLAlchemy's connection (`exec_driver_sql`), so 
 wrapped as usual (an IntegrityError stays one) and a lost connection still invalidates the pool.
 On SQLite it simply runs the Core statement.
 
+Where PostgreSQL and SQLite need different statements (or a different number of them) on the
+vend path, the two variants are a `PerDialect` pair and the connection picks one: `dialect_name`
+is the one place the vend path asks which database it runs on, so its functions just execute.
+
 Prepared statements live as long as their connection, which the pool replaces after a failure
 (they survive a rolled-back transaction). Two consequences for operators: a pooler in transaction
 mode (PgBouncer) would break them, so the gateway talks to PostgreSQL directly or through a
@@ -20,13 +24,35 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ClauseElement, Connection, CursorResult, Dialect, Executable
 from sqlalchemy.dialects.postgresql import psycopg2 as pg_psycopg2
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import NullType, TypeEngine
+
+T = TypeVar("T")
+
+
+def dialect_name(db: Session | Connection) -> str:
+    """The database `db` talks to: "postgresql" or "sqlite"."""
+    bind = db.get_bind() if isinstance(db, Session) else db
+    return bind.dialect.name
+
+
+@dataclass(frozen=True)
+class PerDialect(Generic[T]):
+    """The PostgreSQL and the SQLite variant of one thing (a statement, a writer function);
+    calling it with a session or connection gives the variant for its database."""
+
+    postgresql: T
+    sqlite: T
+
+    def __call__(self, db: Session | Connection) -> T:
+        return self.postgresql if dialect_name(db) == "postgresql" else self.sqlite
+
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _INFO_KEY = "vendgw.prepared"
@@ -38,7 +64,10 @@ REGISTRY: dict[str, PreparedStatement] = {}
 
 
 class PreparedStatement:
-    def __init__(self, name: str, statement: Executable) -> None:
+    def __init__(self, name: str, statement: Executable, *,
+                 sqlite: Executable | None = None) -> None:
+        """`sqlite`: the statement SQLite runs instead (its own upsert syntax, say); by
+        default the same Core statement."""
         if not isinstance(statement, ClauseElement):
             raise TypeError(f"{name}: not a SQL statement")
         dialect = pg_psycopg2.dialect()  # type: ignore[no-untyped-call]
@@ -57,6 +86,7 @@ class PreparedStatement:
             raise ValueError(f"{name}: a prepared statement of that name exists already")
         self.name = name
         self.statement = statement
+        self.sqlite_statement = statement if sqlite is None else sqlite
         self._prepare = f"PREPARE {name} ({types}) AS {numbered}"
         self._execute = f"EXECUTE {name}({', '.join(f'%({p})s' for p in order)})"
         # Values fixed in the statement (a LIMIT, a literal) and each type's bind processing.
@@ -74,8 +104,8 @@ class PreparedStatement:
     def execute(self, db: Session | Connection, params: Mapping[str, Any]
                 ) -> CursorResult[*tuple[Any, ...]]:
         conn = db.connection() if isinstance(db, Session) else db
-        if conn.dialect.name != "postgresql":
-            return conn.execute(self.statement, params)
+        if dialect_name(conn) != "postgresql":
+            return conn.execute(self.sqlite_statement, params)
         prepared = conn.connection.info.setdefault(_INFO_KEY, set())
         if self.name not in prepared:
             conn.exec_driver_sql(self._prepare)

@@ -13,7 +13,7 @@ from core.money import AmountError, format_price_e4, format_tenths, parse_cents
 from core.runtime import Runtime
 from gateway import errors
 from gateway.tariffs import TariffBook
-from gateway.vend import flow
+from gateway.vend import flow, refusals
 
 
 @click.command()
@@ -29,7 +29,7 @@ def quote(runtime: Runtime, meter_number: str, amount: str, as_json: bool) -> No
         raise CliError(str(exc)) from None
     clock = flow.VendClock(utcnow(), ZoneInfo(runtime.settings.utility.timezone))
     try:
-        with runtime.sessions() as session:
+        with refusals.translated(), runtime.sessions() as session:
             found = flow.find_meter(session, meter_number, clock)
             priced = flow.price(session, TariffBook(), found, tender, clock, runtime.settings)
     except errors.GatewayError as exc:

@@ -21,14 +21,24 @@
         └── UseCaseSupport         UseCaseSupportEx
 
 The SOAP layer turns these into faults in exactly one function; nothing else knows about SOAP.
-Every error carries a stable `code` for client code to branch on and a human `message`.
+Every error carries a stable `code` (kebab-case) for client code to branch on, a human
+`message` and a `detail` dict. Errors of the libraries below (pricing, vendor_accounts, money)
+become these in one place, gateway/vend/refusals.py, through `from_library`.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from core import money
 from core.db import database_code, database_reason
+
+# Attributes of a library error that are not its details.
+_NOT_DETAIL = frozenset({"message", "code", "args"})
+
+
+def _details(exc: BaseException) -> dict[str, Any]:
+    return {k: v for k, v in vars(exc).items() if not k.startswith("_") and k not in _NOT_DETAIL}
 
 
 class GatewayError(Exception):
@@ -41,6 +51,14 @@ class GatewayError(Exception):
         self.message = message
         self.code = code or self.default_code
         self.detail = detail
+
+    @classmethod
+    def from_library(cls, exc: BaseException) -> GatewayError:
+        """This error for a library's refusal: its message, its (kebab-case) code and its
+        figures as `detail`."""
+        code = getattr(exc, "code", None)
+        return cls(str(getattr(exc, "message", exc)),
+                   code=code if isinstance(code, str) else None, **_details(exc))
 
 
 class SystemError_(GatewayError):
@@ -83,6 +101,25 @@ class MeterCheckDigit(BusinessRuleError):
 class VendorCredit(BusinessRuleError):
     fault_type = "VendorCreditEx"
     default_code = "insufficient-float"
+
+    @classmethod
+    def from_library(cls, exc: BaseException) -> GatewayError:
+        # The XMLVendFault detail has no room for figures (the WSDL stays as published), so the
+        # message says them too: what the vendor may still sell, the floor and the day's cap.
+        error = super().from_library(exc)
+        figures = []
+        for name, key in (("available", "available_cents"), ("floor", "floor_cents")):
+            if error.detail.get(key) is not None:
+                figures.append(f"{name} {money.format_cents(error.detail[key])}")
+        if "daily_cap_cents" in error.detail:
+            cap = error.detail["daily_cap_cents"]
+            figures.append("no daily cap" if cap is None else
+                           f"daily cap {money.format_cents(cap)}, used today "
+                           f"{money.format_cents(error.detail.get('used_today_cents') or 0)}")
+        if figures:
+            error.message = f"{error.message} ({', '.join(figures)})"
+            error.args = (error.message,)
+        return error
 
 
 class VendAmount(BusinessRuleError):
@@ -133,6 +170,12 @@ class ConfirmationError(XMLVendError):
 class SchemaError(XMLVendError):
     fault_type = "XMLVendSchemaEx"
     default_code = "schema"
+
+    @classmethod
+    def from_library(cls, exc: BaseException) -> GatewayError:
+        if isinstance(exc, money.AmountError):  # an amount the wire carried
+            return cls(f"amount {exc.reason}", code="amount")
+        return super().from_library(exc)
 
 
 class UseCaseSupport(XMLVendError):

@@ -91,7 +91,7 @@ E5_PER_CENT = 1_000
 class PricingError(Exception):
     """Root of every pricing error; ``code``, ``field`` and ``value`` say what was refused."""
 
-    default_code = "PRICING_ERROR"
+    default_code = "pricing-error"
 
     def __init__(
         self,
@@ -111,13 +111,13 @@ class PricingError(Exception):
 class InvalidInputError(PricingError):
     """A tariff, customer position or policy value that cannot be priced (wrong type or range)."""
 
-    default_code = "INVALID_INPUT"
+    default_code = "invalid-input"
 
 
 class VendAmountError(PricingError):
     """The tender lies outside the policy's minimum and maximum vend amounts."""
 
-    default_code = "VEND_AMOUNT"
+    default_code = "vend-amount"
 
     def __init__(self, message: str, *, value: int, min_cents: int, max_cents: int) -> None:
         super().__init__(message, field="tender_cents", value=value)
@@ -128,7 +128,7 @@ class VendAmountError(PricingError):
 class VendTooSmallError(PricingError):
     """What is left of the tender for energy buys less than 0.1 kWh; the vend is refused."""
 
-    default_code = "VEND_TOO_SMALL"
+    default_code = "vend-too-small"
 
     def __init__(self, message: str, *, value: int, energy_cents: int) -> None:
         super().__init__(message, field="tender_cents", value=value)
@@ -138,7 +138,7 @@ class VendTooSmallError(PricingError):
 class FbeNotDueError(PricingError):
     """Free basic electricity asked for alone, but the meter is not registered or has had it."""
 
-    default_code = "FBE_NOT_DUE"
+    default_code = "fbe-not-due"
 
 
 # --------------------------------------------------------------------------------------------
@@ -481,21 +481,21 @@ def issue_fbe(position: CustomerPosition, policy: PricingPolicy) -> FbeIssue:
             "the meter is not registered for free basic electricity",
             field="fbe_registered",
             value=False,
-            code="FBE_NOT_REGISTERED",
+            code="fbe-not-registered",
         )
     if position.fbe_taken_this_month:
         raise FbeNotDueError(
             "free basic electricity was already issued this month",
             field="fbe_taken_this_month",
             value=True,
-            code="FBE_ALREADY_TAKEN",
+            code="fbe-already-taken",
         )
     if policy.fbe_monthly_tenths == 0:
         raise FbeNotDueError(
             "the policy grants no free basic electricity",
             field="fbe_monthly_tenths",
             value=0,
-            code="FBE_NONE",
+            code="fbe-none",
         )
     return FbeIssue(units_tenths=policy.fbe_monthly_tenths)
 

@@ -26,7 +26,9 @@ the SOAP layer can say "available 12.50" without parsing a message::
      │    ├── MalformedCredentials     (NUL, control or undecodable bytes; the SOAP edge)
      │    ├── LoginThrottled           retry_after (too many failures from this address)
      │    └── VerifierBusy             retry_after (argon2 checks at their bound; not a failure)
-     └── DebitRefused                  vendor_id, amount_cents   (post_vend/adjust; no change)
+     └── DebitRefused                  vendor_id, amount_cents, and the float's figures:
+          │                            balance, floor, available, daily cap, used today
+          │                            (post_vend/adjust/debit_refusal; no change)
           ├── InsufficientFloat        balance_cents, floor_cents, available_cents
           ├── VendorSuspended          status ('suspended' or 'closed')
           └── DailyCapExceeded         cap_cents, used_cents, remaining_cents
@@ -217,27 +219,44 @@ class VerifierBusy(AuthenticationError):
 
 
 class DebitRefused(VendorAccountsError):
-    """The float was not debited; the caller's transaction holds no change from the attempt."""
+    """The float was not debited; the caller's transaction holds no change from the attempt.
+
+    Every refusal carries the float's figures as the refusal check read them (None when not
+    read): ``balance_cents``, ``floor_cents``, ``available_cents``, ``daily_cap_cents`` (None:
+    no cap) and ``used_today_cents``, so a client is told what it may still sell."""
 
     code = "debit-refused"
 
-    def __init__(self, message: str, *, vendor_id: int, amount_cents: int) -> None:
+    def __init__(self, message: str, *, vendor_id: int, amount_cents: int,
+                 balance_cents: int | None = None, floor_cents: int | None = None,
+                 daily_cap_cents: int | None = None, used_today_cents: int | None = None
+                 ) -> None:
         super().__init__(message)
         self.vendor_id = vendor_id
         self.amount_cents = amount_cents
+        self.balance_cents = balance_cents
+        self.floor_cents = floor_cents
+        self.available_cents = (None if balance_cents is None or floor_cents is None
+                                else max(balance_cents - floor_cents, 0))
+        self.daily_cap_cents = daily_cap_cents
+        self.used_today_cents = used_today_cents
 
 
 class InsufficientFloat(DebitRefused):
     code = "insufficient-float"
+    available_cents: int
+    balance_cents: int
+    floor_cents: int
 
     def __init__(self, *, vendor_id: int, amount_cents: int, balance_cents: int,
-                 floor_cents: int) -> None:
-        self.balance_cents = balance_cents
-        self.floor_cents = floor_cents
-        self.available_cents = max(balance_cents - floor_cents, 0)
+                 floor_cents: int, daily_cap_cents: int | None = None,
+                 used_today_cents: int | None = None) -> None:
+        available = max(balance_cents - floor_cents, 0)
         super().__init__(
-            f"vendor {vendor_id}: {amount_cents} cents asked, {self.available_cents} available",
-            vendor_id=vendor_id, amount_cents=amount_cents,
+            f"vendor {vendor_id}: {amount_cents} cents asked, {available} available",
+            vendor_id=vendor_id, amount_cents=amount_cents, balance_cents=balance_cents,
+            floor_cents=floor_cents, daily_cap_cents=daily_cap_cents,
+            used_today_cents=used_today_cents,
         )
 
 
@@ -246,9 +265,14 @@ class VendorSuspended(DebitRefused):
 
     code = "vendor-suspended"
 
-    def __init__(self, *, vendor_id: int, amount_cents: int, status: str) -> None:
+    def __init__(self, *, vendor_id: int, amount_cents: int, status: str,
+                 balance_cents: int | None = None, floor_cents: int | None = None,
+                 daily_cap_cents: int | None = None, used_today_cents: int | None = None
+                 ) -> None:
         super().__init__(f"vendor {vendor_id} is {status}", vendor_id=vendor_id,
-                         amount_cents=amount_cents)
+                         amount_cents=amount_cents, balance_cents=balance_cents,
+                         floor_cents=floor_cents, daily_cap_cents=daily_cap_cents,
+                         used_today_cents=used_today_cents)
         self.status = status
 
 
@@ -256,12 +280,14 @@ class DailyCapExceeded(DebitRefused):
     code = "daily-cap-exceeded"
 
     def __init__(self, *, vendor_id: int, amount_cents: int, cap_cents: int,
-                 used_cents: int) -> None:
+                 used_cents: int, balance_cents: int | None = None,
+                 floor_cents: int | None = None) -> None:
         self.cap_cents = cap_cents
         self.used_cents = used_cents
         self.remaining_cents = max(cap_cents - used_cents, 0)
         super().__init__(
             f"vendor {vendor_id}: {amount_cents} cents asked, {self.remaining_cents} left of "
             f"today's cap {cap_cents}",
-            vendor_id=vendor_id, amount_cents=amount_cents,
+            vendor_id=vendor_id, amount_cents=amount_cents, balance_cents=balance_cents,
+            floor_cents=floor_cents, daily_cap_cents=cap_cents, used_today_cents=used_cents,
         )

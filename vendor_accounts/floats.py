@@ -59,11 +59,12 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.db import UTCDateTime, utcnow
 from core.localtime import local_day, utility_zone
-from core.prepared import PreparedStatement
+from core.prepared import PerDialect, PreparedStatement
 from vendor_accounts import ledger
 from vendor_accounts.commission import CommissionRate, commission_cents
 from vendor_accounts.exceptions import (
     DailyCapExceeded,
+    DebitRefused,
     DepositConflict,
     InsufficientFloat,
     InvalidInput,
@@ -83,6 +84,7 @@ __all__ = [
     "VendSplit",
     "adjust",
     "balance",
+    "debit_refusal",
     "deposit",
     "post_vend",
     "reverse_vend",
@@ -276,44 +278,95 @@ def post_vend(
         ledger.COMMISSION_EXPENSE: -commission,
     })
     params = {"p_vendor": vendor_id, "p_amount": amount_cents, "p_net": net, "p_day": day}
-    if session.get_bind().dialect.name == "postgresql":
-        # One round trip while the row is locked; only the commit follows it.
-        posted = _DEBIT_AND_POST.execute(session, {
-            **params, "p_ref": reference, "p_at": at, "p_now": utcnow(),
-            "p_accounts": list(legs), "p_amounts": list(legs.values()),
-        }).first()
-        if posted is None:
-            raise _refusal(session, vendor_id, amount_cents, day)
-        entry_id, after, floor, threshold = posted
-    else:
-        debited = execute_write(session, _DEBIT, params).first()
-        if debited is None:
-            raise _refusal(session, vendor_id, amount_cents, day)
-        after, floor, threshold = debited
-        entry_id = ledger.write_entry(session, vendor_id=vendor_id, kind="vend",
-                                      reference=reference, at=at, postings=legs)
+    posted = _DEBIT_AND_POST_FOR(session)(session, params, vendor_id, reference, at, legs)
+    if posted is None:
+        raise _refusal(session, vendor_id, amount_cents, day)
+    entry_id, after, floor, threshold = posted
     _note_low_float(session, vendor_id, entry_id, at, before=after + net, after=after,
                     threshold=threshold)
     return VendPosting(entry_id, after, floor, _available(after, floor), commission)
 
 
-def _refusal(session: Session, vendor_id: int, amount_cents: int, day: object) -> Exception:
-    """Why the conditional debit updated nothing. Only picks the error; the debit decided."""
-    row = session.execute(
-        select(_vendor.c.status, _fa.c.balance_cents, _fa.c.floor_cents, _fa.c.daily_cap_cents,
-               _fa.c.cap_day, _fa.c.cap_day_vended_cents)
-        .join(_fa, _fa.c.vendor_id == _vendor.c.id)
-        .where(_vendor.c.id == vendor_id)
-    ).first()
+# (journal entry, balance after, floor, low-float threshold), or None when the debit refused.
+_Posted = tuple[int, int, int, int] | None
+
+
+def _debit_and_post_in_one(session: Session, params: dict[str, object], vendor_id: int,
+                           reference: str, at: datetime, legs: dict[str, int]) -> _Posted:
+    # One round trip while the row is locked; only the commit follows it.
+    row = _DEBIT_AND_POST.execute(session, {
+        **params, "p_ref": reference, "p_at": at, "p_now": utcnow(),
+        "p_accounts": list(legs), "p_amounts": list(legs.values()),
+    }).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+def _debit_then_post(session: Session, params: dict[str, object], vendor_id: int,
+                     reference: str, at: datetime, legs: dict[str, int]) -> _Posted:
+    debited = execute_write(session, _DEBIT, params).first()
+    if debited is None:
+        return None
+    after, floor, threshold = debited
+    entry_id = ledger.write_entry(session, vendor_id=vendor_id, kind="vend",
+                                  reference=reference, at=at, postings=legs)
+    return entry_id, after, floor, threshold
+
+
+# The debit and its entry: one statement on PostgreSQL, the UPDATE then the inserts on SQLite.
+_DEBIT_AND_POST_FOR = PerDialect(postgresql=_debit_and_post_in_one, sqlite=_debit_then_post)
+
+
+def debit_refusal(session: Session, vendor_id: int, amount_cents: int, *,
+                  at: datetime | None = None, timezone: str | None = None
+                  ) -> DebitRefused | None:
+    """Why :func:`post_vend` would refuse to debit ``amount_cents`` now, or None if it would
+    not: the vendor's status, the floor, the daily cap, checked as the debit checks them.
+    A trial asks this; the debit asks it after its conditional UPDATE matched nothing. Reads
+    one row, takes no lock; raises :class:`UnknownVendor`."""
+    at = _when(at)
+    return _refusal_on(session, vendor_id, amount_cents, local_day(at, utility_zone(timezone)))
+
+
+_REFUSAL_FIGURES = (
+    select(_vendor.c.status, _fa.c.balance_cents, _fa.c.floor_cents, _fa.c.daily_cap_cents,
+           _fa.c.cap_day, _fa.c.cap_day_vended_cents)
+    .join(_fa, _fa.c.vendor_id == _vendor.c.id)
+    .where(_vendor.c.id == bindparam("p_vendor"))
+)
+
+
+def _refusal_on(session: Session, vendor_id: int, amount_cents: int, day: object
+                ) -> DebitRefused | None:
+    # The same three conditions as _DEBIT's WHERE clause, in the order a client should hear
+    # them: a vendor that may not sell at all first, then the day's cap, then the float.
+    row = session.execute(_REFUSAL_FIGURES, {"p_vendor": vendor_id}).first()
     if row is None:
-        return UnknownVendor(vendor_id=vendor_id)
+        raise UnknownVendor(vendor_id=vendor_id)
     status, balance_cents, floor_cents, cap, cap_day, cap_day_vended = row
-    if status != "active":
-        return VendorSuspended(vendor_id=vendor_id, amount_cents=amount_cents, status=status)
     used = cap_day_vended if cap_day == day else 0
+    figures = {"balance_cents": balance_cents, "floor_cents": floor_cents}
+    if status != "active":
+        return VendorSuspended(vendor_id=vendor_id, amount_cents=amount_cents, status=status,
+                               daily_cap_cents=cap, used_today_cents=used, **figures)
     if cap is not None and used + amount_cents > cap:
         return DailyCapExceeded(vendor_id=vendor_id, amount_cents=amount_cents, cap_cents=cap,
-                                used_cents=used)
+                                used_cents=used, **figures)
+    if balance_cents - amount_cents < floor_cents:
+        return InsufficientFloat(vendor_id=vendor_id, amount_cents=amount_cents,
+                                 daily_cap_cents=cap, used_today_cents=used, **figures)
+    return None
+
+
+def _refusal(session: Session, vendor_id: int, amount_cents: int, day: object
+             ) -> DebitRefused:
+    """Why the conditional debit updated nothing. Only picks the error; the debit decided."""
+    refused = _refusal_on(session, vendor_id, amount_cents, day)
+    if refused is not None:
+        return refused
+    # Unreachable under the row lock the UPDATE took; the floor is the debit's last condition.
+    balance_cents, floor_cents = session.execute(
+        select(_fa.c.balance_cents, _fa.c.floor_cents).where(_fa.c.vendor_id == vendor_id)
+    ).one()
     return InsufficientFloat(vendor_id=vendor_id, amount_cents=amount_cents,
                              balance_cents=balance_cents, floor_cents=floor_cents)
 

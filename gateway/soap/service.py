@@ -22,6 +22,7 @@ from gateway.errors import ClientIDAuthorisation, SchemaError, SystemError_
 from gateway.soap import convert
 from gateway.soap import types as t
 from gateway.soap.faults import XMLVendFault, to_fault
+from gateway.vend import refusals
 from gateway.vend.types import Principal, RequestHeader, VendingService
 
 PRINCIPAL_KEY = "vendgw.soap.principal"
@@ -90,7 +91,8 @@ class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
     @classmethod
     def call_wrapper(cls, ctx: Any, args: Any = None) -> Any:
         try:
-            return super().call_wrapper(ctx, args)
+            with refusals.translated():
+                return super().call_wrapper(ctx, args)
         except Exception as exc:
             raise to_fault(exc) from exc
 

@@ -2,33 +2,24 @@
 test/display tokens (not meter-specific). Only for terminals with the engineering privilege;
 each is idempotent by msgID like a vend, and audited.
 
-The service (gateway/vend/service.py) calls these with what they need of it (the runtime, its
-vend clock and its `run_once`), so the dependency runs one way: service -> engineering."""
+A meter-specific token (the key change among them) is a plan of the one vend pipeline
+(gateway/vend/pipeline.py): `METER_SPECIFIC_ENG` issues its own tokens, on any meter, without
+money, audited. The service calls these, so the dependency runs one way: service -> engineering
+-> pipeline."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.runtime import Runtime
 from gateway import errors
-from gateway.vend import flow, idempotency, meters
+from gateway.vend import flow, meters, pipeline
 from gateway.vend.meters import MeterRecord
 from gateway.vend.types import EngineeringResult, MeterDetail, Principal, RequestHeader
 from sts import Token, next_tid, test_token
-
-
-class RunOnce(Protocol):
-    """`DatabaseVendingService.run_once`: `work` once for this (clientID, msgID), retries
-    answered from the record."""
-
-    def __call__(self, header: RequestHeader, operation: str, fingerprint: str,
-                 work: Callable[[Session, int], idempotency.Answer], *,
-                 meter_number: str | None = None) -> dict[str, Any]: ...
-
 
 METER_SPECIFIC = ("KeyChange", "ClearTamper", "ClearCredit", "PowerLimit")
 # Class 1 control fields: every test and display at once (36 bits with a 2-digit
@@ -36,10 +27,11 @@ METER_SPECIFIC = ("KeyChange", "ClearTamper", "ClearCredit", "PowerLimit")
 ALL_TESTS = {2: (1 << 36) - 1, 4: (1 << 28) - 1}
 
 
-def _eng_tokens(runtime: Runtime, session: Session, meter: MeterRecord,
-               eng_type: str,
-                value: int | None, clock: flow.VendClock) -> flow.IssuedTokens:
-    hsm = runtime.security_module
+def _eng_tokens(ctx: pipeline.Context, session: Session, meter: MeterRecord,
+                ask: pipeline.Ask, clock: flow.VendClock) -> flow.IssuedTokens:
+    """Step 3 of an engineering request: the key-change set, or one engineering token."""
+    eng_type, value = ask.eng_type, ask.value
+    hsm = ctx.runtime.security_module
     if eng_type == "KeyChange":
         if not meter.has_pending_key_change:
             raise errors.BusinessRuleError(
@@ -67,27 +59,21 @@ def _eng_tokens(runtime: Runtime, session: Session, meter: MeterRecord,
     return flow.IssuedTokens((flow.IssuedToken("engineering", token.number, tid),), tid, None)
 
 
-def meter_specific(runtime: Runtime, vend_clock: Callable[[], flow.VendClock], run_once: RunOnce,
-                   who: Principal, header: RequestHeader, meter_number: str, eng_type: str,
-                   value: int | None) -> EngineeringResult:
-    fingerprint = idempotency.request_hash("MeterSpecificEng", meter=meter_number,
-                                           eng_type=eng_type, value=value)
+def _answer(done: pipeline.Done) -> dict[str, Any]:
+    return {"description": f"{done.ask.eng_type} for meter {done.ask.meter}",
+            "tokens": [t.token for t in done.issued.tokens],
+            "meter": meters.meter_detail(done.meter).__dict__}
 
-    def work(session: Session, request_id: int) -> idempotency.Answer:
-        clock = vend_clock()
-        found = meters.find_meter(session, meter_number)
-        issued = _eng_tokens(runtime, session, found, eng_type, value, clock)
-        meter = flow.advance_meter(session, found, issued)
-        flow.store_transaction(session, request_id, "engineering", who, header, meter, clock,
-                               None, issued)
-        audit.record(session, f"{who.client_id}/{who.terminal_id}", "engineering.token",
-                     meter_number, eng_type=eng_type, value=value, msg_id=header.msg_id.key,
-                     tokens=len(issued.tokens))
-        return idempotency.Answer({"description": f"{eng_type} for meter {meter_number}",
-                                   "tokens": [t.token for t in issued.tokens],
-                                   "meter": meters.meter_detail(meter).__dict__})
 
-    body = run_once(header, "MeterSpecificEng", fingerprint, work, meter_number=meter_number)
+METER_SPECIFIC_ENG = pipeline.Plan(
+    operation="MeterSpecificEng", kind="engineering", fingerprint=("meter", "eng_type", "value"),
+    answer=_answer, vends=False, issue=_eng_tokens, audit_action="engineering.token")
+
+
+def meter_specific(ctx: pipeline.Context, who: Principal, header: RequestHeader,
+                   meter_number: str, eng_type: str, value: int | None) -> EngineeringResult:
+    body = pipeline.run(ctx, METER_SPECIFIC_ENG, pipeline.Ask(
+        who, header, meter_number, eng_type=eng_type, value=value))
     return EngineeringResult(body["description"], tuple(body["tokens"]),
                              MeterDetail(**body["meter"]))
 

@@ -1,16 +1,12 @@
-"""The flow of one credit vend, top to bottom.
+"""The steps of one vend, each a small function with the SQL it runs beside it.
 
-    1. find the meter, its month so far and its tariff version;
-       refuse a blocked meter                                       (meters.py, one statement)
-    2. price the tender for this month's position                   (pricing.py, pure)
-    3. generate the tokens: key change if pending, credit, FBE      (sts security module)
-    4. in the caller's transaction, guarded against a racing vend on the same meter:
-       advance the meter's TID (and key data), the month's figures, the customer's debt,
-       store the transaction and tokens, and LAST debit the vendor's float and post the ledger
-       entry, so the hot float row stays locked only for the debit, the postings and the commit
-    5. answer with the receipt (stored with the request for retries and reprints)
+The order they run in, and which of them each kind of request runs, is gateway/vend/pipeline.py
+(one function, one plan per kind): find_meter (1), price (2), issue_tokens (3), then in the
+claim's transaction advance_meter, add_to_month, recover_debt, store_transaction and, last,
+debit_float (4), and build_receipt (5). A reversal's writes (give_back_month, give_back_debt,
+credit_float) sit beside the forward ones below.
 
-Nothing here commits: `service.py` runs this inside one transaction that claims the msgID
+Nothing here commits: the pipeline runs these inside one transaction that claims the msgID
 first, so a crash anywhere leaves either the whole vend or none of it.
 """
 
@@ -38,17 +34,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from core.prepared import PreparedStatement
+from core.prepared import PerDialect, PreparedStatement
 from core.settings import Settings
 from gateway import errors, pricing
 from gateway.models import Customer, Meter
 from gateway.tariffs import TariffBook
-from gateway.vend import meters
+from gateway.vend import idempotency, meters
 from gateway.vend.meters import MeterInMonth, MeterRecord, MonthToDate
 from gateway.vend.models import MeterMonth, VendToken, VendTransaction
 from gateway.vend.types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt
 from sts import SoftwareSecurityModule, TransferCredit, next_tid
-from vendor_accounts.floats import VendPosting, VendSplit, post_vend
+from vendor_accounts.floats import VendPosting, VendSplit, post_vend, reverse_vend
 
 _meter = cast(Table, Meter.__table__)
 _customer = cast(Table, Customer.__table__)
@@ -57,7 +53,7 @@ _transaction = cast(Table, VendTransaction.__table__)
 _token = cast(Table, VendToken.__table__)
 
 
-class MeterRace(Exception):
+class MeterRace(idempotency.Retry):
     """Another vend for the same meter committed first; the vend is priced again."""
 
 
@@ -143,14 +139,8 @@ def price(session: Session, tariffs: TariffBook, found: MeterInMonth, tender_cen
         raise errors.SystemError_(f"tariff {found.meter.tariff_code} has no version in force "
                                   f"on {clock.local.date()}", code="no-tariff-version")
     steps = tariffs.steps(session, found.tariff_version_id)
-    try:
-        quote = pricing.price_vend(tender_cents, steps, position(found.meter, found.month),
-                                   pricing_policy(settings))
-    except pricing.VendAmountError as exc:
-        raise errors.VendAmount(str(exc), min_cents=exc.min_cents, max_cents=exc.max_cents
-                                ) from None
-    except pricing.VendTooSmallError as exc:
-        raise errors.VendAmount(str(exc), code="vend-too-small") from None
+    quote = pricing.price_vend(tender_cents, steps, position(found.meter, found.month),
+                               pricing_policy(settings))
     return PricedVend(quote, steps, found.tariff_version_id, found.month)
 
 
@@ -205,8 +195,8 @@ def _month_upsert(dialect_insert: Callable[[Table], Any]) -> Any:
               for c in ("units_tenths", "fixed_charge_paid_cents", "fbe_units_tenths")})
 
 
-_ADD_TO_MONTH_PG = PreparedStatement("vendgw_add_to_month", _month_upsert(postgresql.insert))
-_ADD_TO_MONTH_SQLITE = _month_upsert(sqlite.insert)
+_ADD_TO_MONTH = PreparedStatement("vendgw_add_to_month", _month_upsert(postgresql.insert),
+                                  sqlite=_month_upsert(sqlite.insert))
 _RECOVER_DEBT = (
     update(_customer)
     .where(_customer.c.id == bindparam("p_customer"),
@@ -240,6 +230,31 @@ _STORE_TRANSACTION_AND_TOKENS = PreparedStatement("vendgw_store_transaction", se
     ).cte("tokens")))
 
 
+def _store_in_one_statement(session: Session, row: dict[str, Any],
+                            tokens: tuple[IssuedToken, ...]) -> int:
+    return int(_STORE_TRANSACTION_AND_TOKENS.execute(session, {
+        **row, "p_seqs": list(range(1, len(tokens) + 1)),
+        "p_kinds": [t.kind for t in tokens], "p_tokens": [t.token for t in tokens],
+        "p_tids": [t.tid for t in tokens], "p_units": [t.units_tenths for t in tokens],
+    }).scalar_one())
+
+
+def _store_then_tokens(session: Session, row: dict[str, Any],
+                       tokens: tuple[IssuedToken, ...]) -> int:
+    tx_id = int(session.execute(_STORE_TRANSACTION, row).scalar_one())
+    if tokens:
+        session.execute(_STORE_TOKENS, [
+            {"transaction_id": tx_id, "seq": i, "kind": t.kind, "token": t.token,
+             "tid": t.tid, "units_tenths": t.units_tenths}
+            for i, t in enumerate(tokens, start=1)
+        ])
+    return tx_id
+
+
+# The transaction and its tokens: one statement on PostgreSQL, two on SQLite.
+_STORE = PerDialect(postgresql=_store_in_one_statement, sqlite=_store_then_tokens)
+
+
 def advance_meter(session: Session, meter: MeterRecord, issued: IssuedTokens) -> MeterRecord:
     """Compare-and-set the meter's last TID (and key data): a racing vend makes this fail.
     Returns the meter as it now stands."""
@@ -271,10 +286,7 @@ def add_to_month(session: Session, meter: MeterRecord, month: str, priced: Price
     q = priced.quote if priced else None
     params = {"p_meter": meter.id, "p_month": month, "p_units": q.units_tenths if q else 0,
               "p_fixed": q.fixed_charge_cents if q else 0, "p_fbe": fbe_tenths}
-    if session.get_bind().dialect.name == "postgresql":
-        _ADD_TO_MONTH_PG.execute(session, params)
-    else:
-        session.execute(_ADD_TO_MONTH_SQLITE, params)
+    _ADD_TO_MONTH.execute(session, params)
 
 
 def recover_debt(session: Session, meter: MeterRecord, recovered_cents: int) -> None:
@@ -339,21 +351,7 @@ def store_transaction(session: Session, request_id: int, kind: str, who: Princip
         "fbe_units_tenths": sum(t.units_tenths for t in issued.tokens if t.kind == "fbe"),
         "reversal_reason": "",
     }
-    tokens = issued.tokens
-    if session.get_bind().dialect.name == "postgresql":
-        tx_id = _STORE_TRANSACTION_AND_TOKENS.execute(session, {
-            **row, "p_seqs": list(range(1, len(tokens) + 1)),
-            "p_kinds": [t.kind for t in tokens], "p_tokens": [t.token for t in tokens],
-            "p_tids": [t.tid for t in tokens], "p_units": [t.units_tenths for t in tokens],
-        }).scalar_one()
-    else:
-        tx_id = session.execute(_STORE_TRANSACTION, row).scalar_one()
-        if tokens:
-            session.execute(_STORE_TOKENS, [
-                {"transaction_id": tx_id, "seq": i, "kind": t.kind, "token": t.token,
-                 "tid": t.tid, "units_tenths": t.units_tenths}
-                for i, t in enumerate(tokens, start=1)
-            ])
+    tx_id = _STORE(session)(session, row, issued.tokens)
     return StoredTransaction(tx_id, receipt_no, clock.now)
 
 
@@ -389,6 +387,57 @@ def build_receipt(receipt_no: str, issued_at: datetime, meter: MeterRecord,
         tariff_description=pricing.describe_tariff(priced.tariff) if priced else "",
         issued_at=issued_at, lines=receipt_lines(priced, issued),
     )
+
+
+# A reversal's writes, beside the forward ones they undo: taken off what is there, never
+# overwritten (a vend may add to the same rows meanwhile), in the order a vend locks its rows.
+_LOCK_CUSTOMER = (select(_customer.c.id).where(_customer.c.id == bindparam("p_customer"))
+                  .with_for_update())
+_GIVE_BACK_MONTH = (
+    update(_month)
+    .where(_month.c.meter_id == bindparam("p_meter"), _month.c.month == bindparam("p_month"))
+    .values(units_tenths=_month.c.units_tenths - bindparam("p_units"),
+            fixed_charge_paid_cents=_month.c.fixed_charge_paid_cents - bindparam("p_fixed"),
+            fbe_units_tenths=_month.c.fbe_units_tenths - bindparam("p_fbe"))
+)
+_GIVE_BACK_DEBT = (update(_customer).where(_customer.c.id == bindparam("p_customer"))
+                   .values(debt_cents=_customer.c.debt_cents + bindparam("p_recovered")))
+
+
+def lock_for_reversal(session: Session, tx: VendTransaction) -> None:
+    """The rows a reversal changes, locked in the order a vend takes them (meter, customer;
+    the float last, by credit_float), so a reversal and a vend queue instead of deadlocking."""
+    if tx.meter_id is not None:
+        meters.lock_meter(session, tx.meter_id)
+    if tx.debt_recovered_cents and tx.customer_id is not None:
+        session.execute(_LOCK_CUSTOMER, {"p_customer": tx.customer_id}).one()
+
+
+def credit_float(session: Session, tx: VendTransaction, at: datetime,
+                 clock_timezone: str) -> VendPosting | None:
+    """Credit the vend's debit back with a compensating entry linked to it (None for a vend
+    that debited nothing). The entry is linked to the transaction too."""
+    if tx.journal_entry_id is None:
+        return None
+    posting = reverse_vend(session, journal_entry_id=tx.journal_entry_id,
+                           reference=f"reversal:{tx.receipt_no}", at=at,
+                           timezone=clock_timezone)
+    tx.reversal_journal_entry_id = posting.journal_entry_id
+    return posting
+
+
+def give_back_month(session: Session, tx: VendTransaction) -> None:
+    """Take the vend off its meter's month figures."""
+    session.execute(_GIVE_BACK_MONTH, {
+        "p_meter": tx.meter_id, "p_month": tx.month, "p_units": tx.units_tenths,
+        "p_fixed": tx.fixed_charge_cents, "p_fbe": tx.fbe_units_tenths})
+
+
+def give_back_debt(session: Session, tx: VendTransaction) -> None:
+    """Give the customer back the debt the vend recovered."""
+    if tx.debt_recovered_cents and tx.customer_id is not None:
+        session.execute(_GIVE_BACK_DEBT, {"p_customer": tx.customer_id,
+                                          "p_recovered": tx.debt_recovered_cents})
 
 
 def lock_transaction(session: Session, request_id: int) -> VendTransaction | None:

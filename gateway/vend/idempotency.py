@@ -11,23 +11,31 @@ An advice about an earlier msgID settles that msgID's fate through the same key 
 flight the insert waits for it (PostgreSQL waits on the uncommitted key; SQLite's write lock
 serialises), so the advice reads the real outcome; an insert that succeeds proves the request
 never arrived, and the tombstone keeps that answer true: a late original is refused.
+
+`run_once` is the one way a state-changing request runs: one transaction that claims the key,
+does the work and stores the answer; a retry gets the stored answer (`stored`); a refusal is
+remembered in a transaction of its own (`remember_refusal`: the refused work itself was rolled
+back, so a refused request changes nothing but that memory).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import utcnow
-from core.prepared import PreparedStatement
+from core.db import transaction, utcnow
+from core.prepared import PerDialect, PreparedStatement
 from gateway import errors
 from gateway.models import Meter
+from gateway.vend import refusals
 from gateway.vend.models import VendRequest, VendTransaction
 from gateway.vend.types import MsgID, RequestHeader
 
@@ -85,6 +93,8 @@ _locked_meter = (select(_meters.c.id).where(_meters.c.meter_number == bindparam(
 _CLAIM_LOCKING_METER = PreparedStatement("vendgw_claim_locking_meter", _new_request.returning(
     _requests.c.id, select(func.count()).select_from(_locked_meter).scalar_subquery(),
 ).add_cte(_locked_meter))
+# SQLite's transactions already hold the database's write lock: no meter lock to take.
+_LOCKS_METER = PerDialect(postgresql=True, sqlite=False)
 _transactions = cast(Table, VendTransaction.__table__)
 _COMPLETE = (update(_requests).where(_requests.c.id == bindparam("p_request"))
              .values(outcome="ok", response_json=bindparam("p_response")))
@@ -111,7 +121,7 @@ def claim(session: Session, header: RequestHeader, operation: str, fingerprint: 
     the key is taken. With `meter_number`, also lock that meter's row until the transaction
     ends (on PostgreSQL; SQLite's transactions already hold the database's write lock)."""
     statement, extra = _CLAIM, {}
-    if meter_number is not None and session.get_bind().dialect.name == "postgresql":
+    if meter_number is not None and _LOCKS_METER(session):
         statement, extra = _CLAIM_LOCKING_METER, {"p_meter": meter_number}
     return int(statement.execute(session, {
         **extra,
@@ -136,8 +146,8 @@ def _tombstone_insert(dialect_insert: Any) -> Any:
         .returning(_requests.c.id))
 
 
-_TOMBSTONE = {"postgresql": _tombstone_insert(postgresql.insert),
-              "sqlite": _tombstone_insert(sqlite.insert)}
+_TOMBSTONE = PerDialect(postgresql=_tombstone_insert(postgresql.insert),
+                        sqlite=_tombstone_insert(sqlite.insert))
 
 
 def settle(session: Session, client_id: str, terminal_id: str, msg_id: MsgID, advice: str
@@ -152,7 +162,7 @@ def settle(session: Session, client_id: str, terminal_id: str, msg_id: MsgID, ad
         "type": errors.DuplicateMsgID.fault_type, "code": NOT_PROCESSED_CODE,
         "message": f"msgID {msg_id.key} was declared not processed (by a {advice}) before it "
                    "arrived; nothing was sold: send the purchase again with a new msgID"}
-    inserted = session.execute(_TOMBSTONE[session.get_bind().dialect.name], {
+    inserted = session.execute(_TOMBSTONE(session), {
         "client_id": client_id, "msg_date_time": msg_id.date_time,
         "msg_unique_number": msg_id.unique_number, "terminal_id": terminal_id,
         "operation": NOT_PROCESSED, "request_hash": request_hash(NOT_PROCESSED, advice=advice),
@@ -176,11 +186,21 @@ def complete(session: Session, request_id: int, answer: Answer) -> None:
               "p_response": json.dumps(answer.response, sort_keys=True)}
     if answer.journal_entry_id is None:
         session.execute(_COMPLETE, params)
-    elif session.get_bind().dialect.name == "postgresql":
-        _COMPLETE_AND_LINK.execute(session, {**params, "p_entry": answer.journal_entry_id})
     else:
-        session.execute(_LINK_ENTRY, {**params, "p_entry": answer.journal_entry_id})
-        session.execute(_COMPLETE, params)
+        _COMPLETE_WITH_LINK(session)(session, {**params, "p_entry": answer.journal_entry_id})
+
+
+def _complete_and_link_in_one(session: Session, params: dict[str, Any]) -> None:
+    _COMPLETE_AND_LINK.execute(session, params)
+
+
+def _link_then_complete(session: Session, params: dict[str, Any]) -> None:
+    session.execute(_LINK_ENTRY, params)
+    session.execute(_COMPLETE, {k: v for k, v in params.items() if k != "p_entry"})
+
+
+_COMPLETE_WITH_LINK = PerDialect(postgresql=_complete_and_link_in_one,
+                                 sqlite=_link_then_complete)
 
 
 def refusal(error: errors.GatewayError) -> dict[str, Any]:
@@ -202,3 +222,66 @@ def check_same_request(outcome: StoredOutcome, operation: str, fingerprint: str,
         raise errors.DuplicateMsgID(
             f"msgID {msg_id.key} was already used for another request", msg_id=msg_id.key
         )
+
+
+MAX_RACE_RETRIES = 8
+
+
+class Retry(Exception):
+    """The work lost a race it guards against (a meter moved meanwhile): run it again."""
+
+
+def run_once(sessions: sessionmaker[Session], header: RequestHeader, operation: str,
+             fingerprint: str, work: Callable[[Session, int], Answer], *,
+             meter_number: str | None = None) -> dict[str, Any]:
+    """Run `work` exactly once for this (clientID, msgID); answer retries from the record.
+    With `meter_number`, the claim locks that meter, so requests for one meter queue."""
+    for _ in range(MAX_RACE_RETRIES):
+        try:
+            # Claim first: a new request (the common case) costs no extra read, and a retry
+            # finds the key taken and reads the stored outcome below.
+            with refusals.translated(), transaction(sessions) as session:
+                request_id = claim(session, header, operation, fingerprint,
+                                   meter_number=meter_number)
+                answer = work(session, request_id)
+                complete(session, request_id, answer)
+            return answer.response
+        except IntegrityError:
+            remembered = stored(sessions, header, operation, fingerprint)
+            if remembered is not None:
+                return remembered
+            continue  # the other claim was rolled back meanwhile: try again
+        except Retry:
+            # Kept as a guard: vends queue on the meter's lock, but something outside the
+            # vend path (an import, a key change) may still move the meter meanwhile.
+            continue
+        except errors.GatewayError as refused:
+            if refused.client_fault:
+                remember_refusal(sessions, header, operation, fingerprint, refused)
+            raise
+    raise errors.SystemError_("the request could not be completed; retry with the same msgID",
+                              code="contention")
+
+
+def stored(sessions: sessionmaker[Session], header: RequestHeader, operation: str,
+           fingerprint: str) -> dict[str, Any] | None:
+    """The stored answer to this request (raising its remembered refusal), or None while it
+    is pending or gone."""
+    with sessions() as session:
+        row = find(session, header.client_id, header.msg_id)
+        if row is None or row.outcome == "pending":
+            return None
+        outcome = stored_outcome(row)
+    check_same_request(outcome, operation, fingerprint, header.msg_id)
+    if outcome.outcome == "refused":
+        raise refusal_error(outcome.response)
+    return outcome.response
+
+
+def remember_refusal(sessions: sessionmaker[Session], header: RequestHeader, operation: str,
+                     fingerprint: str, refused: errors.GatewayError) -> None:
+    try:
+        with transaction(sessions) as session:
+            claim(session, header, operation, fingerprint, refused=refusal(refused))
+    except IntegrityError:
+        pass  # a concurrent request with this msgID was recorded first; it stands

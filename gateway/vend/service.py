@@ -1,10 +1,12 @@
 """`DatabaseVendingService`: the XMLVend operations on the real database.
 
-Every state-changing operation runs through `run_once`: one transaction that claims the request's
-(clientID, msgID), does the work and stores the answer. A retry gets the stored answer; a refusal
-is remembered in a transaction of its own (the refused work itself was rolled back, so a refused
-request changes nothing but that memory). Requests for one meter queue on the meter's row lock,
-taken by the claim; a vend that still lost a race for its meter is priced again.
+The token-issuing operations (CreditVend, FBEVend, MeterSpecificEng: the key change and the
+engineering tokens) are plans of the one vend pipeline (gateway/vend/pipeline.py), which runs
+them through `idempotency.run_once`: one transaction that claims the request's (clientID, msgID),
+does the work and stores the answer; retries get the stored answer, refusals are remembered.
+Requests for one meter queue on the meter's row lock, taken by the claim; a vend that still lost
+a race for its meter is priced again. Every operation is wrapped in the one error table
+(gateway/vend/refusals.py), so every door gets gateway errors.
 """
 
 from __future__ import annotations
@@ -12,23 +14,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.db import transaction, utcnow
 from core.runtime import Runtime
 from gateway import errors, pricing
-from gateway.models import Customer
 from gateway.tariffs import TariffBook
-from gateway.vend import engineering, flow, idempotency, meters
+from gateway.vend import engineering, flow, idempotency, meters, pipeline, refusals
 from gateway.vend.meters import MeterInMonth
-from gateway.vend.models import MeterMonth, VendReprint, VendRequest, VendTransaction
-from gateway.vend.receipts import receipt_from_json, receipt_to_json
+from gateway.vend.models import VendReprint, VendRequest, VendTransaction
+from gateway.vend.receipts import receipt_from_json
 from gateway.vend.types import (
     AdviceResult,
     CustomerInfo,
@@ -41,11 +40,8 @@ from gateway.vend.types import (
     VendReceipt,
 )
 from vendor_accounts import floats as vendor_floats
-from vendor_accounts.exceptions import DebitRefused
 from vendor_accounts.statements import recent_movements
 
-T = TypeVar("T")
-MAX_RACE_RETRIES = 8
 REPRINT_LAST_N = 3
 TRIAL_TOKEN = "0" * 20
 
@@ -60,6 +56,7 @@ def require(who: Principal, privilege: str) -> None:
             f"terminal {who.terminal_id} may not {privilege}", code=f"no-{privilege}-privilege")
 
 
+@refusals.translating
 class DatabaseVendingService:
     def __init__(self, runtime: Runtime, clock: Callable[[], datetime] = utcnow) -> None:
         self.runtime = runtime
@@ -67,63 +64,12 @@ class DatabaseVendingService:
         self.clock = clock
         self.tz = ZoneInfo(self.settings.utility.timezone)
         self.tariffs = TariffBook()
+        self.pipeline = pipeline.Context(runtime, self.tariffs, self.vend_clock)
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def vend_clock(self) -> flow.VendClock:
         return flow.VendClock(self.clock(), self.tz)
-
-    def run_once(self, header: RequestHeader, operation: str, fingerprint: str,
-                 work: Callable[[Session, int], idempotency.Answer], *,
-                 meter_number: str | None = None) -> dict[str, Any]:
-        """Run `work` exactly once for this (clientID, msgID); answer retries from the record.
-        With `meter_number`, the claim locks that meter, so requests for one meter queue."""
-        for _ in range(MAX_RACE_RETRIES):
-            try:
-                # Claim first: a new request (the common case) costs no extra read, and a retry
-                # finds the key taken and reads the stored outcome below.
-                with transaction(self.runtime.sessions) as session:
-                    request_id = idempotency.claim(session, header, operation, fingerprint,
-                                                   meter_number=meter_number)
-                    answer = work(session, request_id)
-                    idempotency.complete(session, request_id, answer)
-                return answer.response
-            except IntegrityError:
-                stored = self._stored(header, operation, fingerprint)
-                if stored is not None:
-                    return stored
-                continue  # the other claim was rolled back meanwhile: try again
-            except flow.MeterRace:
-                # Kept as a guard: vends queue on the meter's lock, but something outside the
-                # vend path (an import, a key change) may still move the meter meanwhile.
-                continue
-            except errors.GatewayError as refused:
-                if refused.client_fault:
-                    self._remember_refusal(header, operation, fingerprint, refused)
-                raise
-        raise errors.SystemError_("the request could not be completed; retry with the same msgID",
-                                  code="contention")
-
-    def _stored(self, header: RequestHeader, operation: str, fingerprint: str
-                ) -> dict[str, Any] | None:
-        with self.runtime.sessions() as session:
-            row = idempotency.find(session, header.client_id, header.msg_id)
-            if row is None or row.outcome == "pending":
-                return None
-            outcome = idempotency.stored_outcome(row)
-        idempotency.check_same_request(outcome, operation, fingerprint, header.msg_id)
-        if outcome.outcome == "refused":
-            raise idempotency.refusal_error(outcome.response)
-        return outcome.response
-
-    def _remember_refusal(self, header: RequestHeader, operation: str, fingerprint: str,
-                          refused: errors.GatewayError) -> None:
-        try:
-            with transaction(self.runtime.sessions) as session:
-                idempotency.claim(session, header, operation, fingerprint,
-                                  refused=idempotency.refusal(refused))
-        except IntegrityError:
-            pass  # a concurrent request with this msgID was recorded first; it stands
 
     def _meter_for_vend(self, session: Session, meter_number: str,
                         clock: flow.VendClock) -> MeterInMonth:
@@ -162,36 +108,8 @@ class DatabaseVendingService:
     def credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
                     amount_cents: int, pay_type: str) -> VendReceipt:
         require(who, "vend")
-        fingerprint = idempotency.request_hash("CreditVend", meter=meter_number,
-                                               amount=amount_cents, pay_type=pay_type)
-
-        def work(session: Session, request_id: int) -> idempotency.Answer:
-            clock = self.vend_clock()
-            found = self._meter_for_vend(session, meter_number, clock)
-            priced = flow.price(session, self.tariffs, found, amount_cents, clock,
-                                self.settings)
-            credits = [("credit", priced.quote.units_tenths)]
-            if priced.quote.fbe_units_tenths:
-                credits.append(("fbe", priced.quote.fbe_units_tenths))
-            issued = flow.issue_tokens(session, self.runtime.security_module, found.meter,
-                                       credits, clock)
-            meter = flow.advance_meter(session, found.meter, issued)
-            flow.add_to_month(session, meter, clock.month, priced,
-                              priced.quote.fbe_units_tenths)
-            flow.recover_debt(session, found.meter, priced.quote.debt_recovered_cents)
-            tx = flow.store_transaction(session, request_id, "credit", who, header, meter,
-                                        clock, priced, issued)
-            try:
-                posting = flow.debit_float(session, who, tx, priced,
-                                           self.settings.utility.timezone)
-            except DebitRefused as exc:
-                raise errors.VendorCredit(str(exc), code=exc.code) from None
-            receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, priced, issued,
-                                         posting.available_cents, header.msg_id)
-            return idempotency.Answer(receipt_to_json(receipt), posting.journal_entry_id)
-
-        return receipt_from_json(self.run_once(header, "CreditVend", fingerprint, work,
-                                               meter_number=meter_number))
+        return receipt_from_json(pipeline.run(self.pipeline, pipeline.CREDIT_VEND, pipeline.Ask(
+            who, header, meter_number, amount=amount_cents, pay_type=pay_type)))
 
     def trial_credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
                           amount_cents: int, pay_type: str) -> VendReceipt:
@@ -203,11 +121,14 @@ class DatabaseVendingService:
             meter = found.meter
             priced = flow.price(session, self.tariffs, found, amount_cents, clock,
                                 self.settings)
+            # The debit's own question (status, floor, daily cap): a trial never says yes
+            # where the vend would refuse.
+            refused = vendor_floats.debit_refusal(session, who.vendor_id, amount_cents,
+                                                  at=clock.now,
+                                                  timezone=self.settings.utility.timezone)
+            if refused is not None:
+                raise refused
             available = _available(session, who.vendor_id)
-            if available < amount_cents:
-                raise errors.VendorCredit(
-                    f"the vendor's available credit {pricing.format_cents(available)} does not "
-                    f"cover {pricing.format_cents(amount_cents)}", code="insufficient-float")
             zeros = [flow.IssuedToken("credit", TRIAL_TOKEN, None, priced.quote.units_tenths)]
             if priced.quote.fbe_units_tenths:
                 zeros.append(flow.IssuedToken("fbe", TRIAL_TOKEN, None,
@@ -220,30 +141,8 @@ class DatabaseVendingService:
 
     def fbe_vend(self, who: Principal, header: RequestHeader, meter_number: str) -> VendReceipt:
         require(who, "vend")
-        fingerprint = idempotency.request_hash("FBEVend", meter=meter_number)
-
-        def work(session: Session, request_id: int) -> idempotency.Answer:
-            clock = self.vend_clock()
-            found = self._meter_for_vend(session, meter_number, clock)
-            try:
-                fbe = pricing.issue_fbe(flow.position(found.meter, found.month),
-                                        flow.pricing_policy(self.settings))
-            except pricing.FbeNotDueError as exc:
-                raise errors.FBEError(str(exc), code=exc.code.lower().replace("_", "-")
-                                      ) from None
-            issued = flow.issue_tokens(session, self.runtime.security_module, found.meter,
-                                       [("fbe", fbe.units_tenths)], clock)
-            meter = flow.advance_meter(session, found.meter, issued)
-            flow.add_to_month(session, meter, clock.month, None, fbe.units_tenths)
-            tx = flow.store_transaction(session, request_id, "fbe", who, header, meter, clock,
-                                        None, issued)
-            available = _available(session, who.vendor_id)
-            receipt = flow.build_receipt(tx.receipt_no, tx.created_at, meter, None, issued,
-                                         available, header.msg_id)
-            return idempotency.Answer(receipt_to_json(receipt))
-
-        return receipt_from_json(self.run_once(header, "FBEVend", fingerprint, work,
-                                               meter_number=meter_number))
+        return receipt_from_json(pipeline.run(self.pipeline, pipeline.FBE_VEND,
+                                              pipeline.Ask(who, header, meter_number)))
 
     def reprint(self, who: Principal, header: RequestHeader, meter_number: str,
                 original_msg_id: MsgID | None) -> tuple[VendReceipt, ...]:
@@ -359,35 +258,14 @@ class DatabaseVendingService:
             raise errors.ReversalError(
                 f"transaction {tx.receipt_no} is older than the {window} reversal window",
                 code="outside-window")
-        # The locks in the order a vend takes them (meter, customer, the float last), so a
-        # reversal and a vend of the same meter, customer or vendor queue instead of deadlocking.
-        if tx.meter_id is not None:
-            meters.lock_meter(session, tx.meter_id)
-        customer = None
-        if tx.debt_recovered_cents and tx.customer_id is not None:
-            customer = session.get(Customer, tx.customer_id, with_for_update=True)
-            assert customer is not None
-        replayed = False
-        if tx.journal_entry_id is not None:
-            posting = vendor_floats.reverse_vend(session, journal_entry_id=tx.journal_entry_id,
-                                                 reference=f"reversal:{tx.receipt_no}", at=now,
-                                                 timezone=self.settings.utility.timezone)
-            # The ledger already holds this vend's reversal: its debt and month figures were
-            # given back with it, and must not be given back twice.
-            replayed = posting.replayed
-            tx.reversal_journal_entry_id = posting.journal_entry_id
+        flow.lock_for_reversal(session, tx)
+        posting = flow.credit_float(session, tx, now, self.settings.utility.timezone)
+        # A replayed posting means the ledger already holds this vend's reversal: its debt and
+        # month figures were given back with it, and must not be given back twice.
+        replayed = posting is not None and posting.replayed
         if not replayed:
-            # Taken off what is there, never overwritten: a vend may add to the row meanwhile.
-            session.execute(
-                update(MeterMonth)
-                .where(MeterMonth.meter_id == tx.meter_id, MeterMonth.month == tx.month)
-                .values(units_tenths=MeterMonth.units_tenths - tx.units_tenths,
-                        fixed_charge_paid_cents=MeterMonth.fixed_charge_paid_cents
-                        - tx.fixed_charge_cents,
-                        fbe_units_tenths=MeterMonth.fbe_units_tenths - tx.fbe_units_tenths)
-                .execution_options(synchronize_session=False))
-            if customer is not None:
-                customer.debt_cents += tx.debt_recovered_cents
+            flow.give_back_month(session, tx)
+            flow.give_back_debt(session, tx)
         tx.status = "reversed"
         tx.reversed_at = now
         tx.reversal_reason = reason
@@ -435,8 +313,8 @@ class DatabaseVendingService:
     def meter_specific_eng(self, who: Principal, header: RequestHeader, meter_number: str,
                            eng_type: str, value: int | None) -> EngineeringResult:
         require(who, "engineering")
-        return engineering.meter_specific(self.runtime, self.vend_clock, self.run_once, who, header,
-                                          meter_number, eng_type, value)
+        return engineering.meter_specific(self.pipeline, who, header, meter_number, eng_type,
+                                          value)
 
     def non_meter_specific_eng(self, who: Principal, header: RequestHeader, eng_type: str,
                                mfr_code: int | None) -> EngineeringResult:

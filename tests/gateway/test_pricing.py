@@ -202,7 +202,7 @@ def test_tender_outside_the_vend_limits_is_refused(tender: int) -> None:
 
     error = info.value
     assert isinstance(error, PricingError)
-    assert (error.code, error.field, error.value) == ("VEND_AMOUNT", "tender_cents", tender)
+    assert (error.code, error.field, error.value) == ("vend-amount", "tender_cents", tender)
     assert (error.min_cents, error.max_cents) == (500, 500000)
 
 
@@ -216,7 +216,7 @@ def test_a_tender_that_is_not_an_int_is_refused(tender: object) -> None:
     with pytest.raises(InvalidInputError) as info:
         price_vend(tender, DOMESTIC, NOTHING_YET, POLICY)  # type: ignore[arg-type]
 
-    assert (info.value.code, info.value.field) == ("INVALID_INPUT", "tender_cents")
+    assert (info.value.code, info.value.field) == ("invalid-input", "tender_cents")
 
 
 def test_a_vend_eaten_by_the_fixed_charge_is_refused() -> None:
@@ -224,7 +224,7 @@ def test_a_vend_eaten_by_the_fixed_charge_is_refused() -> None:
         price_vend(5000, COMMERCIAL, NOTHING_YET, POLICY)
 
     assert (info.value.code, info.value.field, info.value.value) == (
-        "VEND_TOO_SMALL",
+        "vend-too-small",
         "tender_cents",
         5000,
     )
@@ -313,7 +313,7 @@ def test_impossible_positions_are_refused(kwargs: dict[str, object], field: str)
     with pytest.raises(InvalidInputError) as info:
         CustomerPosition(**kwargs)  # type: ignore[arg-type]
 
-    assert (info.value.code, info.value.field) == ("INVALID_INPUT", field)
+    assert (info.value.code, info.value.field) == ("invalid-input", field)
 
 
 @pytest.mark.parametrize(
@@ -365,11 +365,11 @@ def test_standalone_fbe_issue() -> None:
 @pytest.mark.parametrize(
     ("position", "policy", "code"),
     [
-        (CustomerPosition(), POLICY, "FBE_NOT_REGISTERED"),
+        (CustomerPosition(), POLICY, "fbe-not-registered"),
         (CustomerPosition(fbe_registered=True, fbe_taken_this_month=True), POLICY,
-         "FBE_ALREADY_TAKEN"),
+         "fbe-already-taken"),
         (CustomerPosition(fbe_registered=True), dataclasses.replace(POLICY, fbe_monthly_tenths=0),
-         "FBE_NONE"),
+         "fbe-none"),
     ],
 )
 def test_standalone_fbe_refused_when_not_due(

@@ -96,7 +96,8 @@ def golden_text(module_name: str) -> str:
         assert hasattr(module, attribute), (
             f"{module_name} has no {attribute} any more: update PLAIN in {__file__}")
         value = getattr(module, attribute)
-        statement = value[key] if key is not None else value
+        # `key` names the PostgreSQL variant of a PerDialect pair.
+        statement = getattr(value, key) if key is not None else value
         label = attribute + (f"[{key!r}]" if key is not None else "")
         parts.append(f"-- {label} (plain Core statement)\n{layout(_compiled(statement))};\n")
     return "\n".join(parts)
