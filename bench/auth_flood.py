@@ -61,14 +61,20 @@ MAX_SECONDS = 120
 
 
 def add_generated_terminal(url: str, home: Path) -> str:
-    settings = load_settings({"VENDGW_DATABASE_URL": url, "VENDGW_MASTER_KEY": MASTER_KEY,
-                              "VENDGW_HOME": str(home)})
+    settings = load_settings(
+        {"VENDGW_DATABASE_URL": url, "VENDGW_MASTER_KEY": MASTER_KEY, "VENDGW_HOME": str(home)}
+    )
     engine = make_engine(url)
     runtime = Runtime(settings, _engine=engine)
     with transaction(make_session_factory(engine)) as session:
         terminal, secret = vendors.add_terminal(
-            session, client_id=CLIENT_ID, terminal_code=TERMINAL, actor="bench",
-            privileges=("vend",), verifier_key=runtime.verifier_key)
+            session,
+            client_id=CLIENT_ID,
+            terminal_code=TERMINAL,
+            actor="bench",
+            privileges=("vend",),
+            verifier_key=runtime.verifier_key,
+        )
         assert terminal.secret_hash.startswith("hmac-sha256$")
     engine.dispose()
     return secret
@@ -78,8 +84,12 @@ def post(base: str, body: bytes, authorization: str) -> tuple[int, bytes]:
     host, port = base.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
     try:
-        conn.request("POST", "/vend", body=body, headers={
-            "Content-Type": "text/xml; charset=utf-8", "Authorization": authorization})
+        conn.request(
+            "POST",
+            "/vend",
+            body=body,
+            headers={"Content-Type": "text/xml; charset=utf-8", "Authorization": authorization},
+        )
         response = conn.getresponse()
         return response.status, response.read()
     except (OSError, http.client.HTTPException) as exc:
@@ -88,10 +98,12 @@ def post(base: str, body: bytes, authorization: str) -> tuple[int, bytes]:
         conn.close()
 
 
-def vend_client(base: str, secret: str, meters: list[str], seconds: float, tag: int
-                ) -> tuple[list[float], int, str]:
-    authorization = "Basic " + base64.b64encode(
-        f"{CLIENT_ID}/{TERMINAL}:{secret}".encode()).decode()
+def vend_client(
+    base: str, secret: str, meters: list[str], seconds: float, tag: int
+) -> tuple[list[float], int, str]:
+    authorization = (
+        "Basic " + base64.b64encode(f"{CLIENT_ID}/{TERMINAL}:{secret}".encode()).decode()
+    )
     latencies: list[float] = []
     errors, first_error, n = 0, "", 0
     deadline = time.monotonic() + seconds
@@ -118,19 +130,23 @@ def flood(base: str, rate: float, stop_at: float, tag: str) -> Counter[int]:
     while time.monotonic() < stop_at:
         n += 1
         user = f"{CLIENT_ID}/GUESS-{tag}-{n}"
-        status, _ = post(base, body, "Basic " + base64.b64encode(
-            f"{user}:wrong-secret-{n}".encode()).decode())
+        status, _ = post(
+            base, body, "Basic " + base64.b64encode(f"{user}:wrong-secret-{n}".encode()).decode()
+        )
         statuses[status] += 1
         next_at += 1 / rate
         time.sleep(max(0.0, next_at - time.monotonic()))
     return statuses
 
 
-def report(name: str, latencies: list[float], errors: int, first_error: str,
-               seconds: float) -> None:
+def report(
+    name: str, latencies: list[float], errors: int, first_error: str, seconds: float
+) -> None:
     values = sorted(latencies)
-    print(f"{name:6s} CreditVend {len(values) / seconds:6.1f} req/s   p50 {pct(values, 50):7.1f} ms"
-          f"   p99 {pct(values, 99):7.1f} ms   ok {len(values)}   errors {errors}")
+    print(
+        f"{name:6s} CreditVend {len(values) / seconds:6.1f} req/s   p50 {pct(values, 50):7.1f} ms"
+        f"   p99 {pct(values, 99):7.1f} ms   ok {len(values)}   errors {errors}"
+    )
     if first_error:
         print(f"   first error: {first_error}")
 
@@ -156,22 +172,27 @@ def main() -> None:
         setup(url, home, meters, 0)
         secret = add_generated_terminal(url, home)
         process, base = start_server(url, home, args.workers)
-        print(f"PostgreSQL, {args.workers} gunicorn workers, one vend client (sequential), "
-              f"flood {args.rate:g} wrong logins/s, {seconds:.0f} s per phase, "
-              f"{os.cpu_count()} CPUs shared by clients, server and database")
+        print(
+            f"PostgreSQL, {args.workers} gunicorn workers, one vend client (sequential), "
+            f"flood {args.rate:g} wrong logins/s, {seconds:.0f} s per phase, "
+            f"{os.cpu_count()} CPUs shared by clients, server and database"
+        )
         vend_client(base, secret, meters, args.warmup, 1)
         quiet = vend_client(base, secret, meters, seconds, 2)
         ctx = mp.get_context("spawn")
         with ctx.Pool(1) as pool:
-            flooding = pool.apply_async(flood, (base, args.rate, time.monotonic() + seconds + 1,
-                                                uuid.uuid4().hex[:6]))
+            flooding = pool.apply_async(
+                flood, (base, args.rate, time.monotonic() + seconds + 1, uuid.uuid4().hex[:6])
+            )
             time.sleep(1.0)  # the flood is under way
             loud = vend_client(base, secret, meters, seconds, 3)
             statuses = flooding.get(timeout=seconds + 60)
         report("quiet", *quiet, seconds)
         report("flood", *loud, seconds)
-        print(f"flood answers: {dict(sorted(statuses.items()))} "
-              f"({sum(statuses.values()) / (seconds + 1):.1f} requests/s)")
+        print(
+            f"flood answers: {dict(sorted(statuses.items()))} "
+            f"({sum(statuses.values()) / (seconds + 1):.1f} requests/s)"
+        )
     finally:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)

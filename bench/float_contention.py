@@ -69,19 +69,30 @@ def setup(url: str) -> list[int]:
         with transaction(make_session_factory(engine)) as s:
             ids = []
             for n in range(VENDORS):
-                v = add_vendor(s, client_id=client_id(n), name=f"Bench {n}", kind="bank",
-                               actor="bench")
+                v = add_vendor(
+                    s, client_id=client_id(n), name=f"Bench {n}", kind="bank", actor="bench"
+                )
                 # Enough float that no scenario runs out: every debit succeeds.
-                deposit(s, vendor_id=v.id, amount_cents=10**13, bank_reference=f"B-{n}",
-                        actor="bench")
+                deposit(
+                    s, vendor_id=v.id, amount_cents=10**13, bank_reference=f"B-{n}", actor="bench"
+                )
                 ids.append(v.id)
         return ids
     finally:
         engine.dispose()
 
 
-def worker(url: str, plan: tuple[int, ...], worker_no: int, start_at: float, slice_s: float,
-           slices: int, work_ms: float, lock_early: bool, out: mp.Queue) -> None:
+def worker(
+    url: str,
+    plan: tuple[int, ...],
+    worker_no: int,
+    start_at: float,
+    slice_s: float,
+    slices: int,
+    work_ms: float,
+    lock_early: bool,
+    out: mp.Queue,
+) -> None:
     """Debit until the last slice ends; in slice k debit vendor plan[k % len(plan)]."""
     engine = make_engine(url, pool_size=1, max_overflow=0)
     sessions = make_session_factory(engine)
@@ -94,12 +105,20 @@ def worker(url: str, plan: tuple[int, ...], worker_no: int, start_at: float, sli
         began = time.perf_counter()
         with transaction(sessions) as s:
             if lock_early:
-                s.execute(text("SELECT 1 FROM float_account WHERE vendor_id = :v FOR UPDATE"),
-                          {"v": vendor_id})
+                s.execute(
+                    text("SELECT 1 FROM float_account WHERE vendor_id = :v FOR UPDATE"),
+                    {"v": vendor_id},
+                )
             if work_ms:
                 _busy(work_ms / 1000)
-            post_vend(s, vendor_id=vendor_id, amount_cents=AMOUNT, split=SPLIT,
-                      reference=f"W{worker_no}-{n}", timezone=TZ)
+            post_vend(
+                s,
+                vendor_id=vendor_id,
+                amount_cents=AMOUNT,
+                split=SPLIT,
+                reference=f"W{worker_no}-{n}",
+                timezone=TZ,
+            )
         return time.perf_counter() - began
 
     for vendor_id in plan:  # warm up the connection and statement caches
@@ -142,8 +161,15 @@ class Result:
         return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
 
 
-def scenario(url: str, names: tuple[str, ...], plans: list[tuple[int, ...]], seconds: float,
-             rounds: int, work_ms: float, lock_early: bool) -> list[Result]:
+def scenario(
+    url: str,
+    names: tuple[str, ...],
+    plans: list[tuple[int, ...]],
+    seconds: float,
+    rounds: int,
+    work_ms: float,
+    lock_early: bool,
+) -> list[Result]:
     """Run one worker process per plan; with two modes per plan, alternate them every slice
     (``rounds`` slices of each), so other load on the machine weighs on both modes alike."""
     modes = len(names)
@@ -153,8 +179,9 @@ def scenario(url: str, names: tuple[str, ...], plans: list[tuple[int, ...]], sec
     out: mp.Queue = ctx.Queue()
     start_at = time.time() + 2.0  # time for every worker to connect and warm up
     procs = [
-        ctx.Process(target=worker, args=(url, plan, i, start_at, slice_s, slices, work_ms,
-                                         lock_early, out))
+        ctx.Process(
+            target=worker, args=(url, plan, i, start_at, slice_s, slices, work_ms, lock_early, out)
+        )
         for i, plan in enumerate(plans)
     ]
     for p in procs:
@@ -167,19 +194,32 @@ def scenario(url: str, names: tuple[str, ...], plans: list[tuple[int, ...]], sec
         p.join()
         if p.exitcode:
             raise SystemExit(f"a worker failed in scenario {names}")
-    return [Result(name, len(plans), seconds, tuple(latencies))
-            for name, latencies in zip(names, per_mode, strict=True)]
+    return [
+        Result(name, len(plans), seconds, tuple(latencies))
+        for name, latencies in zip(names, per_mode, strict=True)
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per scenario")
-    parser.add_argument("--work-ms", type=float, default=3.0,
-                        help="simulated request work before the debit, in ms of CPU")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="slices of each of the two alternating 32-worker scenarios")
-    parser.add_argument("--lock-early", action="store_true",
-                        help="lock the float row at the start of the request (the anti-pattern)")
+    parser.add_argument(
+        "--work-ms",
+        type=float,
+        default=3.0,
+        help="simulated request work before the debit, in ms of CPU",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="slices of each of the two alternating 32-worker scenarios",
+    )
+    parser.add_argument(
+        "--lock-early",
+        action="store_true",
+        help="lock the float row at the start of the request (the anti-pattern)",
+    )
     args = parser.parse_args()
 
     name = f"vendgw_bench_{uuid.uuid4().hex[:8]}"
@@ -190,28 +230,47 @@ def main() -> None:
     try:
         vendor_ids = setup(url)
         hot = vendor_ids[0]
-        print(f"PostgreSQL float debits: {args.seconds:g} s per scenario, request work "
-              f"{args.work_ms:g} ms, lock {'at request start' if args.lock_early else 'at debit'}"
-              f", {os.cpu_count()} CPUs")
-        print(f"{'scenario':20} {'workers':>7} {'debits':>8} {'debits/s':>10} {'p50 ms':>8} "
-              f"{'p99 ms':>8}")
+        print(
+            f"PostgreSQL float debits: {args.seconds:g} s per scenario, request work "
+            f"{args.work_ms:g} ms, lock {'at request start' if args.lock_early else 'at debit'}"
+            f", {os.cpu_count()} CPUs"
+        )
+        print(
+            f"{'scenario':20} {'workers':>7} {'debits':>8} {'debits/s':>10} {'p50 ms':>8} "
+            f"{'p99 ms':>8}"
+        )
         results: dict[str, Result] = {}
 
         def show(r: Result) -> None:
             results[r.name] = r
-            print(f"{r.name:20} {r.workers:>7} {r.debits:>8} {r.rate:>10.0f} "
-                  f"{r.percentile(0.50):>8.2f} {r.percentile(0.99):>8.2f}", flush=True)
+            print(
+                f"{r.name:20} {r.workers:>7} {r.debits:>8} {r.rate:>10.0f} "
+                f"{r.percentile(0.50):>8.2f} {r.percentile(0.99):>8.2f}",
+                flush=True,
+            )
 
         for workers in (1, 8):
-            for r in scenario(url, (f"hot, {workers} worker" + "s" * (workers > 1),),
-                              [(hot,)] * workers, args.seconds, 1, args.work_ms,
-                              args.lock_early):
+            for r in scenario(
+                url,
+                (f"hot, {workers} worker" + "s" * (workers > 1),),
+                [(hot,)] * workers,
+                args.seconds,
+                1,
+                args.work_ms,
+                args.lock_early,
+            ):
                 show(r)
         # The two 32-worker scenarios are what the ratio compares: the same 32 processes
         # alternate between them every slice.
-        for r in scenario(url, ("hot, 32 workers", "spread, 32 workers"),
-                          [(hot, vendor_ids[i]) for i in range(32)], args.seconds,
-                          args.rounds, args.work_ms, args.lock_early):
+        for r in scenario(
+            url,
+            ("hot, 32 workers", "spread, 32 workers"),
+            [(hot, vendor_ids[i]) for i in range(32)],
+            args.seconds,
+            args.rounds,
+            args.work_ms,
+            args.lock_early,
+        ):
             show(r)
         ratio = results["hot, 32 workers"].rate / results["spread, 32 workers"].rate
         print(f"hot/spread at 32 workers: {ratio:.2f} (target >= 0.70)")

@@ -47,9 +47,17 @@ TZ = ZoneInfo("Africa/Johannesburg")
 MONTH_START = datetime(2026, 11, 1, tzinfo=TZ).astimezone(UTC)
 MONTH_SECONDS = 30 * 24 * 3600
 # Planted break kinds, taken in turn by every --break-every'th sale.
-KINDS = ("AMOUNT_MISMATCH", "METER_MISMATCH", "STATUS_MISMATCH", "STATUS_MISMATCH_VENDOR",
-         "MISSING_AT_GATEWAY", "MISSING_IN_REPORT", "DUPLICATE_IN_REPORT", "OUTSIDE_PERIOD",
-         "OUTSIDE_PERIOD_GATEWAY")
+KINDS = (
+    "AMOUNT_MISMATCH",
+    "METER_MISMATCH",
+    "STATUS_MISMATCH",
+    "STATUS_MISMATCH_VENDOR",
+    "MISSING_AT_GATEWAY",
+    "MISSING_IN_REPORT",
+    "DUPLICATE_IN_REPORT",
+    "OUTSIDE_PERIOD",
+    "OUTSIDE_PERIOD_GATEWAY",
+)
 
 
 class Sale:
@@ -68,8 +76,10 @@ class Sale:
 
 
 def _category(kind: str) -> str:
-    return {"STATUS_MISMATCH_VENDOR": "STATUS_MISMATCH",
-            "OUTSIDE_PERIOD_GATEWAY": "OUTSIDE_PERIOD"}.get(kind, kind)
+    return {
+        "STATUS_MISMATCH_VENDOR": "STATUS_MISMATCH",
+        "OUTSIDE_PERIOD_GATEWAY": "OUTSIDE_PERIOD",
+    }.get(kind, kind)
 
 
 def sales(total: int, break_every: int) -> Iterator[Sale]:
@@ -100,14 +110,17 @@ class _Stream:
     readline = read
 
 
-def _gateway_rows(total: int, break_every: int, vendor_id: int
-                  ) -> tuple[Iterator[str], Iterator[str]]:
+def _gateway_rows(
+    total: int, break_every: int, vendor_id: int
+) -> tuple[Iterator[str], Iterator[str]]:
     def requests() -> Iterator[str]:
         for s in sales(total, break_every):
             if s.kind == "MISSING_AT_GATEWAY":
                 continue
-            yield (f"{s.i + 1}\t{CLIENT}\t{s.msg_dt}\t{s.i + 1}\t{TERMINAL}\tCreditVend\t"
-                   f"{'0' * 64}\tok\t{{}}\t{s.at.isoformat()}\n")
+            yield (
+                f"{s.i + 1}\t{CLIENT}\t{s.msg_dt}\t{s.i + 1}\t{TERMINAL}\tCreditVend\t"
+                f"{'0' * 64}\tok\t{{}}\t{s.at.isoformat()}\n"
+            )
 
     def transactions() -> Iterator[str]:
         for s in sales(total, break_every):
@@ -118,22 +131,27 @@ def _gateway_rows(total: int, break_every: int, vendor_id: int
             if s.kind == "STATUS_MISMATCH":
                 status, reversed_at = "reversed", (at + timedelta(minutes=5)).isoformat()
             vat = s.amount * 15 // 115
-            yield (f"{s.i + 1}\t{s.i + 1:012d}\t{s.i + 1}\tcredit\t{status}\t{vendor_id}\t"
-                   f"{CLIENT}\t{TERMINAL}\t{s.msg_id}\t{s.meter}\t{at.astimezone(TZ):%Y-%m}\t"
-                   f"{s.amount}\t0\t0\t0\t{s.amount}\t{vat}\t{s.amount // 20}\t0\t"
-                   f"{at.isoformat()}\t{reversed_at}\t\n")
+            yield (
+                f"{s.i + 1}\t{s.i + 1:012d}\t{s.i + 1}\tcredit\t{status}\t{vendor_id}\t"
+                f"{CLIENT}\t{TERMINAL}\t{s.msg_id}\t{s.meter}\t{at.astimezone(TZ):%Y-%m}\t"
+                f"{s.amount}\t0\t0\t0\t{s.amount}\t{vat}\t{s.amount // 20}\t0\t"
+                f"{at.isoformat()}\t{reversed_at}\t\n"
+            )
 
     return requests(), transactions()
 
 
-_COPY_REQUESTS = ("COPY vend_request (id, client_id, msg_date_time, msg_unique_number, "
-                  "terminal_id, operation, request_hash, outcome, response_json, created_at) "
-                  "FROM STDIN")
+_COPY_REQUESTS = (
+    "COPY vend_request (id, client_id, msg_date_time, msg_unique_number, "
+    "terminal_id, operation, request_hash, outcome, response_json, created_at) "
+    "FROM STDIN"
+)
 _COPY_TRANSACTIONS = (
     "COPY vend_transaction (id, receipt_no, request_id, kind, status, vendor_id, client_id, "
     "terminal_id, msg_id, meter_number, month, tender_cents, debt_recovered_cents, "
     "fixed_charge_cents, fixed_charge_vat_cents, energy_cents, energy_vat_cents, units_tenths, "
-    "fbe_units_tenths, created_at, reversed_at, reversal_reason) FROM STDIN")
+    "fbe_units_tenths, created_at, reversed_at, reversal_reason) FROM STDIN"
+)
 
 
 def _report_lines(total: int, break_every: int) -> Iterator[str]:
@@ -149,8 +167,10 @@ def _report_lines(total: int, break_every: int) -> Iterator[str]:
             status = "REVERSED"
         elif s.kind == "OUTSIDE_PERIOD":
             at = s.at + timedelta(days=40)
-        row = (f"{CLIENT},{TERMINAL},{s.msg_id},{s.i + 1:012d},{meter},{amount // 100}."
-               f"{amount % 100:02d},{at.astimezone(TZ).isoformat()},{status}\n")
+        row = (
+            f"{CLIENT},{TERMINAL},{s.msg_id},{s.i + 1:012d},{meter},{amount // 100}."
+            f"{amount % 100:02d},{at.astimezone(TZ).isoformat()},{status}\n"
+        )
         yield row
         if s.kind == "DUPLICATE_IN_REPORT":
             yield row
@@ -165,9 +185,11 @@ def generate(url: str, report: Path, total: int, break_every: int, vendor_id: in
         with raw.cursor() as cursor:
             cursor.copy_expert(_COPY_REQUESTS, _Stream(requests))
             cursor.copy_expert(_COPY_TRANSACTIONS, _Stream(transactions))
-            cursor.execute("SELECT setval('vend_request_id_seq', (SELECT max(id) FROM "
-                           "vend_request)); SELECT setval('vend_transaction_id_seq', "
-                           "(SELECT max(id) FROM vend_transaction));")
+            cursor.execute(
+                "SELECT setval('vend_request_id_seq', (SELECT max(id) FROM "
+                "vend_request)); SELECT setval('vend_transaction_id_seq', "
+                "(SELECT max(id) FROM vend_transaction));"
+            )
             cursor.execute("ANALYZE vend_request; ANALYZE vend_transaction")
         raw.commit()
     finally:
@@ -189,8 +211,12 @@ def planted(total: int, break_every: int) -> set[tuple[str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--break-every", type=int, default=100,
-                        help="every n-th sale is a planted break (100: about 1 %%)")
+    parser.add_argument(
+        "--break-every",
+        type=int,
+        default=100,
+        help="every n-th sale is a planted break (100: about 1 %%)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
@@ -211,44 +237,73 @@ def main() -> int:
 
 def _run(url: str, home: Path, total: int, break_every: int) -> int:
     migrate.upgrade(url)
-    settings = load_settings({"VENDGW_DATABASE_URL": url, "VENDGW_HOME": str(home),
-                              "VENDGW_MASTER_KEY": "11" * 32})
+    settings = load_settings(
+        {"VENDGW_DATABASE_URL": url, "VENDGW_HOME": str(home), "VENDGW_MASTER_KEY": "11" * 32}
+    )
     runtime = Runtime(settings)
     with transaction(runtime.sessions) as session:
-        vendor_id = add_vendor(session, client_id=CLIENT, name="Bench Bank", kind="bank",
-                               actor="bench", commission=CommissionRate(150)).id
+        vendor_id = add_vendor(
+            session,
+            client_id=CLIENT,
+            name="Bench Bank",
+            kind="bank",
+            actor="bench",
+            commission=CommissionRate(150),
+        ).id
     report = home / f"{CLIENT}_202611.csv"
     runtime.engine.dispose()  # the forked child must not share the parent's connections
     clock = time.perf_counter()
     child = multiprocessing.get_context("fork").Process(
-        target=generate, args=(url, report, total, break_every, vendor_id))
+        target=generate, args=(url, report, total, break_every, vendor_id)
+    )
     child.start()
     child.join()
     if child.exitcode != 0:
         print("generation failed", file=sys.stderr)
         return 2
-    print(f"generated {total} report lines ({report.stat().st_size / 1e6:.0f} MB) and the "
-          f"gateway's vends in {time.perf_counter() - clock:.1f} s")
+    print(
+        f"generated {total} report lines ({report.stat().st_size / 1e6:.0f} MB) and the "
+        f"gateway's vends in {time.perf_counter() - clock:.1f} s"
+    )
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    outcome = reconcile(runtime, identify(report), actor="bench",
-                        now=datetime(2026, 12, 2, tzinfo=UTC), progress=False)
+    outcome = reconcile(
+        runtime,
+        identify(report),
+        actor="bench",
+        now=datetime(2026, 12, 2, tzinfo=UTC),
+        progress=False,
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     clock = time.perf_counter()
     from reconciliation.outputs import write_outputs
 
     with runtime.sessions() as session:
-        _, _, summary = write_outputs(session, settings, calendar_of(runtime), outcome.run_id,
-                                      datetime(2026, 12, 2).date(), progress=False)
+        _, _, summary = write_outputs(
+            session,
+            settings,
+            calendar_of(runtime),
+            outcome.run_id,
+            datetime(2026, 12, 2).date(),
+            progress=False,
+        )
     outputs_s = time.perf_counter() - clock
 
     expected = planted(total, break_every)
     with runtime.sessions() as session:
-        found = set(session.execute(select(ReconBreak.category, ReconBreak.msg_id).where(
-            ReconBreak.last_run_id == outcome.run_id)).all())
-        matched = session.scalar(select(ReconRunTotal.item_count).where(
-            ReconRunTotal.run_id == outcome.run_id, ReconRunTotal.category == "MATCHED"))
+        found = set(
+            session.execute(
+                select(ReconBreak.category, ReconBreak.msg_id).where(
+                    ReconBreak.last_run_id == outcome.run_id
+                )
+            ).all()
+        )
+        matched = session.scalar(
+            select(ReconRunTotal.item_count).where(
+                ReconRunTotal.run_id == outcome.run_id, ReconRunTotal.category == "MATCHED"
+            )
+        )
     runtime.close()
     t = outcome.timings
     print(summary)
@@ -258,14 +313,17 @@ def _run(url: str, home: Path, total: int, break_every: int) -> int:
     print(f"record         {t['record']:.1f} s   (run, {outcome.break_count} breaks)")
     print(f"import+match   {t['import'] + t['match']:.1f} s   (target 60 s)")
     print(f"outputs        {outputs_s:.1f} s   (summary and breaks CSV)")
-    print(f"peak memory    {peak / 1024:.0f} MB  (ru_maxrss; {before / 1024:.0f} MB before "
-          "the run; target 500 MB)")
+    print(
+        f"peak memory    {peak / 1024:.0f} MB  (ru_maxrss; {before / 1024:.0f} MB before "
+        "the run; target 500 MB)"
+    )
     print(f"matched        {matched}")
     missed, extra = expected - found, found - expected
-    print(f"planted breaks {len(expected)}, found {len(found)}, missed {len(missed)}, "
-          f"unexpected {len(extra)}")
-    ok = (not missed and not extra and t["import"] + t["match"] <= 60
-          and peak / 1024 <= 500)
+    print(
+        f"planted breaks {len(expected)}, found {len(found)}, missed {len(missed)}, "
+        f"unexpected {len(extra)}"
+    )
+    ok = not missed and not extra and t["import"] + t["match"] <= 60 and peak / 1024 <= 500
     for label, items in (("missed", missed), ("unexpected", extra)):
         for category, msg_id in sorted(items)[:3]:
             print(f"  {label}: {category} {msg_id}")

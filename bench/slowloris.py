@@ -46,8 +46,10 @@ import soap_load  # noqa: E402  # the same setup, server start and clients as th
 
 MAX_SECONDS = 60
 DRIP_INTERVAL = 3.0
-LIE = (b"POST /vend HTTP/1.1\r\nHost: vendgw\r\nContent-Type: text/xml\r\n"
-       b"Content-Length: 60000\r\n\r\n0123456789")
+LIE = (
+    b"POST /vend HTTP/1.1\r\nHost: vendgw\r\nContent-Type: text/xml\r\n"
+    b"Content-Length: 60000\r\n\r\n0123456789"
+)
 
 
 class Attack:
@@ -125,30 +127,41 @@ def main() -> None:
         soap_load.setup(url, home, meters, args.clients)
         process, base = soap_load.start_server(url, home, args.workers)
         port = int(base.rsplit(":", 1)[1])
-        print(f"PostgreSQL, {args.workers} gunicorn workers (vendgw.serving), {args.clients} "
-              f"CreditVend client processes, {seconds:.0f} s per phase, {os.cpu_count()} CPUs "
-              f"shared by clients, server and database")
+        print(
+            f"PostgreSQL, {args.workers} gunicorn workers (vendgw.serving), {args.clients} "
+            f"CreditVend client processes, {seconds:.0f} s per phase, {os.cpu_count()} CPUs "
+            f"shared by clients, server and database"
+        )
         with mp.get_context("spawn").Pool(args.clients) as pool:
             pool.map(time.sleep, [0.2] * args.clients)
             soap_load.run_round(pool, base, "CreditVend", args.clients, meters, args.warmup)
             # A second baseline at the end shows how much the shared machine drifted meanwhile.
-            phases = ([("baseline", 0)] + [(f"attack {n}", n) for n in args.drips]
-                      + [("baseline again", 0)])
+            phases = (
+                [("baseline", 0)]
+                + [(f"attack {n}", n) for n in args.drips]
+                + [("baseline again", 0)]
+            )
             for label, drips in phases:
                 attack = Attack(port, drips, args.liars) if drips else None
                 try:
                     if attack:
                         time.sleep(1.0)  # every attacking connection open and started
                     phase = soap_load.Phase()
-                    phase.add(seconds, soap_load.run_round(pool, base, "CreditVend",
-                                                           args.clients, meters, seconds))
+                    phase.add(
+                        seconds,
+                        soap_load.run_round(
+                            pool, base, "CreditVend", args.clients, meters, seconds
+                        ),
+                    )
                 finally:
                     if attack:
                         attack.close()
                 soap_load.report(label, phase)
                 if attack:
-                    print(f"   ({drips} drips + {args.liars} liars; attacking connections "
-                          f"closed by the server and reopened: {attack.closed_by_server})")
+                    print(
+                        f"   ({drips} drips + {args.liars} liars; attacking connections "
+                        f"closed by the server and reopened: {attack.closed_by_server})"
+                    )
     finally:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)

@@ -88,8 +88,9 @@ def meter_numbers(count: int) -> list[str]:
 
 def setup(url: str, home: Path, meters: list[str], terminals: int) -> None:
     migrate.upgrade(url)
-    settings = load_settings({"VENDGW_DATABASE_URL": url, "VENDGW_MASTER_KEY": MASTER_KEY,
-                              "VENDGW_HOME": str(home)})
+    settings = load_settings(
+        {"VENDGW_DATABASE_URL": url, "VENDGW_MASTER_KEY": MASTER_KEY, "VENDGW_HOME": str(home)}
+    )
     engine = make_engine(url)
     runtime = Runtime(settings, _engine=engine)
     sessions = make_session_factory(engine)
@@ -97,21 +98,49 @@ def setup(url: str, home: Path, meters: list[str], terminals: int) -> None:
         demo.seed(session, runtime.security_module)
         group = session.scalar(select(SupplyGroup).where(SupplyGroup.sgc == "123456"))
         assert group is not None
-        apply_rows(session, [
-            MeterRow(line=i, meter_number=number, iin="600727", sgc="123456", ti="01", krn=1,
-                     kt=2, ea=group.ea, tct="02", base_date=group.base_date, tariff="DOMESTIC",
-                     status="active", account_no=f"BENCH-{i:05d}", customer_name=f"Bench {i}",
-                     address=f"{i} Bench Road", debt_cents=0, recovery_rate_bp=0,
-                     fbe_registered=False)
-            for i, number in enumerate(meters, start=1)
-        ])
+        apply_rows(
+            session,
+            [
+                MeterRow(
+                    line=i,
+                    meter_number=number,
+                    iin="600727",
+                    sgc="123456",
+                    ti="01",
+                    krn=1,
+                    kt=2,
+                    ea=group.ea,
+                    tct="02",
+                    base_date=group.base_date,
+                    tariff="DOMESTIC",
+                    status="active",
+                    account_no=f"BENCH-{i:05d}",
+                    customer_name=f"Bench {i}",
+                    address=f"{i} Bench Road",
+                    debt_cents=0,
+                    recovery_rate_bp=0,
+                    fbe_registered=False,
+                )
+                for i, number in enumerate(meters, start=1)
+            ],
+        )
         vendor = vendors.get_vendor(session, CLIENT_ID)
-        floats.deposit(session, vendor_id=vendor.id, amount_cents=10**11,
-                       bank_reference="BENCH-FUND", actor="bench")
+        floats.deposit(
+            session,
+            vendor_id=vendor.id,
+            amount_cents=10**11,
+            bank_reference="BENCH-FUND",
+            actor="bench",
+        )
         for t in range(terminals):
-            vendors.add_terminal(session, client_id=CLIENT_ID, terminal_code=f"BENCH-{t:03d}",
-                                 actor="bench", secret=SECRET,
-                                 privileges=("vend", "reprint", "reverse"))
+            vendors.add_terminal(
+                session,
+                client_id=CLIENT_ID,
+                terminal_code=f"BENCH-{t:03d}",
+                actor="bench",
+                secret=SECRET,
+                privileges=("vend", "reprint", "reverse"),
+            )
     engine.dispose()
 
 
@@ -124,14 +153,32 @@ def free_port() -> int:
 
 def start_server(url: str, home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "VENDGW_DATABASE_URL": url, "VENDGW_MASTER_KEY": MASTER_KEY,
-           "VENDGW_HOME": str(home), "VENDGW_GUNICORN_ACCESSLOG": os.devnull,
-           "VENDGW_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "VENDGW_DATABASE_URL": url,
+        "VENDGW_MASTER_KEY": MASTER_KEY,
+        "VENDGW_HOME": str(home),
+        "VENDGW_GUNICORN_ACCESSLOG": os.devnull,
+        "VENDGW_LOG_LEVEL": "warning",
+    }
     log = (home / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "vendgw.cli", "serve", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "vendgw.cli",
+            "serve",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -152,18 +199,24 @@ def start_server(url: str, home: Path, workers: int) -> tuple[subprocess.Popen[b
 
 
 def envelope(body: str) -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
-            f'"http://schemas.xmlsoap.org/soap/envelope/" xmlns="{TNS}"><soapenv:Body>'
-            f"{body}</soapenv:Body></soapenv:Envelope>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv='
+        f'"http://schemas.xmlsoap.org/soap/envelope/" xmlns="{TNS}"><soapenv:Body>'
+        f"{body}</soapenv:Body></soapenv:Envelope>"
+    ).encode()
 
 
 def request_xml(operation: str, terminal: str, unique: int, meter: str) -> bytes:
-    head = (f"<clientID>{CLIENT_ID}</clientID><terminalID>{terminal}</terminalID><msgID>"
-            f"<dateTime>{time.strftime('%Y%m%d%H%M%S')}</dateTime>"
-            f"<uniqueNumber>{unique}</uniqueNumber></msgID>")
+    head = (
+        f"<clientID>{CLIENT_ID}</clientID><terminalID>{terminal}</terminalID><msgID>"
+        f"<dateTime>{time.strftime('%Y%m%d%H%M%S')}</dateTime>"
+        f"<uniqueNumber>{unique}</uniqueNumber></msgID>"
+    )
     if operation == "CreditVend":
-        return envelope(f"<CreditVendReq>{head}<meterNumber>{meter}</meterNumber>"
-                        f"<amount>{AMOUNT}</amount><payType>cash</payType></CreditVendReq>")
+        return envelope(
+            f"<CreditVendReq>{head}<meterNumber>{meter}</meterNumber>"
+            f"<amount>{AMOUNT}</amount><payType>cash</payType></CreditVendReq>"
+        )
     return envelope(f"<VendorStatementReq>{head}<maxItems>5</maxItems></VendorStatementReq>")
 
 
@@ -227,16 +280,20 @@ class Phase:
         self.latencies.extend(x for r in results for x in r.latencies)
         self.errors += sum(r.errors for r in results)
         self.first_error = self.first_error or next(
-            (r.first_error for r in results if r.first_error), "")
+            (r.first_error for r in results if r.first_error), ""
+        )
         return done / seconds
 
 
-def run_round(pool: Any, base: str, operation: str, clients: int, meters: list[str],
-              seconds: float) -> list[Result]:
+def run_round(
+    pool: Any, base: str, operation: str, clients: int, meters: list[str], seconds: float
+) -> list[Result]:
     start_at = time.time() + 0.3  # every client starts at the same moment
     results: list[Result] = pool.map(
-        client, [(base, operation, i, clients, meters, start_at, seconds)
-                 for i in range(clients)], chunksize=1)
+        client,
+        [(base, operation, i, clients, meters, start_at, seconds) for i in range(clients)],
+        chunksize=1,
+    )
     return results
 
 
@@ -248,9 +305,11 @@ def pct(values: list[float], p: float) -> float:
 
 def report(name: str, phase: Phase) -> None:
     latencies = sorted(phase.latencies)
-    print(f"{name:16s} {phase.rate:8.1f} req/s   p50 {pct(latencies, 50):7.1f} ms   "
-          f"p95 {pct(latencies, 95):7.1f} ms   p99 {pct(latencies, 99):7.1f} ms   "
-          f"ok {len(latencies)}   errors {phase.errors}")
+    print(
+        f"{name:16s} {phase.rate:8.1f} req/s   p50 {pct(latencies, 50):7.1f} ms   "
+        f"p95 {pct(latencies, 95):7.1f} ms   p99 {pct(latencies, 99):7.1f} ms   "
+        f"ok {len(latencies)}   errors {phase.errors}"
+    )
     if phase.first_error:
         print(f"   first error: {phase.first_error}")
 
@@ -262,8 +321,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--meters", type=int, default=200)
     parser.add_argument("--warmup", type=float, default=20.0, help="untimed seconds first")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="alternating rounds the --seconds of each operation are split into")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="alternating rounds the --seconds of each operation are split into",
+    )
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), MAX_SECONDS)
 
@@ -278,10 +341,12 @@ def main() -> None:
         meters = meter_numbers(args.meters)
         setup(url, home, meters, args.clients)
         process, base = start_server(url, home, args.workers)
-        print(f"PostgreSQL, {args.workers} gunicorn sync workers, {args.clients} client "
-              f"processes, {len(meters)} meters, {seconds:.0f} s per operation in "
-              f"{args.rounds} alternating rounds, {os.cpu_count()} CPUs shared by clients, "
-              f"server and database")
+        print(
+            f"PostgreSQL, {args.workers} gunicorn sync workers, {args.clients} client "
+            f"processes, {len(meters)} meters, {seconds:.0f} s per operation in "
+            f"{args.rounds} alternating rounds, {os.cpu_count()} CPUs shared by clients, "
+            f"server and database"
+        )
         vend, trivial = Phase(), Phase()
         with mp.get_context("spawn").Pool(args.clients) as pool:
             pool.map(time.sleep, [0.2] * args.clients)  # every client started and imported
@@ -295,18 +360,22 @@ def main() -> None:
             rounds = max(1, args.rounds)
             for n in range(1, rounds + 1):
                 part = seconds / rounds
-                v = vend.add(part, run_round(pool, base, "CreditVend", args.clients, meters,
-                                             part))
-                t = trivial.add(part, run_round(pool, base, "VendorStatement", args.clients,
-                                                meters, part))
-                print(f"  round {n}: CreditVend {v:6.1f} req/s, VendorStatement {t:6.1f} req/s,"
-                      f" ratio {v / t if t else float('nan'):.2f}")
+                v = vend.add(part, run_round(pool, base, "CreditVend", args.clients, meters, part))
+                t = trivial.add(
+                    part, run_round(pool, base, "VendorStatement", args.clients, meters, part)
+                )
+                print(
+                    f"  round {n}: CreditVend {v:6.1f} req/s, VendorStatement {t:6.1f} req/s,"
+                    f" ratio {v / t if t else float('nan'):.2f}"
+                )
         report("CreditVend", vend)
         report("VendorStatement", trivial)
         if vend.rate and trivial.rate:
-            print(f"CreditVend/VendorStatement throughput: {vend.rate / trivial.rate:.2f} "
-                  f"(target >= 0.50); CreditVend p99 {pct(sorted(vend.latencies), 99):.0f} ms "
-                  f"(target <= 100 ms)")
+            print(
+                f"CreditVend/VendorStatement throughput: {vend.rate / trivial.rate:.2f} "
+                f"(target >= 0.50); CreditVend p99 {pct(sorted(vend.latencies), 99):.0f} ms "
+                f"(target <= 100 ms)"
+            )
     finally:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)

@@ -24,10 +24,13 @@ from vendgw.request_log import with_request_id
 
 DOC = etree.fromstring(
     b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body>'
-    b'<CreditVendReq xmlns="urn:vendgw:xmlvend:2.1"/></e:Body></e:Envelope>')
-FAULT = (b'<soap11env:Envelope><soap11env:Body><soap11env:Fault>'
-         b'<faultcode>soap11env:Client.UnknownMeterEx</faultcode></soap11env:Fault>'
-         b'</soap11env:Body></soap11env:Envelope>')
+    b'<CreditVendReq xmlns="urn:vendgw:xmlvend:2.1"/></e:Body></e:Envelope>'
+)
+FAULT = (
+    b"<soap11env:Envelope><soap11env:Body><soap11env:Fault>"
+    b"<faultcode>soap11env:Client.UnknownMeterEx</faultcode></soap11env:Fault>"
+    b"</soap11env:Body></soap11env:Envelope>"
+)
 
 
 def ok(environ, start_response):  # type: ignore[no-untyped-def]
@@ -42,8 +45,7 @@ def fault(environ, start_response):  # type: ignore[no-untyped-def]
 
 def per_request(app, n: int = 50000) -> float:  # type: ignore[no-untyped-def]
     def one() -> None:
-        environ = {"PATH_INFO": "/vend", "REQUEST_METHOD": "POST",
-                   "vendgw.soap.document": DOC}
+        environ = {"PATH_INFO": "/vend", "REQUEST_METHOD": "POST", "vendgw.soap.document": DOC}
         body = app(environ, lambda *a: None)
         for _ in body:
             pass
@@ -61,5 +63,7 @@ bare = per_request(ok)
 ids = per_request(with_request_id(ok))
 both = per_request(with_request_id(with_metrics(ok, metrics, ops)))
 faulted = per_request(with_request_id(with_metrics(fault, metrics, ops)))
-print(f"bare {bare:.2f} us; + request id {ids - bare:.2f} us; + metrics {both - ids:.2f} us; "
-      f"fault with metrics {faulted - bare:.2f} us over bare")
+print(
+    f"bare {bare:.2f} us; + request id {ids - bare:.2f} us; + metrics {both - ids:.2f} us; "
+    f"fault with metrics {faulted - bare:.2f} us over bare"
+)

@@ -20,5 +20,9 @@ def default_actor() -> str:
         return "operator"
 
 
-actor_option = click.option("--actor", default=default_actor, show_default="current user",
-                            help="Who is doing this (recorded in the audit log).")
+actor_option = click.option(
+    "--actor",
+    default=default_actor,
+    show_default="current user",
+    help="Who is doing this (recorded in the audit log).",
+)

@@ -104,8 +104,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, limits: DatabaseLimits | None = None, batch: bool = False,
-                **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, limits: DatabaseLimits | None = None, batch: bool = False, **kwargs: Any
+) -> Engine:
     """An engine configured the same way for the server, the CLI and the tests.
 
     On PostgreSQL its sessions run under `limits`, by default the settings' vend-path limits or,
@@ -150,11 +151,14 @@ def _libpq_limits(limits: DatabaseLimits) -> dict[str, Any]:
 
 def _session_limits_sql(limits: DatabaseLimits) -> str:
     # Integers only (the settings are typed), so nothing here can carry SQL of its own.
-    return "; ".join(f"SET {name} = {int(value)}" for name, value in (
-        ("lock_timeout", limits.lock_timeout_ms),
-        ("statement_timeout", limits.statement_timeout_ms),
-        ("idle_in_transaction_session_timeout", limits.idle_in_transaction_timeout_ms),
-    ))
+    return "; ".join(
+        f"SET {name} = {int(value)}"
+        for name, value in (
+            ("lock_timeout", limits.lock_timeout_ms),
+            ("statement_timeout", limits.statement_timeout_ms),
+            ("idle_in_transaction_session_timeout", limits.idle_in_transaction_timeout_ms),
+        )
+    )
 
 
 def _set_session_limits(sql: str, dbapi_connection: Any, _record: Any) -> None:
@@ -213,8 +217,11 @@ def database_code(exc: BaseException) -> str | None:
     text = str(orig).lower()
     if name == "OperationalError" and ("database is locked" in text or "database is busy" in text):
         return "database-busy"  # SQLite: busy_timeout ran out
-    if name in ("OperationalError", "InterfaceError") and not state and \
-            type(orig).__module__.startswith("psycopg2"):
+    if (
+        name in ("OperationalError", "InterfaceError")
+        and not state
+        and type(orig).__module__.startswith("psycopg2")
+    ):
         # libpq's own errors carry no SQLSTATE: refused, reset, closed, could not connect.
         return "database-unavailable"
     return None
@@ -246,8 +253,9 @@ def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
     record.info["checked_in"] = time.monotonic()
 
 
-def _ping_if_idle(dialect: Dialect, idle_seconds: float, dbapi_connection: Any, record: Any,
-                  _proxy: Any) -> None:
+def _ping_if_idle(
+    dialect: Dialect, idle_seconds: float, dbapi_connection: Any, record: Any, _proxy: Any
+) -> None:
     if time.monotonic() - record.info.get("checked_in", float("-inf")) < idle_seconds:
         return
     try:

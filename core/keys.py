@@ -14,5 +14,6 @@ _VERIFIER_INFO = b"vendgw terminal-secret verifier v1"
 
 def derive_verifier_key(master_key: bytes) -> bytes:
     """The HMAC verifiers' key: HKDF-SHA-256 of the master key, for this purpose only."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=_VERIFIER_INFO).derive(bytes(master_key))
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_VERIFIER_INFO).derive(
+        bytes(master_key)
+    )

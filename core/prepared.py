@@ -64,8 +64,9 @@ REGISTRY: dict[str, PreparedStatement] = {}
 
 
 class PreparedStatement:
-    def __init__(self, name: str, statement: Executable, *,
-                 sqlite: Executable | None = None) -> None:
+    def __init__(
+        self, name: str, statement: Executable, *, sqlite: Executable | None = None
+    ) -> None:
         """`sqlite`: the statement SQLite runs instead (its own upsert syntax, say); by
         default the same Core statement."""
         if not isinstance(statement, ClauseElement):
@@ -92,8 +93,8 @@ class PreparedStatement:
         # Values fixed in the statement (a LIMIT, a literal) and each type's bind processing.
         self._defaults = {k: v for k, v in compiled.params.items() if v is not None}
         self._processors: dict[str, Callable[[Any], Any]] = {
-            key: process for key, process in compiled._bind_processors.items()
-            if callable(process)}
+            key: process for key, process in compiled._bind_processors.items() if callable(process)
+        }
         REGISTRY[name] = self
 
     @property
@@ -101,8 +102,9 @@ class PreparedStatement:
         """The `PREPARE` PostgreSQL receives: the statement as the server plans it."""
         return self._prepare
 
-    def execute(self, db: Session | Connection, params: Mapping[str, Any]
-                ) -> CursorResult[*tuple[Any, ...]]:
+    def execute(
+        self, db: Session | Connection, params: Mapping[str, Any]
+    ) -> CursorResult[*tuple[Any, ...]]:
         conn = db.connection() if isinstance(db, Session) else db
         if dialect_name(conn) != "postgresql":
             return conn.execute(self.sqlite_statement, params)

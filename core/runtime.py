@@ -43,9 +43,13 @@ class Runtime:
         pooled connection in and out of autocommit costs a round trip of its own.)"""
         if self.engine.dialect.name != "postgresql":
             return self.engine
-        return make_engine(self.engine.url.render_as_string(hide_password=False),
-                           limits=self.limits, isolation_level="AUTOCOMMIT", pool_size=2,
-                           max_overflow=8)
+        return make_engine(
+            self.engine.url.render_as_string(hide_password=False),
+            limits=self.limits,
+            isolation_level="AUTOCOMMIT",
+            pool_size=2,
+            max_overflow=8,
+        )
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

@@ -61,10 +61,14 @@ class DatabaseSettings:
         return DatabaseLimits(
             connect_timeout_seconds=self.connect_timeout_seconds,
             lock_timeout_ms=self.batch_lock_timeout_ms if batch else self.lock_timeout_ms,
-            statement_timeout_ms=(self.batch_statement_timeout_ms if batch
-                                  else self.statement_timeout_ms),
-            idle_in_transaction_timeout_ms=(self.batch_idle_in_transaction_timeout_ms if batch
-                                            else self.idle_in_transaction_timeout_ms),
+            statement_timeout_ms=(
+                self.batch_statement_timeout_ms if batch else self.statement_timeout_ms
+            ),
+            idle_in_transaction_timeout_ms=(
+                self.batch_idle_in_transaction_timeout_ms
+                if batch
+                else self.idle_in_transaction_timeout_ms
+            ),
             keepalives_idle_seconds=self.keepalives_idle_seconds,
             keepalives_interval_seconds=self.keepalives_interval_seconds,
             keepalives_count=self.keepalives_count,
@@ -126,7 +130,7 @@ class Settings:
         url = self.database.url
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
-            rest = url[len(prefix):]
+            rest = url[len(prefix) :]
             if rest and rest != ":memory:":
                 return prefix + str(self.path(rest))
         return url

@@ -26,8 +26,9 @@ def import_(runtime: Runtime, path: Path, skip_bad: bool) -> None:
     """Import meters with their customers from a CSV file (upsert by meter number)."""
     with path.open(newline="", encoding="utf-8-sig") as stream:
         try:
-            raw_rows = list(tqdm(read_rows(stream), desc="reading", unit=" rows", leave=False,
-                                 disable=None))
+            raw_rows = list(
+                tqdm(read_rows(stream), desc="reading", unit=" rows", leave=False, disable=None)
+            )
         except ValueError as exc:
             raise CliError(str(exc)) from None
     with transaction(runtime.sessions) as session:
@@ -35,9 +36,13 @@ def import_(runtime: Runtime, path: Path, skip_bad: bool) -> None:
         for problem in problems:
             click.echo(f"{path.name}: {problem}", err=True)
         if problems and not skip_bad:
-            raise CliError(f"{len(problems)} bad row(s); nothing imported (--skip-bad imports "
-                           "the good rows)")
-        counts = apply_rows(session, tqdm(good, desc="importing", unit=" meters", leave=False,
-                                          disable=None))
-    click.echo(f"{counts.created} created, {counts.updated} updated, {counts.unchanged} unchanged"
-               + (f", {len(problems)} bad row(s) skipped" if problems else ""))
+            raise CliError(
+                f"{len(problems)} bad row(s); nothing imported (--skip-bad imports the good rows)"
+            )
+        counts = apply_rows(
+            session, tqdm(good, desc="importing", unit=" meters", leave=False, disable=None)
+        )
+    click.echo(
+        f"{counts.created} created, {counts.updated} updated, {counts.unchanged} unchanged"
+        + (f", {len(problems)} bad row(s) skipped" if problems else "")
+    )

@@ -42,32 +42,53 @@ def tariff() -> None:
 @tariff.command("add")
 @click.argument("code")
 @click.option("--description", default="")
-@click.option("--from", "effective_from", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="First day (utility's timezone) the prices apply.")
-@click.option("--step", "steps", multiple=True, required=True,
-              help="UPTO_KWH:PRICE per kWh excl. VAT, in order; *:PRICE for the last step.")
-@click.option("--fixed-charge", default="0.00", show_default=True,
-              help="Monthly fixed charge, VAT-inclusive.")
+@click.option(
+    "--from",
+    "effective_from",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day (utility's timezone) the prices apply.",
+)
+@click.option(
+    "--step",
+    "steps",
+    multiple=True,
+    required=True,
+    help="UPTO_KWH:PRICE per kWh excl. VAT, in order; *:PRICE for the last step.",
+)
+@click.option(
+    "--fixed-charge", default="0.00", show_default=True, help="Monthly fixed charge, VAT-inclusive."
+)
 @click.pass_obj
-def add(runtime: Runtime, code: str, description: str, effective_from: datetime,
-        steps: tuple[str, ...], fixed_charge: str) -> None:
+def add(
+    runtime: Runtime,
+    code: str,
+    description: str,
+    effective_from: datetime,
+    steps: tuple[str, ...],
+    fixed_charge: str,
+) -> None:
     """Add tariff CODE, or a new version of it from a date."""
     parsed = tuple(parse_step(s) for s in steps)
     try:
         fixed = parse_cents(fixed_charge)
-        check = pricing.TariffSteps(code, description, tuple(pricing.Step(u, p) for u, p in parsed),
-                                    fixed)
+        check = pricing.TariffSteps(
+            code, description, tuple(pricing.Step(u, p) for u, p in parsed), fixed
+        )
     except (AmountError, pricing.PricingError) as exc:
         raise CliError(str(exc)) from None
     with transaction(runtime.sessions) as session:
-        version = ensure_tariff_version(session, code, description, effective_from.date(),
-                                        parsed, fixed)
+        version = ensure_tariff_version(
+            session, code, description, effective_from.date(), parsed, fixed
+        )
         if tariff_steps(version).steps != check.steps or (
             version.monthly_fixed_charge_cents != fixed
         ):
-            raise CliError(f"{code} already has a different version from "
-                           f"{effective_from.date()}; past receipts were priced with it, so "
-                           "add a version from a later date instead")
+            raise CliError(
+                f"{code} already has a different version from "
+                f"{effective_from.date()}; past receipts were priced with it, so "
+                "add a version from a later date instead"
+            )
     click.echo(f"{code} from {effective_from.date()}: {pricing.describe_tariff(check)}")
 
 
@@ -95,11 +116,15 @@ def show(runtime: Runtime, code: str) -> None:
             raise CliError(f"no tariff {code!r}")
         click.echo(f"{t.code}: {t.description}")
         for v in t.versions:
-            click.echo(f"  from {v.effective_from}: fixed charge "
-                       f"{format_cents(v.monthly_fixed_charge_cents)} a month (incl. VAT)")
+            click.echo(
+                f"  from {v.effective_from}: fixed charge "
+                f"{format_cents(v.monthly_fixed_charge_cents)} a month (incl. VAT)"
+            )
             lower = 0
             for s in v.steps:
                 upper = "" if s.upto_tenths is None else format_tenths(s.upto_tenths)
-                click.echo(f"    {format_tenths(lower)} - {upper or '...'} kWh: "
-                           f"{format_price_e4(s.price_e4)} per kWh excl. VAT")
+                click.echo(
+                    f"    {format_tenths(lower)} - {upper or '...'} kWh: "
+                    f"{format_price_e4(s.price_e4)} per kWh excl. VAT"
+                )
                 lower = s.upto_tenths or lower

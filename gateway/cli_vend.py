@@ -45,8 +45,10 @@ def quote(runtime: Runtime, meter_number: str, amount: str, as_json: bool) -> No
         click.echo(f"  {key:<17}{body[key]:>12}")
     for step in q.steps:
         click.echo(f"  {format_tenths(step.tenths):>8} kWh @ {format_price_e4(step.price_e4)}")
-    click.echo(f"  units {format_tenths(q.units_tenths)} kWh"
-               + (f" + FBE {format_tenths(q.fbe_units_tenths)} kWh" if q.fbe_units_tenths else ""))
+    click.echo(
+        f"  units {format_tenths(q.units_tenths)} kWh"
+        + (f" + FBE {format_tenths(q.fbe_units_tenths)} kWh" if q.fbe_units_tenths else "")
+    )
 
 
 @click.group()

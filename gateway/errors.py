@@ -57,8 +57,11 @@ class GatewayError(Exception):
         """This error for a library's refusal: its message, its (kebab-case) code and its
         figures as `detail`."""
         code = getattr(exc, "code", None)
-        return cls(str(getattr(exc, "message", exc)),
-                   code=code if isinstance(code, str) else None, **_details(exc))
+        return cls(
+            str(getattr(exc, "message", exc)),
+            code=code if isinstance(code, str) else None,
+            **_details(exc),
+        )
 
 
 class SystemError_(GatewayError):
@@ -113,9 +116,12 @@ class VendorCredit(BusinessRuleError):
                 figures.append(f"{name} {money.format_cents(error.detail[key])}")
         if "daily_cap_cents" in error.detail:
             cap = error.detail["daily_cap_cents"]
-            figures.append("no daily cap" if cap is None else
-                           f"daily cap {money.format_cents(cap)}, used today "
-                           f"{money.format_cents(error.detail.get('used_today_cents') or 0)}")
+            figures.append(
+                "no daily cap"
+                if cap is None
+                else f"daily cap {money.format_cents(cap)}, used today "
+                f"{money.format_cents(error.detail.get('used_today_cents') or 0)}"
+            )
         if figures:
             error.message = f"{error.message} ({', '.join(figures)})"
             error.args = (error.message,)
@@ -185,11 +191,11 @@ class UseCaseSupport(XMLVendError):
 
 DATABASE_MESSAGES = {
     "database-busy": "the database was busy (a lock wait timed out); nothing was stored: retry "
-                     "with the same msgID",
+    "with the same msgID",
     "database-timeout": "the database took too long to answer; nothing was stored: retry with "
-                        "the same msgID",
+    "the same msgID",
     "database-unavailable": "the database could not be reached; retry with the same msgID (a "
-                            "request that was completed is answered from its record)",
+    "request that was completed is answered from its record)",
 }
 
 
@@ -205,8 +211,21 @@ def as_database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
 
 
 FAULT_TYPES: tuple[type[GatewayError], ...] = (
-    SystemError_, BusinessRuleError, UnknownMeter, BlockedMeter, MeterCheckDigit, VendorCredit,
-    VendAmount, FBEError, RequestAuthorisation, ClientIDAuthorisation, XMLVendError,
-    DuplicateMsgID, LastResponseError, ReversalError, ConfirmationError, SchemaError,
+    SystemError_,
+    BusinessRuleError,
+    UnknownMeter,
+    BlockedMeter,
+    MeterCheckDigit,
+    VendorCredit,
+    VendAmount,
+    FBEError,
+    RequestAuthorisation,
+    ClientIDAuthorisation,
+    XMLVendError,
+    DuplicateMsgID,
+    LastResponseError,
+    ReversalError,
+    ConfirmationError,
+    SchemaError,
     UseCaseSupport,
 )

@@ -42,8 +42,16 @@ from sts import CheckDigitError, StsError, validate_drn
 
 REQUIRED_COLUMNS = ("meter_number", "sgc", "ti", "krn", "kt", "ea", "tariff")
 OPTIONAL_COLUMNS = (
-    "iin", "tct", "base_date", "status", "account_no", "customer_name", "address",
-    "debt", "recovery_rate_pct", "fbe",
+    "iin",
+    "tct",
+    "base_date",
+    "status",
+    "account_no",
+    "customer_name",
+    "address",
+    "debt",
+    "recovery_rate_pct",
+    "fbe",
 )
 _TRUE = {"yes", "y", "true", "1"}
 _FALSE = {"no", "n", "false", "0", ""}
@@ -232,16 +240,23 @@ def validate_rows(
             continue
         if row.meter_number in first_line:
             problems.append(
-                RowProblem(line, f"meter {row.meter_number} already on line "
-                                 f"{first_line[row.meter_number]}")
+                RowProblem(
+                    line, f"meter {row.meter_number} already on line {first_line[row.meter_number]}"
+                )
             )
             continue
-        customer = (row.customer_name, row.address, row.debt_cents, row.recovery_rate_bp,
-                    row.fbe_registered)
+        customer = (
+            row.customer_name,
+            row.address,
+            row.debt_cents,
+            row.recovery_rate_bp,
+            row.fbe_registered,
+        )
         if row.account_no and accounts.setdefault(row.account_no, customer) != customer:
             problems.append(
-                RowProblem(line, f"account {row.account_no} has other customer details "
-                                 "on an earlier line")
+                RowProblem(
+                    line, f"account {row.account_no} has other customer details on an earlier line"
+                )
             )
             continue
         first_line[row.meter_number] = line
@@ -270,13 +285,26 @@ def apply_rows(session: Session, rows: Iterable[MeterRow]) -> ImportCounts:
                 # it, and a re-import of an old file must not put recovered debt back.
                 customer = Customer(account_no=row.account_no, debt_cents=row.debt_cents)
                 session.add(customer)
-            _assign(customer, name=row.customer_name, address=row.address,
-                    recovery_rate_bp=row.recovery_rate_bp, fbe_registered=row.fbe_registered)
+            _assign(
+                customer,
+                name=row.customer_name,
+                address=row.address,
+                recovery_rate_bp=row.recovery_rate_bp,
+                fbe_registered=row.fbe_registered,
+            )
         meter = session.scalar(select(Meter).where(Meter.meter_number == row.meter_number))
         fields = dict(
-            iin=row.iin, supply_group=groups[row.sgc], ti=row.ti, krn=row.krn, kt=row.kt,
-            ea=row.ea, tct=row.tct, base_date=row.base_date, status=row.status,
-            tariff=tariffs[row.tariff], customer=customer,
+            iin=row.iin,
+            supply_group=groups[row.sgc],
+            ti=row.ti,
+            krn=row.krn,
+            kt=row.kt,
+            ea=row.ea,
+            tct=row.tct,
+            base_date=row.base_date,
+            status=row.status,
+            tariff=tariffs[row.tariff],
+            customer=customer,
         )
         if meter is None:
             session.add(Meter(meter_number=row.meter_number, **fields))

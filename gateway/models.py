@@ -186,9 +186,7 @@ class Meter(Base):
     # The highest TID ever issued to this meter; the next token must carry a greater one.
     last_tid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # A pending key change: the key data the meter must move to with its next vend.
-    pending_sgc_id: Mapped[int | None] = mapped_column(
-        ForeignKey("supply_group.id"), nullable=True
-    )
+    pending_sgc_id: Mapped[int | None] = mapped_column(ForeignKey("supply_group.id"), nullable=True)
     pending_krn: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pending_ti: Mapped[str | None] = mapped_column(String(2), nullable=True)
     pending_kt: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -196,9 +194,7 @@ class Meter(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     supply_group: Mapped[SupplyGroup] = relationship(foreign_keys=[supply_group_id])
-    pending_supply_group: Mapped[SupplyGroup | None] = relationship(
-        foreign_keys=[pending_sgc_id]
-    )
+    pending_supply_group: Mapped[SupplyGroup | None] = relationship(foreign_keys=[pending_sgc_id])
     tariff: Mapped[Tariff] = relationship()
     customer: Mapped[Customer | None] = relationship(back_populates="meters")
 
@@ -214,4 +210,3 @@ class Meter(Base):
                 self.pending_base_date,
             )
         )
-

@@ -51,8 +51,9 @@ def ensure_tariff_version(
     return version
 
 
-def version_in_force_id(tariff_id: ColumnElement[int] | int,
-                        on: ColumnElement[date] | date) -> ScalarSelect[int]:
+def version_in_force_id(
+    tariff_id: ColumnElement[int] | int, on: ColumnElement[date] | date
+) -> ScalarSelect[int]:
     """The rule for which version of a tariff is in force on a day, as one SQL expression: its
     latest version effective on or before that day (a version dated later is not in force
     yet). `tariff_id` and `on` are values or columns of the enclosing statement (the vend
@@ -69,11 +70,15 @@ def version_in_force_id(tariff_id: ColumnElement[int] | int,
 
 def version_in_force(session: Session, tariff_id: int, on: date) -> TariffVersion | None:
     """The tariff's version in force on `on` (`version_in_force_id`), with its steps."""
-    return session.execute(
-        select(TariffVersion)
-        .where(TariffVersion.id == version_in_force_id(tariff_id, on))
-        .options(joinedload(TariffVersion.steps))
-    ).unique().scalar_one_or_none()
+    return (
+        session.execute(
+            select(TariffVersion)
+            .where(TariffVersion.id == version_in_force_id(tariff_id, on))
+            .options(joinedload(TariffVersion.steps))
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
 
 
 def tariff_steps(version: TariffVersion) -> pricing.TariffSteps:

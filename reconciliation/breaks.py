@@ -66,21 +66,29 @@ def _note(row: Any, calendar: Calendar) -> str:
     if category == C.DUPLICATE_IN_REPORT:
         return f"copy {row.occurrence + 1} of this msgID in the report"
     if category == C.OUTSIDE_PERIOD:
-        return (f"vendor dated it {_local(row.v_vended_at, calendar)}, the gateway made it "
-                f"{_local(row.g_created_at, calendar)}")
+        return (
+            f"vendor dated it {_local(row.v_vended_at, calendar)}, the gateway made it "
+            f"{_local(row.g_created_at, calendar)}"
+        )
     if category == C.METER_MISMATCH:
         return f"vendor meter {row.v_meter_number}, gateway meter {row.g_meter_number}"
     if category == C.AMOUNT_MISMATCH:
         diff = row.v_amount_cents - row.g_amount_cents
-        return (f"vendor {format_cents(row.v_amount_cents)}, gateway "
-                f"{format_cents(row.g_amount_cents)} (difference {format_cents(diff)})")
+        return (
+            f"vendor {format_cents(row.v_amount_cents)}, gateway "
+            f"{format_cents(row.g_amount_cents)} (difference {format_cents(diff)})"
+        )
     # STATUS_MISMATCH
     if row.g_status == "SUCCESS" and row.g_reversed_at is not None:
-        return (f"reversed at the gateway after the period ended "
-                f"({_local(row.g_reversed_at, calendar)}); in this period it stands")
+        return (
+            f"reversed at the gateway after the period ended "
+            f"({_local(row.g_reversed_at, calendar)}); in this period it stands"
+        )
     if row.g_status == "REVERSED":
-        return (f"reversed at the gateway ({_local(row.g_reversed_at, calendar)}); the vendor "
-                "reports it as a sale")
+        return (
+            f"reversed at the gateway ({_local(row.g_reversed_at, calendar)}); the vendor "
+            "reports it as a sale"
+        )
     return "the vendor reports a reversal the gateway never made"
 
 
@@ -89,14 +97,21 @@ def _values(row: Any, run: ReconRun, calendar: Calendar) -> dict[str, Any]:
     return {
         "business_date": calendar.business_day(when),
         "line_no": row.line_no,
-        "terminal_id": row.v_terminal_id, "receipt_no": row.v_receipt_no,
-        "meter_number": row.v_meter_number, "vendor_amount_cents": row.v_amount_cents,
-        "vendor_status": row.v_status, "vended_at": row.v_vended_at,
-        "gateway_receipt_no": row.g_receipt_no, "gateway_terminal_id": row.g_terminal_id,
+        "terminal_id": row.v_terminal_id,
+        "receipt_no": row.v_receipt_no,
+        "meter_number": row.v_meter_number,
+        "vendor_amount_cents": row.v_amount_cents,
+        "vendor_status": row.v_status,
+        "vended_at": row.v_vended_at,
+        "gateway_receipt_no": row.g_receipt_no,
+        "gateway_terminal_id": row.g_terminal_id,
         "gateway_meter_number": row.g_meter_number,
-        "gateway_amount_cents": row.g_amount_cents, "gateway_status": row.g_status,
-        "gateway_at": row.g_created_at, "effect_cents": int(row.effect),
-        "note": _note(row, calendar)[:200], "last_run_id": run.id,
+        "gateway_amount_cents": row.g_amount_cents,
+        "gateway_status": row.g_status,
+        "gateway_at": row.g_created_at,
+        "effect_cents": int(row.effect),
+        "note": _note(row, calendar)[:200],
+        "last_run_id": run.id,
     }
 
 
@@ -105,35 +120,53 @@ def _chunks(rows: Iterator[Any]) -> Iterator[list[Any]]:
         yield chunk
 
 
-def record(session: Session, run: ReconRun, window: Window, calendar: Calendar,
-           now: datetime) -> int:
+def record(
+    session: Session, run: ReconRun, window: Window, calendar: Calendar, now: datetime
+) -> int:
     """Record this run's breaks against the period's earlier ones; returns how many it found."""
-    scope = (ReconBreak.vendor_id == run.vendor_id, ReconBreak.period_kind == run.period_kind,
-             ReconBreak.period_label == run.period_label)
+    scope = (
+        ReconBreak.vendor_id == run.vendor_id,
+        ReconBreak.period_kind == run.period_kind,
+        ReconBreak.period_label == run.period_label,
+    )
     found = 0
-    result = session.execute(breaks_query(window).execution_options(stream_results=True,
-                                                                    yield_per=_CHUNK))
+    result = session.execute(
+        breaks_query(window).execution_options(stream_results=True, yield_per=_CHUNK)
+    )
     for chunk in _chunks(iter(result)):
         found += len(chunk)
         known = {
             (category, msg_id, occurrence): (break_id, status)
             for break_id, category, msg_id, occurrence, status in session.execute(
-                select(ReconBreak.id, ReconBreak.category, ReconBreak.msg_id,
-                       ReconBreak.occurrence, ReconBreak.status)
-                .where(*scope, ReconBreak.msg_id.in_({r.msg_id for r in chunk})))
+                select(
+                    ReconBreak.id,
+                    ReconBreak.category,
+                    ReconBreak.msg_id,
+                    ReconBreak.occurrence,
+                    ReconBreak.status,
+                ).where(*scope, ReconBreak.msg_id.in_({r.msg_id for r in chunk}))
+            )
         }
         updates, inserts = [], []
         for row in chunk:
             values = _values(row, run, calendar)
             earlier = known.get((row.category, row.msg_id, row.occurrence))
             if earlier is None:
-                inserts.append({
-                    **values, "vendor_id": run.vendor_id, "client_id": run.client_id,
-                    "period_kind": run.period_kind, "period_label": run.period_label,
-                    "category": row.category, "msg_id": row.msg_id,
-                    "occurrence": row.occurrence, "status": "open", "first_run_id": run.id,
-                    "opened_at": now,
-                })
+                inserts.append(
+                    {
+                        **values,
+                        "vendor_id": run.vendor_id,
+                        "client_id": run.client_id,
+                        "period_kind": run.period_kind,
+                        "period_label": run.period_label,
+                        "category": row.category,
+                        "msg_id": row.msg_id,
+                        "occurrence": row.occurrence,
+                        "status": "open",
+                        "first_run_id": run.id,
+                        "opened_at": now,
+                    }
+                )
                 continue
             break_id, status = earlier
             if status == "cleared":
@@ -151,8 +184,9 @@ def record(session: Session, run: ReconRun, window: Window, calendar: Calendar,
     return found
 
 
-def resolve(session: Session, break_id: int, *, note: str, operator: str,
-            now: datetime) -> ReconBreak:
+def resolve(
+    session: Session, break_id: int, *, note: str, operator: str, now: datetime
+) -> ReconBreak:
     """Close an open break with the operator's explanation. Audited as ``recon.resolve``."""
     for field, value in (("note", note), ("operator", operator)):
         if not value or not value.strip():
@@ -166,9 +200,17 @@ def resolve(session: Session, break_id: int, *, note: str, operator: str,
     found.resolved_at = now
     found.resolved_by = operator.strip()[:100]
     found.resolution_note = note.strip()
-    audit.record(session, operator.strip()[:100], "recon.resolve", f"break {break_id}",
-                 client_id=found.client_id, period=found.period_label,
-                 category=found.category, msg_id=found.msg_id, note=note.strip())
+    audit.record(
+        session,
+        operator.strip()[:100],
+        "recon.resolve",
+        f"break {break_id}",
+        client_id=found.client_id,
+        period=found.period_label,
+        category=found.category,
+        msg_id=found.msg_id,
+        note=note.strip(),
+    )
     session.flush()
     return found
 
@@ -190,17 +232,30 @@ class OpenBreak:
         return age_bucket(self.age_days)
 
 
-def open_breaks(session: Session, as_of: date, *, client_id: str | None = None,
-                vendor_ids: Sequence[int] | None = None) -> list[OpenBreak]:
+def open_breaks(
+    session: Session,
+    as_of: date,
+    *,
+    client_id: str | None = None,
+    vendor_ids: Sequence[int] | None = None,
+) -> list[OpenBreak]:
     """Open breaks, by vendor and oldest first."""
-    query = select(ReconBreak.id, ReconBreak.client_id, ReconBreak.period_label,
-                   ReconBreak.category, ReconBreak.msg_id, ReconBreak.business_date,
-                   ReconBreak.effect_cents, ReconBreak.note).where(ReconBreak.status == "open")
+    query = select(
+        ReconBreak.id,
+        ReconBreak.client_id,
+        ReconBreak.period_label,
+        ReconBreak.category,
+        ReconBreak.msg_id,
+        ReconBreak.business_date,
+        ReconBreak.effect_cents,
+        ReconBreak.note,
+    ).where(ReconBreak.status == "open")
     if client_id is not None:
         query = query.where(ReconBreak.client_id == client_id)
     if vendor_ids is not None:
         query = query.where(ReconBreak.vendor_id.in_(vendor_ids))
     query = query.order_by(ReconBreak.client_id, ReconBreak.business_date, ReconBreak.id)
-    return [OpenBreak(i, client, label, category, msg_id, day, max(0, (as_of - day).days),
-                      effect, note)
-            for i, client, label, category, msg_id, day, effect, note in session.execute(query)]
+    return [
+        OpenBreak(i, client, label, category, msg_id, day, max(0, (as_of - day).days), effect, note)
+        for i, client, label, category, msg_id, day, effect, note in session.execute(query)
+    ]

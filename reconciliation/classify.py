@@ -100,22 +100,30 @@ def totals(session: Session, window: Window) -> tuple[list[CategoryTotal], Headl
     c = classified(window).c
     gateway_in = and_(c.g_tx_id.is_not(None), c.g_in_window)
     rows = session.execute(
-        select(c.category, func.count(),
-               func.coalesce(func.sum(c.v_amount_cents), 0),
-               func.coalesce(func.sum(c.g_amount_cents), 0),
-               func.coalesce(func.sum(c.vendor_counted), 0),
-               func.coalesce(func.sum(c.gateway_counted), 0),
-               func.count(c.g_tx_id).filter(gateway_in),
-               func.count(c.line_no))
-        .group_by(c.category)
+        select(
+            c.category,
+            func.count(),
+            func.coalesce(func.sum(c.v_amount_cents), 0),
+            func.coalesce(func.sum(c.g_amount_cents), 0),
+            func.coalesce(func.sum(c.vendor_counted), 0),
+            func.coalesce(func.sum(c.gateway_counted), 0),
+            func.count(c.g_tx_id).filter(gateway_in),
+            func.count(c.line_no),
+        ).group_by(c.category)
     ).all()
-    categories = sorted((CategoryTotal(cat, int(n), int(v), int(g), int(vc) - int(gc))
-                         for cat, n, v, g, vc, gc, _, _ in rows),
-                        key=lambda t: CATEGORIES.index(t.category))
-    head = Headline(gateway_count=sum(int(r[6]) for r in rows),
-                    gateway_total_cents=sum(int(r[5]) for r in rows),
-                    vendor_count=sum(int(r[7]) for r in rows),
-                    vendor_total_cents=sum(int(r[4]) for r in rows))
+    categories = sorted(
+        (
+            CategoryTotal(cat, int(n), int(v), int(g), int(vc) - int(gc))
+            for cat, n, v, g, vc, gc, _, _ in rows
+        ),
+        key=lambda t: CATEGORIES.index(t.category),
+    )
+    head = Headline(
+        gateway_count=sum(int(r[6]) for r in rows),
+        gateway_total_cents=sum(int(r[5]) for r in rows),
+        vendor_count=sum(int(r[7]) for r in rows),
+        vendor_total_cents=sum(int(r[4]) for r in rows),
+    )
     return categories, head
 
 
@@ -126,8 +134,13 @@ def commission(session: Session, vendor_id: int, window: Window) -> int:
     total = session.execute(
         select(func.coalesce(func.sum(-Posting.amount_cents), 0))
         .select_from(t)
-        .join(Posting, and_(Posting.journal_entry_id == t.journal_entry_id,
-                            Posting.account == COMMISSION_EXPENSE))
+        .join(
+            Posting,
+            and_(
+                Posting.journal_entry_id == t.journal_entry_id,
+                Posting.account == COMMISSION_EXPENSE,
+            ),
+        )
         .where(*credit_vends_in(vendor_id, window), gateway_status(window) == "SUCCESS")
     ).scalar_one()
     return int(total)
@@ -136,7 +149,8 @@ def commission(session: Session, vendor_id: int, window: Window) -> int:
 def breaks_query(window: Window) -> Any:
     """The pairs that are breaks, with category and effect, in a stable order."""
     c = classified(window).c
-    return (select(*c, (c.vendor_counted - c.gateway_counted).label("effect"))
-            .where(c.category != C.MATCHED)
-            .order_by(c.category, c.msg_id, c.occurrence))
-
+    return (
+        select(*c, (c.vendor_counted - c.gateway_counted).label("effect"))
+        .where(c.category != C.MATCHED)
+        .order_by(c.category, c.msg_id, c.occurrence)
+    )

@@ -35,8 +35,6 @@ from reconciliation.report_file import identify
 __all__ = ["recon", "reconcile", "report"]
 
 
-
-
 @contextmanager
 def _refusals() -> Iterator[None]:
     try:
@@ -66,16 +64,32 @@ def reconcile() -> None:
 
 @reconcile.command("file")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--vendor", "client_id", default=None,
-              help="The vendor's clientID (default: from the file name).")
-@click.option("--period", default=None,
-              help="YYYY-MM-DD (daily file) or YYYY-MM (monthly report); default: from the name.")
-@click.option("--replace", is_flag=True,
-              help="Reconcile a period that already was, replacing its run (audited).")
+@click.option(
+    "--vendor",
+    "client_id",
+    default=None,
+    help="The vendor's clientID (default: from the file name).",
+)
+@click.option(
+    "--period",
+    default=None,
+    help="YYYY-MM-DD (daily file) or YYYY-MM (monthly report); default: from the name.",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Reconcile a period that already was, replacing its run (audited).",
+)
 @actor_option
 @click.pass_obj
-def reconcile_file(runtime: Runtime, path: Path, client_id: str | None, period: str | None,
-                   replace: bool, actor: str) -> None:
+def reconcile_file(
+    runtime: Runtime,
+    path: Path,
+    client_id: str | None,
+    period: str | None,
+    replace: bool,
+    actor: str,
+) -> None:
     """Reconcile one vendor report: a daily file <clientID>_<YYYYMMDD>.csv or a monthly report
     <clientID>_<YYYYMM>.csv."""
     calendar = runs.calendar_of(runtime)
@@ -84,14 +98,19 @@ def reconcile_file(runtime: Runtime, path: Path, client_id: str | None, period: 
         outcome = runs.reconcile(runtime, source, actor=actor, replace=replace)
     with runtime.sessions() as session:
         summary_path, breaks_path, text = outputs.write_outputs(
-            session, runtime.settings, calendar, outcome.run_id, _today(calendar))
+            session, runtime.settings, calendar, outcome.run_id, _today(calendar)
+        )
     click.echo(text, nl=False)
     click.echo(f"\nwritten: {summary_path}\n         {breaks_path}")
 
 
 @reconcile.command("nightly")
-@click.option("--date", "day", default=None,
-              help="The business day (YYYY-MM-DD); default: the last one that has ended.")
+@click.option(
+    "--date",
+    "day",
+    default=None,
+    help="The business day (YYYY-MM-DD); default: the last one that has ended.",
+)
 @actor_option
 @click.pass_obj
 def reconcile_nightly(runtime: Runtime, day: str | None, actor: str) -> None:
@@ -103,8 +122,9 @@ def reconcile_nightly(runtime: Runtime, day: str | None, actor: str) -> None:
     for _, error in result.refused:
         click.echo(f"\n{error.message}", err=True)
     if not result.ok:
-        raise CliError(f"{len(result.refused)} file(s) could not be reconciled; they are "
-                       "still in the inbox")
+        raise CliError(
+            f"{len(result.refused)} file(s) could not be reconciled; they are still in the inbox"
+        )
 
 
 # -- recon ----------------------------------------------------------------------------------
@@ -128,16 +148,20 @@ def recon_breaks(runtime: Runtime, client_id: str | None, as_of: str | None) -> 
     if not rows:
         click.echo("no open breaks")
         return
-    click.echo(f"{'break':>7}  {'clientID':13}  {'period':10}  {'category':20}  {'age':>4}  "
-               f"{'bucket':12}  {'effect':>11}  msg_id / note")
+    click.echo(
+        f"{'break':>7}  {'clientID':13}  {'period':10}  {'category':20}  {'age':>4}  "
+        f"{'bucket':12}  {'effect':>11}  msg_id / note"
+    )
     current = None
     for b in rows:
         if b.client_id != current and current is not None:
             click.echo("")
         current = b.client_id
-        click.echo(f"{b.id:>7}  {b.client_id:13}  {b.period_label:10}  {b.category:20}  "
-                   f"{b.age_days:>4}  {b.bucket:12}  {format_cents(b.effect_cents):>11}  "
-                   f"{b.msg_id}: {b.note}")
+        click.echo(
+            f"{b.id:>7}  {b.client_id:13}  {b.period_label:10}  {b.category:20}  "
+            f"{b.age_days:>4}  {b.bucket:12}  {format_cents(b.effect_cents):>11}  "
+            f"{b.msg_id}: {b.note}"
+        )
     click.echo(f"\n{len(rows)} open break(s)")
 
 
@@ -150,8 +174,9 @@ def recon_resolve(runtime: Runtime, break_id: int, note: str, operator: str) -> 
     """Resolve an open break with a note (audited)."""
     with _refusals(), transaction(runtime.sessions) as session:
         found = resolve(session, break_id, note=note, operator=operator, now=utcnow())
-        click.echo(f"break {found.id} ({found.category} {found.msg_id}) resolved by "
-                   f"{found.resolved_by}")
+        click.echo(
+            f"break {found.id} ({found.category} {found.msg_id}) resolved by {found.resolved_by}"
+        )
 
 
 @recon.command("runs")
@@ -171,10 +196,12 @@ def recon_runs(runtime: Runtime, client_id: str | None, show_all: bool) -> None:
         click.echo("no runs")
         return
     for r in found:
-        click.echo(f"{r.id:>6}  {r.client_id}  {r.period_kind:7}  {r.period_label:10}  "
-                   f"{r.status:8}  lines {r.line_count:>8}  gateway "
-                   f"{format_cents(r.gateway_total_cents):>14}  vendor "
-                   f"{format_cents(r.vendor_total_cents):>14}  {r.file_name}")
+        click.echo(
+            f"{r.id:>6}  {r.client_id}  {r.period_kind:7}  {r.period_label:10}  "
+            f"{r.status:8}  lines {r.line_count:>8}  gateway "
+            f"{format_cents(r.gateway_total_cents):>14}  vendor "
+            f"{format_cents(r.vendor_total_cents):>14}  {r.file_name}"
+        )
 
 
 @recon.command("show")
@@ -187,12 +214,17 @@ def recon_show(runtime: Runtime, run_id: int, write: bool) -> None:
     with _refusals(), runtime.sessions() as session:
         if write:
             summary_path, breaks_path, text = outputs.write_outputs(
-                session, runtime.settings, calendar, run_id, _today(calendar))
+                session, runtime.settings, calendar, run_id, _today(calendar)
+            )
             click.echo(text, nl=False)
             click.echo(f"\nwritten: {summary_path}\n         {breaks_path}")
             return
-        click.echo(outputs.render_summary(
-            outputs.run_summary(session, run_id, _today(calendar)), calendar), nl=False)
+        click.echo(
+            outputs.render_summary(
+                outputs.run_summary(session, run_id, _today(calendar)), calendar
+            ),
+            nl=False,
+        )
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -224,16 +256,21 @@ def _write_table(table: operational.Table, out: Path | None) -> None:
             click.echo(f"written: {out} ({len(table.rows)} rows)", err=True)
 
 
-_out_option = click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
-                           default=None, help="Write here instead of to standard output.")
+_out_option = click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write here instead of to standard output.",
+)
 _day_option = click.option("--day", default=None, help="A business day YYYY-MM-DD.")
 _month_option = click.option("--month", default=None, help="A business month YYYY-MM.")
 
 
 @report.command("monthly")
 @click.option("--month", required=True, help="The business month, YYYY-MM.")
-@click.option("--format", "fmt", type=click.Choice(monthly_render.FORMATS), default="csv",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(monthly_render.FORMATS), default="csv", show_default=True
+)
 @_out_option
 @click.pass_obj
 def report_monthly(runtime: Runtime, month: str, fmt: str, out: Path | None) -> None:
@@ -252,8 +289,11 @@ def report_monthly(runtime: Runtime, month: str, fmt: str, out: Path | None) -> 
             monthly_render.write_xlsx(figures, target)
         else:
             u = runtime.settings.utility
-            text = (monthly_render.render_csv(figures) if fmt == "csv"
-                    else monthly_render.render_html(figures, u.name, u.currency))
+            text = (
+                monthly_render.render_csv(figures)
+                if fmt == "csv"
+                else monthly_render.render_html(figures, u.name, u.currency)
+            )
             if out is None:
                 click.echo(text, nl=False)
                 return
@@ -266,18 +306,24 @@ def report_monthly(runtime: Runtime, month: str, fmt: str, out: Path | None) -> 
 @report.command("vending")
 @_day_option
 @_month_option
-@click.option("--by", type=click.Choice(["vendor", "terminal", "operator"]), default="vendor",
-              show_default=True)
+@click.option(
+    "--by",
+    type=click.Choice(["vendor", "terminal", "operator"]),
+    default="vendor",
+    show_default=True,
+)
 @click.option("--per-day", is_flag=True, help="One row per business day of a month.")
 @_out_option
 @click.pass_obj
-def report_vending(runtime: Runtime, day: str | None, month: str | None, by: str,
-                   per_day: bool, out: Path | None) -> None:
+def report_vending(
+    runtime: Runtime, day: str | None, month: str | None, by: str, per_day: bool, out: Path | None
+) -> None:
     """Credit vends per vendor, terminal or operator (counts, amount, kWh, reversed)."""
     period = _period(day, month)
     with runtime.sessions() as session:
-        table = operational.vending(session, period, runs.calendar_of(runtime), by=by,
-                                   per_day=per_day)
+        table = operational.vending(
+            session, period, runs.calendar_of(runtime), by=by, per_day=per_day
+        )
     _write_table(table, out)
 
 
@@ -298,8 +344,7 @@ def report_fbe(runtime: Runtime, day: str | None, month: str | None, out: Path |
 @_month_option
 @_out_option
 @click.pass_obj
-def report_reprints(runtime: Runtime, day: str | None, month: str | None,
-                    out: Path | None) -> None:
+def report_reprints(runtime: Runtime, day: str | None, month: str | None, out: Path | None) -> None:
     """Receipts handed out again by Reprint."""
     with runtime.sessions() as session:
         table = operational.reprints(session, _period(day, month), runs.calendar_of(runtime))
@@ -311,8 +356,9 @@ def report_reprints(runtime: Runtime, day: str | None, month: str | None,
 @_month_option
 @_out_option
 @click.pass_obj
-def report_reversals(runtime: Runtime, day: str | None, month: str | None,
-                     out: Path | None) -> None:
+def report_reversals(
+    runtime: Runtime, day: str | None, month: str | None, out: Path | None
+) -> None:
     """Vends reversed in the period."""
     with runtime.sessions() as session:
         table = operational.reversals(session, _period(day, month), runs.calendar_of(runtime))
@@ -327,14 +373,18 @@ def report_reversals(runtime: Runtime, day: str | None, month: str | None,
 def report_debt(runtime: Runtime, day: str | None, month: str | None, out: Path | None) -> None:
     """Customer arrears recovered from vends."""
     with runtime.sessions() as session:
-        table = operational.debt_collected(session, _period(day, month),
-                                           runs.calendar_of(runtime))
+        table = operational.debt_collected(session, _period(day, month), runs.calendar_of(runtime))
     _write_table(table, out)
 
 
 @report.command("abnormal")
-@click.option("--days", default=60, show_default=True, type=click.IntRange(min=1),
-              help="No purchase in this many days.")
+@click.option(
+    "--days",
+    default=60,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="No purchase in this many days.",
+)
 @click.option("--as-of", default=None, help="Up to the end of this day (default: today).")
 @_out_option
 @click.pass_obj

@@ -92,7 +92,9 @@ class ReportNameError(ReportFileError):
     def __init__(self, *, path: Path) -> None:
         super().__init__(
             f"{path.name}: the name is not <clientID>_<YYYYMMDD>.csv or <clientID>_<YYYYMM>.csv;"
-            " give --vendor and --period", path=path)
+            " give --vendor and --period",
+            path=path,
+        )
         self.name = path.name
 
 
@@ -105,8 +107,10 @@ class MalformedReport(ReportFileError):
         lines = "\n".join(f"  {p}" for p in problems)
         more = problem_count - len(problems)
         tail = f"\n  ... and {more} more" if more > 0 else ""
-        super().__init__(f"{path.name}: refused, {problem_count} problem(s), nothing stored:\n"
-                         f"{lines}{tail}", path=path)
+        super().__init__(
+            f"{path.name}: refused, {problem_count} problem(s), nothing stored:\n{lines}{tail}",
+            path=path,
+        )
         self.problems = tuple(problems)
         self.problem_count = problem_count
 
@@ -123,8 +127,9 @@ class InvalidPeriod(PeriodError):
     code = "invalid-period"
 
     def __init__(self, text: str) -> None:
-        super().__init__(f"{text!r} is not a period (YYYYMMDD, YYYY-MM-DD, YYYYMM or YYYY-MM)",
-                         period=text)
+        super().__init__(
+            f"{text!r} is not a period (YYYYMMDD, YYYY-MM-DD, YYYYMM or YYYY-MM)", period=text
+        )
         self.text = text
 
 
@@ -132,9 +137,11 @@ class PeriodNotOver(PeriodError):
     code = "period-not-over"
 
     def __init__(self, *, period: str, ends_at: datetime) -> None:
-        super().__init__(f"period {period} is not over until {ends_at.isoformat()}; "
-                         "reconciling it now would give a result that still changes",
-                         period=period)
+        super().__init__(
+            f"period {period} is not over until {ends_at.isoformat()}; "
+            "reconciling it now would give a result that still changes",
+            period=period,
+        )
         self.ends_at = ends_at
 
 
@@ -150,8 +157,10 @@ class AlreadyReconciled(ReconciliationError):
     code = "already-reconciled"
 
     def __init__(self, *, client_id: str, period: str, run_id: int) -> None:
-        super().__init__(f"vendor {client_id} period {period} was already reconciled (run "
-                         f"{run_id}); use --replace to reconcile it again (audited)")
+        super().__init__(
+            f"vendor {client_id} period {period} was already reconciled (run "
+            f"{run_id}); use --replace to reconcile it again (audited)"
+        )
         self.client_id = client_id
         self.period = period
         self.run_id = run_id

@@ -51,7 +51,8 @@ __all__ = ["PAIR", "credit_vends_in", "gateway_status", "pair"]
 _metadata = MetaData()
 
 PAIR = Table(
-    "recon_pair", _metadata,
+    "recon_pair",
+    _metadata,
     Column("line_no", BigInteger),  # NULL: a gateway vend no line names
     Column("occurrence", Integer, nullable=False),
     Column("msg_id", String(40), nullable=False),
@@ -78,17 +79,39 @@ PAIR = Table(
 
 _T = VendTransaction
 _R = VendRequest
-_VENDOR_COLUMNS = ("line_no", "occurrence", "msg_id", "v_terminal_id", "v_receipt_no",
-                   "v_meter_number", "v_amount_cents", "v_vended_at", "v_status")
-_GATEWAY_COLUMNS = ("g_tx_id", "g_receipt_no", "g_terminal_id", "g_meter_number",
-                    "g_amount_cents", "g_created_at", "g_status", "g_journal_entry_id",
-                    "g_reversed_at")
+_VENDOR_COLUMNS = (
+    "line_no",
+    "occurrence",
+    "msg_id",
+    "v_terminal_id",
+    "v_receipt_no",
+    "v_meter_number",
+    "v_amount_cents",
+    "v_vended_at",
+    "v_status",
+)
+_GATEWAY_COLUMNS = (
+    "g_tx_id",
+    "g_receipt_no",
+    "g_terminal_id",
+    "g_meter_number",
+    "g_amount_cents",
+    "g_created_at",
+    "g_status",
+    "g_journal_entry_id",
+    "g_reversed_at",
+)
 
 
 def credit_vends_in(vendor_id: int, window: Window, t: Any = _T) -> list[ColumnElement[bool]]:
     """The vendor's sales the gateway made in the window (what its report must list)."""
-    return [t.vendor_id == vendor_id, t.created_at >= window.start,
-            t.created_at < window.end, t.kind == "credit", t.tender_cents > 0]
+    return [
+        t.vendor_id == vendor_id,
+        t.created_at >= window.start,
+        t.created_at < window.end,
+        t.kind == "credit",
+        t.tender_cents > 0,
+    ]
 
 
 def gateway_status(window: Window) -> ColumnElement[str]:
@@ -98,13 +121,31 @@ def gateway_status(window: Window) -> ColumnElement[str]:
 
 def _vendor_side() -> list[Any]:
     s = STAGE.c
-    return [s.line_no, s.occurrence, s.msg_id, s.terminal_id, s.receipt_no, s.meter_number,
-            s.amount_cents, s.vended_at, s.status]
+    return [
+        s.line_no,
+        s.occurrence,
+        s.msg_id,
+        s.terminal_id,
+        s.receipt_no,
+        s.meter_number,
+        s.amount_cents,
+        s.vended_at,
+        s.status,
+    ]
 
 
 def _gateway_side(window: Window) -> list[Any]:
-    return [_T.id, _T.receipt_no, _T.terminal_id, _T.meter_number, _T.tender_cents,
-            _T.created_at, gateway_status(window), _T.journal_entry_id, _T.reversed_at]
+    return [
+        _T.id,
+        _T.receipt_no,
+        _T.terminal_id,
+        _T.meter_number,
+        _T.tender_cents,
+        _T.created_at,
+        gateway_status(window),
+        _T.journal_entry_id,
+        _T.reversed_at,
+    ]
 
 
 def _insert(session: Session, columns: tuple[str, ...], query: Any) -> None:
@@ -120,27 +161,41 @@ def pair(session: Session, *, vendor_id: int, client_id: str, window: Window) ->
     both = (*_VENDOR_COLUMNS, *_GATEWAY_COLUMNS, "g_request")
 
     # A: the period's vends, by msg_id.
-    _insert(session, both, select(*_vendor_side(), *_gateway_side(window), literal("ok"))
-            .join(_T, and_(_T.msg_id == s.msg_id, *in_window))
-            .where(s.occurrence == 0))
+    _insert(
+        session,
+        both,
+        select(*_vendor_side(), *_gateway_side(window), literal("ok"))
+        .join(_T, and_(_T.msg_id == s.msg_id, *in_window))
+        .where(s.occurrence == 0),
+    )
 
     # B: everything else a first copy can be, through the request's unique key.
     seen = aliased(VendTransaction)
     found = exists().where(seen.msg_id == s.msg_id, *credit_vends_in(vendor_id, window, seen))
-    _insert(session, both, select(*_vendor_side(), *_gateway_side(window), _R.outcome)
-            .select_from(STAGE)
-            .outerjoin(_R, and_(_R.client_id == client_id,
-                                _R.msg_date_time == s.msg_date_time,
-                                _R.msg_unique_number == s.msg_unique_number))
-            .outerjoin(_T, and_(_T.request_id == _R.id, _T.kind == "credit",
-                                _T.tender_cents > 0))
-            .where(s.occurrence == 0, ~found))
+    _insert(
+        session,
+        both,
+        select(*_vendor_side(), *_gateway_side(window), _R.outcome)
+        .select_from(STAGE)
+        .outerjoin(
+            _R,
+            and_(
+                _R.client_id == client_id,
+                _R.msg_date_time == s.msg_date_time,
+                _R.msg_unique_number == s.msg_unique_number,
+            ),
+        )
+        .outerjoin(_T, and_(_T.request_id == _R.id, _T.kind == "credit", _T.tender_cents > 0))
+        .where(s.occurrence == 0, ~found),
+    )
 
     # C: repeated copies of a msg_id.
     _insert(session, _VENDOR_COLUMNS, select(*_vendor_side()).where(s.occurrence > 0))
 
     # D: the period's vends no line names.
     named = exists().where(s.msg_id == _T.msg_id)
-    _insert(session, ("occurrence", "msg_id", *_GATEWAY_COLUMNS),
-            select(literal(0), _T.msg_id, *_gateway_side(window))
-            .where(*in_window, ~named))
+    _insert(
+        session,
+        ("occurrence", "msg_id", *_GATEWAY_COLUMNS),
+        select(literal(0), _T.msg_id, *_gateway_side(window)).where(*in_window, ~named),
+    )

@@ -84,13 +84,21 @@ class ReconRun(Base):
     __table_args__ = (
         CheckConstraint(_in("period_kind", PERIOD_KINDS), name="period_kind_known"),
         CheckConstraint(_in("status", RUN_STATUSES), name="status_known"),
-        CheckConstraint("settlement_due_cents = gateway_total_cents - commission_cents",
-                        name="settlement_is_sales_less_commission"),
+        CheckConstraint(
+            "settlement_due_cents = gateway_total_cents - commission_cents",
+            name="settlement_is_sales_less_commission",
+        ),
         CheckConstraint("window_start < window_end", name="window_ordered"),
         # One current run per vendor and period: a re-import must replace it explicitly.
-        Index("uq_recon_run_current", "vendor_id", "period_kind", "period_label", unique=True,
-              postgresql_where=text("status = 'current'"),
-              sqlite_where=text("status = 'current'")),
+        Index(
+            "uq_recon_run_current",
+            "vendor_id",
+            "period_kind",
+            "period_label",
+            unique=True,
+            postgresql_where=text("status = 'current'"),
+            sqlite_where=text("status = 'current'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -104,8 +112,7 @@ class ReconRun(Base):
     file_sha256: Mapped[str] = mapped_column(String(64))
     line_count: Mapped[int] = mapped_column(BigId)
     status: Mapped[str] = mapped_column(String(10), default="current")
-    replaces_run_id: Mapped[int | None] = mapped_column(ForeignKey("recon_run.id"),
-                                                        nullable=True)
+    replaces_run_id: Mapped[int | None] = mapped_column(ForeignKey("recon_run.id"), nullable=True)
     actor: Mapped[str] = mapped_column(String(100))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -143,8 +150,15 @@ class ReconBreak(Base):
 
     __tablename__ = "recon_break"
     __table_args__ = (
-        UniqueConstraint("vendor_id", "period_kind", "period_label", "category", "msg_id",
-                         "occurrence", name="uq_recon_break_identity"),
+        UniqueConstraint(
+            "vendor_id",
+            "period_kind",
+            "period_label",
+            "category",
+            "msg_id",
+            "occurrence",
+            name="uq_recon_break_identity",
+        ),
         CheckConstraint(_in("category", CATEGORIES[1:]), name="category_is_a_break"),
         CheckConstraint(_in("status", BREAK_STATUSES), name="status_known"),
         CheckConstraint(
@@ -190,8 +204,7 @@ class ReconBreak(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    cleared_by_run_id: Mapped[int | None] = mapped_column(ForeignKey("recon_run.id"),
-                                                          nullable=True)
+    cleared_by_run_id: Mapped[int | None] = mapped_column(ForeignKey("recon_run.id"), nullable=True)
 
 
 class ReconMissingReport(Base):
@@ -199,8 +212,9 @@ class ReconMissingReport(Base):
 
     __tablename__ = "recon_missing_report"
     __table_args__ = (
-        UniqueConstraint("vendor_id", "period_kind", "period_label",
-                         name="uq_recon_missing_report_period"),
+        UniqueConstraint(
+            "vendor_id", "period_kind", "period_label", name="uq_recon_missing_report_period"
+        ),
         CheckConstraint(_in("period_kind", PERIOD_KINDS), name="period_kind_known"),
     )
 
@@ -211,5 +225,4 @@ class ReconMissingReport(Base):
     period_label: Mapped[str] = mapped_column(String(10))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when the report arrives later and is reconciled.
-    received_run_id: Mapped[int | None] = mapped_column(ForeignKey("recon_run.id"),
-                                                        nullable=True)
+    received_run_id: Mapped[int | None] = mapped_column(ForeignKey("recon_run.id"), nullable=True)

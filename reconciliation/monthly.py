@@ -41,8 +41,12 @@ from vendor_accounts.models import JournalEntry, Posting, Vendor
 
 __all__ = ["MonthlyReport", "VendorMonth", "monthly_report"]
 
-REVENUE = (ledger.ENERGY_REVENUE, ledger.FIXED_CHARGE_REVENUE, ledger.VAT_PAYABLE,
-           ledger.DEBT_RECOVERED)
+REVENUE = (
+    ledger.ENERGY_REVENUE,
+    ledger.FIXED_CHARGE_REVENUE,
+    ledger.VAT_PAYABLE,
+    ledger.DEBT_RECOVERED,
+)
 E, P, T = JournalEntry, Posting, VendTransaction
 
 
@@ -105,8 +109,10 @@ def _day_index(column: Any, calendar: Calendar, days: list[date]) -> Any:
 def _ledger_sums(session: Session, window: Window) -> dict[tuple[int, str, str], int]:
     rows = session.execute(
         select(E.vendor_id, E.kind, P.account, func.sum(P.amount_cents))
-        .join(P, P.journal_entry_id == E.id).where(_in(E.at, window))
-        .group_by(E.vendor_id, E.kind, P.account))
+        .join(P, P.journal_entry_id == E.id)
+        .where(_in(E.at, window))
+        .group_by(E.vendor_id, E.kind, P.account)
+    )
     return {(v, kind, account): int(total) for v, kind, account, total in rows}
 
 
@@ -115,48 +121,72 @@ def _floats(session: Session, window: Window) -> dict[int, tuple[int, int]]:
     rows = session.execute(
         select(E.vendor_id, opening, func.sum(P.amount_cents))
         .join(P, P.journal_entry_id == E.id)
-        .where(P.account == ledger.FLOAT, E.at < window.end).group_by(E.vendor_id))
+        .where(P.account == ledger.FLOAT, E.at < window.end)
+        .group_by(E.vendor_id)
+    )
     return {v: (int(o), int(c)) for v, o, c in rows}
 
 
 def _counts(session: Session, window: Window) -> dict[tuple[int, str], int]:
-    rows = session.execute(select(E.vendor_id, E.kind, func.count())
-                           .where(_in(E.at, window)).group_by(E.vendor_id, E.kind))
+    rows = session.execute(
+        select(E.vendor_id, E.kind, func.count())
+        .where(_in(E.at, window))
+        .group_by(E.vendor_id, E.kind)
+    )
     return {(v, kind): int(n) for v, kind, n in rows}
 
 
 def _kwh(session: Session, window: Window) -> dict[int, int]:
-    sold = dict(session.execute(
-        select(T.vendor_id, func.sum(T.units_tenths)).join(E, E.id == T.journal_entry_id)
-        .where(E.kind == "vend", _in(E.at, window)).group_by(T.vendor_id)).all())
+    sold = dict(
+        session.execute(
+            select(T.vendor_id, func.sum(T.units_tenths))
+            .join(E, E.id == T.journal_entry_id)
+            .where(E.kind == "vend", _in(E.at, window))
+            .group_by(T.vendor_id)
+        ).all()
+    )
     reversal = aliased(JournalEntry)
-    back = dict(session.execute(
-        select(T.vendor_id, func.sum(T.units_tenths))
-        .join(reversal, reversal.reversal_of_id == T.journal_entry_id)
-        .where(_in(reversal.at, window)).group_by(T.vendor_id)).all())
+    back = dict(
+        session.execute(
+            select(T.vendor_id, func.sum(T.units_tenths))
+            .join(reversal, reversal.reversal_of_id == T.journal_entry_id)
+            .where(_in(reversal.at, window))
+            .group_by(T.vendor_id)
+        ).all()
+    )
     return {v: int(sold.get(v, 0)) - int(back.get(v, 0)) for v in set(sold) | set(back)}
 
 
 def _fbe(session: Session, window: Window) -> dict[int, int]:
     reversed_by_end = and_(T.status == "reversed", T.reversed_at < window.end)
-    return {v: int(n) for v, n in session.execute(
-        select(T.vendor_id, func.sum(T.fbe_units_tenths))
-        .where(_in(T.created_at, window), T.fbe_units_tenths > 0, ~reversed_by_end)
-        .group_by(T.vendor_id))}
+    return {
+        v: int(n)
+        for v, n in session.execute(
+            select(T.vendor_id, func.sum(T.fbe_units_tenths))
+            .where(_in(T.created_at, window), T.fbe_units_tenths > 0, ~reversed_by_end)
+            .group_by(T.vendor_id)
+        )
+    }
 
 
-def _daily(session: Session, window: Window, calendar: Calendar, days: list[date]
-           ) -> dict[int, list[int]]:
-    inner = (select(E.vendor_id.label("vendor_id"),
-                    _day_index(E.at, calendar, days).label("day"),
-                    P.amount_cents.label("amount"))
-             .join(P, P.journal_entry_id == E.id)
-             .where(E.kind == "vend", _in(E.at, window), P.account.in_(REVENUE))
-             .subquery())
+def _daily(
+    session: Session, window: Window, calendar: Calendar, days: list[date]
+) -> dict[int, list[int]]:
+    inner = (
+        select(
+            E.vendor_id.label("vendor_id"),
+            _day_index(E.at, calendar, days).label("day"),
+            P.amount_cents.label("amount"),
+        )
+        .join(P, P.journal_entry_id == E.id)
+        .where(E.kind == "vend", _in(E.at, window), P.account.in_(REVENUE))
+        .subquery()
+    )
     out: dict[int, list[int]] = defaultdict(lambda: [0] * len(days))
     for vendor_id, day, total in session.execute(
-        select(inner.c.vendor_id, inner.c.day, func.sum(inner.c.amount))
-        .group_by(inner.c.vendor_id, inner.c.day)
+        select(inner.c.vendor_id, inner.c.day, func.sum(inner.c.amount)).group_by(
+            inner.c.vendor_id, inner.c.day
+        )
     ):
         if 0 <= day < len(days):
             out[vendor_id][day] += int(total)
@@ -167,21 +197,37 @@ def _reconciliation(session: Session, period: Period) -> tuple[dict[int, str], d
     status = {}
     for run_id, vendor_id in session.execute(
         select(ReconRun.id, ReconRun.vendor_id).where(
-            ReconRun.period_kind == MONTHLY, ReconRun.period_label == period.label,
-            ReconRun.status == "current")
+            ReconRun.period_kind == MONTHLY,
+            ReconRun.period_label == period.label,
+            ReconRun.status == "current",
+        )
     ):
-        open_ = session.scalar(select(func.count()).select_from(ReconBreak).where(
-            ReconBreak.last_run_id == run_id, ReconBreak.status == "open")) or 0
+        open_ = (
+            session.scalar(
+                select(func.count())
+                .select_from(ReconBreak)
+                .where(ReconBreak.last_run_id == run_id, ReconBreak.status == "open")
+            )
+            or 0
+        )
         status[vendor_id] = f"reconciled (run {run_id}, {open_} open breaks)"
-    open_breaks = dict(session.execute(
-        select(ReconBreak.vendor_id, func.count()).where(
-            ReconBreak.status == "open", ReconBreak.business_date >= period.first,
-            ReconBreak.business_date <= period.last).group_by(ReconBreak.vendor_id)).all())
+    open_breaks = dict(
+        session.execute(
+            select(ReconBreak.vendor_id, func.count())
+            .where(
+                ReconBreak.status == "open",
+                ReconBreak.business_date >= period.first,
+                ReconBreak.business_date <= period.last,
+            )
+            .group_by(ReconBreak.vendor_id)
+        ).all()
+    )
     return status, {v: int(n) for v, n in open_breaks.items()}
 
 
-def monthly_report(session: Session, period: Period, calendar: Calendar, as_of: date
-                   ) -> MonthlyReport:
+def monthly_report(
+    session: Session, period: Period, calendar: Calendar, as_of: date
+) -> MonthlyReport:
     """The month's figures; ``as_of`` (a business day) is what break ages count to."""
     window = calendar.window(period)
     days = period.days()
@@ -199,38 +245,60 @@ def monthly_report(session: Session, period: Period, calendar: Calendar, as_of: 
     both = ("vend", "reversal")
     vendors = []
     for vendor_id, client_id, name in session.execute(
-            select(Vendor.id, Vendor.client_id, Vendor.name).order_by(Vendor.client_id)):
+        select(Vendor.id, Vendor.client_id, Vendor.name).order_by(Vendor.client_id)
+    ):
         sales = s(vendor_id, ("vend",), REVENUE)
         reversals = -s(vendor_id, ("reversal",), REVENUE)
         commission = -s(vendor_id, both, (ledger.COMMISSION_EXPENSE,))
         opening, closing = floats.get(vendor_id, (0, 0))
-        vendors.append(VendorMonth(
-            client_id=client_id, name=name, opening_float_cents=opening,
-            deposits_cents=s(vendor_id, ("deposit",), (ledger.FLOAT,)),
-            adjustments_cents=s(vendor_id, ("adjustment",), (ledger.FLOAT,)),
-            sales_count=counts.get((vendor_id, "vend"), 0), sales_cents=sales,
-            reversals_count=counts.get((vendor_id, "reversal"), 0),
-            reversals_cents=reversals, net_sales_cents=sales - reversals,
-            kwh_tenths=kwh.get(vendor_id, 0),
-            energy_cents=s(vendor_id, both, (ledger.ENERGY_REVENUE,)),
-            fixed_charge_cents=s(vendor_id, both, (ledger.FIXED_CHARGE_REVENUE,)),
-            vat_cents=s(vendor_id, both, (ledger.VAT_PAYABLE,)),
-            debt_recovered_cents=s(vendor_id, both, (ledger.DEBT_RECOVERED,)),
-            commission_cents=commission, settlement_due_cents=sales - reversals - commission,
-            fbe_kwh_tenths=fbe.get(vendor_id, 0), closing_float_cents=closing,
-            monthly_report=recon.get(vendor_id, "not received"),
-            open_breaks=open_breaks.get(vendor_id, 0),
-        ))
+        vendors.append(
+            VendorMonth(
+                client_id=client_id,
+                name=name,
+                opening_float_cents=opening,
+                deposits_cents=s(vendor_id, ("deposit",), (ledger.FLOAT,)),
+                adjustments_cents=s(vendor_id, ("adjustment",), (ledger.FLOAT,)),
+                sales_count=counts.get((vendor_id, "vend"), 0),
+                sales_cents=sales,
+                reversals_count=counts.get((vendor_id, "reversal"), 0),
+                reversals_cents=reversals,
+                net_sales_cents=sales - reversals,
+                kwh_tenths=kwh.get(vendor_id, 0),
+                energy_cents=s(vendor_id, both, (ledger.ENERGY_REVENUE,)),
+                fixed_charge_cents=s(vendor_id, both, (ledger.FIXED_CHARGE_REVENUE,)),
+                vat_cents=s(vendor_id, both, (ledger.VAT_PAYABLE,)),
+                debt_recovered_cents=s(vendor_id, both, (ledger.DEBT_RECOVERED,)),
+                commission_cents=commission,
+                settlement_due_cents=sales - reversals - commission,
+                fbe_kwh_tenths=fbe.get(vendor_id, 0),
+                closing_float_cents=closing,
+                monthly_report=recon.get(vendor_id, "not received"),
+                open_breaks=open_breaks.get(vendor_id, 0),
+            )
+        )
     totals = VendorMonth(client_id="TOTAL", name="all vendors", monthly_report="")
     for v in vendors:
         totals = totals.plus(v)
-    by_client = {client_id: tuple(daily.get(vendor_id, [0] * len(days)))
-                 for vendor_id, client_id in session.execute(
-                     select(Vendor.id, Vendor.client_id).order_by(Vendor.client_id))}
+    by_client = {
+        client_id: tuple(daily.get(vendor_id, [0] * len(days)))
+        for vendor_id, client_id in session.execute(
+            select(Vendor.id, Vendor.client_id).order_by(Vendor.client_id)
+        )
+    }
     ledger_view: dict[tuple[str, str], int] = defaultdict(int)
     for (_, kind, account), total in sums.items():
         ledger_view[(kind, account)] += total
-    month_breaks = tuple(b for b in open_breaks_of(session, as_of)
-                         if period.first <= b.business_date <= period.last)
-    return MonthlyReport(period, window, calendar.zone.key, tuple(vendors), totals,
-                         tuple(days), by_client, dict(ledger_view), month_breaks)
+    month_breaks = tuple(
+        b for b in open_breaks_of(session, as_of) if period.first <= b.business_date <= period.last
+    )
+    return MonthlyReport(
+        period,
+        window,
+        calendar.zone.key,
+        tuple(vendors),
+        totals,
+        tuple(days),
+        by_client,
+        dict(ledger_view),
+        month_breaks,
+    )

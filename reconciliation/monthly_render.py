@@ -53,7 +53,10 @@ VENDOR_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("open_breaks", "open_breaks", COUNT),
 )
 _TEXT_FORMAT: dict[str, Callable[[Any], str]] = {
-    MONEY: format_cents, KWH: format_tenths, COUNT: str, TEXT: str,
+    MONEY: format_cents,
+    KWH: format_tenths,
+    COUNT: str,
+    TEXT: str,
 }
 
 
@@ -66,8 +69,9 @@ def render_csv(report: MonthlyReport) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([heading for heading, _, _ in VENDOR_COLUMNS])
     for row in _rows(report):
-        writer.writerow([_TEXT_FORMAT[kind](getattr(row, attr))
-                         for _, attr, kind in VENDOR_COLUMNS])
+        writer.writerow(
+            [_TEXT_FORMAT[kind](getattr(row, attr)) for _, attr, kind in VENDOR_COLUMNS]
+        )
     return out.getvalue()
 
 
@@ -113,11 +117,33 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
         ledger_sheet.cell(ledger_sheet.max_row, 3).number_format = _NUMBER_FORMAT[MONEY]
 
     breaks_sheet = book.create_sheet(SHEETS[3])
-    breaks_sheet.append(["break_id", "client_id", "period", "category", "msg_id",
-                         "business_date", "age_days", "effect", "note"])
+    breaks_sheet.append(
+        [
+            "break_id",
+            "client_id",
+            "period",
+            "category",
+            "msg_id",
+            "business_date",
+            "age_days",
+            "effect",
+            "note",
+        ]
+    )
     for b in report.breaks:
-        breaks_sheet.append([b.id, b.client_id, b.period_label, b.category, b.msg_id,
-                             b.business_date, b.age_days, _cell(MONEY, b.effect_cents), b.note])
+        breaks_sheet.append(
+            [
+                b.id,
+                b.client_id,
+                b.period_label,
+                b.category,
+                b.msg_id,
+                b.business_date,
+                b.age_days,
+                _cell(MONEY, b.effect_cents),
+                b.note,
+            ]
+        )
     book.save(path)
 
 
@@ -130,13 +156,16 @@ tr.total td { font-weight: bold; background: #f3f3f3; }
 """
 
 
-def _table(headings: list[str], rows: list[list[tuple[str, bool]]], total_last: bool = False
-           ) -> str:
+def _table(
+    headings: list[str], rows: list[list[tuple[str, bool]]], total_last: bool = False
+) -> str:
     out = ["<table>", "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in headings) + "</tr>"]
     for i, row in enumerate(rows):
         cls = ' class="total"' if total_last and i == len(rows) - 1 else ""
-        cells = "".join(f'<td class="n">{escape(v)}</td>' if numeric else f"<td>{escape(v)}</td>"
-                        for v, numeric in row)
+        cells = "".join(
+            f'<td class="n">{escape(v)}</td>' if numeric else f"<td>{escape(v)}</td>"
+            for v, numeric in row
+        )
         out.append(f"<tr{cls}>{cells}</tr>")
     out.append("</table>")
     return "\n".join(out)
@@ -144,36 +173,72 @@ def _table(headings: list[str], rows: list[list[tuple[str, bool]]], total_last: 
 
 def render_html(report: MonthlyReport, utility_name: str, currency: str) -> str:
     label = report.period.label
-    vendor_rows = [[(_TEXT_FORMAT[kind](getattr(row, attr)), kind != TEXT)
-                    for _, attr, kind in VENDOR_COLUMNS] for row in _rows(report)]
-    chart = line_chart(f"Daily sales per vendor, {label} ({currency})",
-                       [f"{d.day:02d}" for d in report.days],
-                       {c: list(v) for c, v in report.daily_sales.items()}, format_cents)
-    ledger_rows = [[(kind, False), (account, False), (format_cents(total), True)]
-                   for (kind, account), total in sorted(report.ledger.items())]
-    break_rows = [[(str(b.id), True), (b.client_id, False), (b.period_label, False),
-                   (b.category, False), (b.msg_id, False), (b.business_date.isoformat(), False),
-                   (str(b.age_days), True), (format_cents(b.effect_cents), True),
-                   (b.note, False)] for b in report.breaks]
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{escape(utility_name)}: vending report {escape(label)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{escape(utility_name)}: monthly vending report {escape(label)}</h1>",
-        f"<p>Business month {escape(label)} in {escape(report.timezone)}: "
-        f"{escape(report.window.start.isoformat())} to {escape(report.window.end.isoformat())}"
-        f" (UTC). Amounts in {escape(currency)}; every figure is a sum of ledger postings."
-        "</p>",
-        "<h2>Vendors</h2>",
-        _table([h for h, _, _ in VENDOR_COLUMNS], vendor_rows, total_last=True),
-        "<h2>Daily sales</h2>",
-        chart,
-        "<h2>Ledger</h2>",
-        _table(["entry kind", "account", "postings sum"], ledger_rows),
-        "<h2>Open breaks</h2>",
-        _table(["break", "client_id", "period", "category", "msg_id", "business date",
-                "age (days)", "effect", "note"], break_rows) if break_rows
-        else "<p>No open breaks for this month.</p>",
-        "</body></html>",
-    ]) + "\n"
+    vendor_rows = [
+        [(_TEXT_FORMAT[kind](getattr(row, attr)), kind != TEXT) for _, attr, kind in VENDOR_COLUMNS]
+        for row in _rows(report)
+    ]
+    chart = line_chart(
+        f"Daily sales per vendor, {label} ({currency})",
+        [f"{d.day:02d}" for d in report.days],
+        {c: list(v) for c, v in report.daily_sales.items()},
+        format_cents,
+    )
+    ledger_rows = [
+        [(kind, False), (account, False), (format_cents(total), True)]
+        for (kind, account), total in sorted(report.ledger.items())
+    ]
+    break_rows = [
+        [
+            (str(b.id), True),
+            (b.client_id, False),
+            (b.period_label, False),
+            (b.category, False),
+            (b.msg_id, False),
+            (b.business_date.isoformat(), False),
+            (str(b.age_days), True),
+            (format_cents(b.effect_cents), True),
+            (b.note, False),
+        ]
+        for b in report.breaks
+    ]
+    return (
+        "\n".join(
+            [
+                "<!DOCTYPE html>",
+                '<html lang="en"><head><meta charset="utf-8">',
+                f"<title>{escape(utility_name)}: vending report {escape(label)}</title>",
+                f"<style>{_CSS}</style></head><body>",
+                f"<h1>{escape(utility_name)}: monthly vending report {escape(label)}</h1>",
+                f"<p>Business month {escape(label)} in {escape(report.timezone)}: "
+                f"{escape(report.window.start.isoformat())} to "
+                f"{escape(report.window.end.isoformat())}"
+                f" (UTC). Amounts in {escape(currency)}; every figure is a sum of ledger postings."
+                "</p>",
+                "<h2>Vendors</h2>",
+                _table([h for h, _, _ in VENDOR_COLUMNS], vendor_rows, total_last=True),
+                "<h2>Daily sales</h2>",
+                chart,
+                "<h2>Ledger</h2>",
+                _table(["entry kind", "account", "postings sum"], ledger_rows),
+                "<h2>Open breaks</h2>",
+                _table(
+                    [
+                        "break",
+                        "client_id",
+                        "period",
+                        "category",
+                        "msg_id",
+                        "business date",
+                        "age (days)",
+                        "effect",
+                        "note",
+                    ],
+                    break_rows,
+                )
+                if break_rows
+                else "<p>No open breaks for this month.</p>",
+                "</body></html>",
+            ]
+        )
+        + "\n"
+    )

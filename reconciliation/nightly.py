@@ -49,8 +49,11 @@ class Folders:
         if not self.inbox.is_dir():
             return []
         suffix = f"_{period.compact}.csv"
-        return sorted(p for p in self.inbox.iterdir() if p.name.lower().endswith(suffix)
-                      and not p.name.startswith("."))
+        return sorted(
+            p
+            for p in self.inbox.iterdir()
+            if p.name.lower().endswith(suffix) and not p.name.startswith(".")
+        )
 
 
 @dataclass
@@ -74,34 +77,48 @@ def _archive(path: Path, folder: Path, run_id: int) -> Path:
     return Path(shutil.move(str(path), target))
 
 
-def _record_missing(session: Session, period: Period, sent: set[str], now: datetime
-                    ) -> list[str]:
+def _record_missing(session: Session, period: Period, sent: set[str], now: datetime) -> list[str]:
     """Active vendors with neither a file tonight nor a reconciled run of the day."""
     reconciled = select(ReconRun.vendor_id).where(
-        ReconRun.period_kind == DAILY, ReconRun.period_label == period.label,
-        ReconRun.status == "current")
+        ReconRun.period_kind == DAILY,
+        ReconRun.period_label == period.label,
+        ReconRun.status == "current",
+    )
     already = select(ReconMissingReport.vendor_id).where(
-        ReconMissingReport.period_kind == DAILY,
-        ReconMissingReport.period_label == period.label)
+        ReconMissingReport.period_kind == DAILY, ReconMissingReport.period_label == period.label
+    )
     recorded = set(session.scalars(already))
     missing = []
     for vendor_id, client_id in session.execute(
-        select(Vendor.id, Vendor.client_id).where(
-            Vendor.status == "active", Vendor.id.not_in(reconciled)).order_by(Vendor.client_id)
+        select(Vendor.id, Vendor.client_id)
+        .where(Vendor.status == "active", Vendor.id.not_in(reconciled))
+        .order_by(Vendor.client_id)
     ):
         if client_id in sent:
             continue
         missing.append(client_id)
         if vendor_id not in recorded:
-            session.add(ReconMissingReport(vendor_id=vendor_id, client_id=client_id,
-                                           period_kind=DAILY, period_label=period.label,
-                                           recorded_at=now))
+            session.add(
+                ReconMissingReport(
+                    vendor_id=vendor_id,
+                    client_id=client_id,
+                    period_kind=DAILY,
+                    period_label=period.label,
+                    recorded_at=now,
+                )
+            )
     return missing
 
 
-def run_nightly(runtime: Runtime, day: date, *, actor: str, now: datetime | None = None,
-                folders: Folders | None = None, progress: bool | None = None
-                ) -> NightlyResult:
+def run_nightly(
+    runtime: Runtime,
+    day: date,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    folders: Folders | None = None,
+    progress: bool | None = None,
+) -> NightlyResult:
     now = now or utcnow()
     folders = folders or Folders.from_settings(runtime.settings)
     calendar = runs.calendar_of(runtime)
@@ -116,13 +133,19 @@ def run_nightly(runtime: Runtime, day: date, *, actor: str, now: datetime | None
         except ReconciliationError as exc:
             result.refused.append((path, exc))
             folders.outbox.mkdir(parents=True, exist_ok=True)
-            (folders.outbox / f"{path.name}.rejected.txt").write_text(exc.message + "\n",
-                                                                       encoding="utf-8")
+            (folders.outbox / f"{path.name}.rejected.txt").write_text(
+                exc.message + "\n", encoding="utf-8"
+            )
             continue
         with runtime.sessions() as session:
             summary_path, breaks_path, _ = outputs.write_outputs(
-                session, runtime.settings, calendar, outcome.run_id, calendar.business_day(now),
-                progress)
+                session,
+                runtime.settings,
+                calendar,
+                outcome.run_id,
+                calendar.business_day(now),
+                progress,
+            )
         _archive(path, folders.archive / period.compact, outcome.run_id)
         result.reconciled.append((path, outcome, summary_path, breaks_path))
     with transaction(runtime.sessions) as session:
@@ -134,8 +157,10 @@ def run_nightly(runtime: Runtime, day: date, *, actor: str, now: datetime | None
 def render(result: NightlyResult) -> str:
     lines = [f"Nightly reconciliation of business day {result.day.isoformat()}", ""]
     for path, outcome, summary_path, _ in result.reconciled:
-        lines.append(f"reconciled  {path.name}: run {outcome.run_id}, {outcome.line_count} "
-                     f"lines, {outcome.break_count} breaks -> {summary_path.name}")
+        lines.append(
+            f"reconciled  {path.name}: run {outcome.run_id}, {outcome.line_count} "
+            f"lines, {outcome.break_count} breaks -> {summary_path.name}"
+        )
     for path, error in result.refused:
         first = error.message.splitlines()[0]
         lines.append(f"REFUSED     {path.name}: {first}")
@@ -143,8 +168,11 @@ def render(result: NightlyResult) -> str:
         lines.append(f"missing     no file from active vendor {client_id}")
     if len(lines) == 2:
         lines.append("no vendor files and no active vendors")
-    lines += ["", f"{len(result.reconciled)} reconciled, {len(result.refused)} refused, "
-              f"{len(result.missing)} missing"]
+    lines += [
+        "",
+        f"{len(result.reconciled)} reconciled, {len(result.refused)} refused, "
+        f"{len(result.missing)} missing",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -98,8 +98,11 @@ class Calendar:
         try:
             parsed = time.fromisoformat(cutoff)
         except ValueError:
-            raise InvalidInput(f"the cut-off {cutoff!r} is not a local time HH:MM",
-                               field="reconciliation.cutoff", value=cutoff) from None
+            raise InvalidInput(
+                f"the cut-off {cutoff!r} is not a local time HH:MM",
+                field="reconciliation.cutoff",
+                value=cutoff,
+            ) from None
         return cls(ZoneInfo(timezone), parsed.replace(tzinfo=None))
 
     def day_end(self, day: date) -> datetime:

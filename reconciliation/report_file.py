@@ -39,8 +39,16 @@ __all__ = [
     "parse_line",
 ]
 
-COLUMNS = ("client_id", "terminal_id", "msg_id", "receipt_no", "meter_number", "amount",
-           "vended_at", "status")
+COLUMNS = (
+    "client_id",
+    "terminal_id",
+    "msg_id",
+    "receipt_no",
+    "meter_number",
+    "amount",
+    "vended_at",
+    "status",
+)
 HEADER = ",".join(COLUMNS)
 STATUSES = ("SUCCESS", "REVERSED")
 # Every bad line is counted; the first MAX_PROBLEMS are kept with their reasons, so a file that
@@ -65,8 +73,7 @@ class ReportSource:
     period: Period
 
 
-def identify(path: Path, client_id: str | None = None, period: str | None = None
-             ) -> ReportSource:
+def identify(path: Path, client_id: str | None = None, period: str | None = None) -> ReportSource:
     """Vendor and period from ``<clientID>_<YYYYMMDD|YYYYMM>.csv``; options override the name."""
     match = _NAME.fullmatch(path.name)
     if (client_id is None or period is None) and match is None:
@@ -112,8 +119,12 @@ def _valid_date(yyyymmdd: str) -> bool:
 
 def _valid_stamp(stamp: str) -> bool:
     """A 14-digit yyyyMMddHHmmss wall time (only its validity matters here)."""
-    return (_valid_date(stamp[:8]) and int(stamp[8:10]) < 24 and int(stamp[10:12]) < 60
-            and int(stamp[12:14]) < 60)
+    return (
+        _valid_date(stamp[:8])
+        and int(stamp[8:10]) < 24
+        and int(stamp[10:12]) < 60
+        and int(stamp[12:14]) < 60
+    )
 
 
 def _msg_parts(value: str) -> tuple[str, int] | None:
@@ -126,9 +137,10 @@ def _msg_parts(value: str) -> tuple[str, int] | None:
 # A well-formed line in one match; anything else takes the field-by-field path that says why.
 _FAST = re.compile(
     r'(\d{13}),([^,"\x00-\x1f\x7f]{1,40}),((\d{14})([1-9]\d{0,17})),([0-9A-Za-z-]{0,20}),'
-    r'(\d{11}|\d{13}),(\d{1,12})\.(\d{2}),'
-    r'(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})),'
-    r'(SUCCESS|REVERSED)')
+    r"(\d{11}|\d{13}),(\d{1,12})\.(\d{2}),"
+    r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})),"
+    r"(SUCCESS|REVERSED)"
+)
 
 
 def fast_line(line_no: int, text: str, client_id: str) -> ReportLine | None:
@@ -147,12 +159,14 @@ def fast_line(line_no: int, text: str, client_id: str) -> ReportLine | None:
     if when.tzinfo is None:
         return None
     # The text is RFC 3339 (the pattern says so), which COPY reads as it is: no reformatting.
-    return ReportLine(line_no, client_id, terminal, m[3], m[4], int(m[5]), m[6], m[7], cents,
-                      when, m[10], m[11])
+    return ReportLine(
+        line_no, client_id, terminal, m[3], m[4], int(m[5]), m[6], m[7], cents, when, m[10], m[11]
+    )
 
 
-def parse_line(line_no: int, fields: list[str], client_id: str
-               ) -> tuple[ReportLine | None, list[LineProblem]]:
+def parse_line(
+    line_no: int, fields: list[str], client_id: str
+) -> tuple[ReportLine | None, list[LineProblem]]:
     """One data line: the normalised line, or None and every problem found in it."""
     problems: list[LineProblem] = []
 
@@ -171,8 +185,11 @@ def parse_line(line_no: int, fields: list[str], client_id: str
         bad("terminal_id", f"{terminal!r} is not 1-40 printable characters")
     parts = _msg_parts(msg_id)
     if parts is None:
-        bad("msg_id", f"{msg_id!r} is not a 14-digit dateTime followed by a uniqueNumber "
-                      "(plain decimal, no leading zero)")
+        bad(
+            "msg_id",
+            f"{msg_id!r} is not a 14-digit dateTime followed by a uniqueNumber "
+            "(plain decimal, no leading zero)",
+        )
     if not _RECEIPT.fullmatch(receipt):
         bad("receipt_no", f"{receipt!r} is not up to 20 letters, digits or dashes")
     if not _METER.fullmatch(meter):
@@ -197,8 +214,20 @@ def parse_line(line_no: int, fields: list[str], client_id: str
         bad("status", f"{status!r} is not SUCCESS or REVERSED")
     if problems or parts is None or when is None:
         return None, problems
-    return ReportLine(line_no, client, terminal, msg_id, parts[0], parts[1], receipt, meter,
-                      cents, when, when.isoformat(), status), problems
+    return ReportLine(
+        line_no,
+        client,
+        terminal,
+        msg_id,
+        parts[0],
+        parts[1],
+        receipt,
+        meter,
+        cents,
+        when,
+        when.isoformat(),
+        status,
+    ), problems
 
 
 class ReportReader:
@@ -207,8 +236,9 @@ class ReportReader:
     ``progress`` is called with the bytes read since its last call (for a progress bar).
     """
 
-    def __init__(self, source: ReportSource,
-                 progress: Callable[[int], object] | None = None) -> None:
+    def __init__(
+        self, source: ReportSource, progress: Callable[[int], object] | None = None
+    ) -> None:
         self.source = source
         self.problems: list[LineProblem] = []
         self.problem_count = 0
@@ -225,8 +255,7 @@ class ReportReader:
         try:
             return self.source.path.stat().st_size
         except OSError as exc:
-            raise UnreadableReport(path=self.source.path, reason=exc.strerror or str(exc)
-                                   ) from exc
+            raise UnreadableReport(path=self.source.path, reason=exc.strerror or str(exc)) from exc
 
     def __iter__(self) -> Iterator[ReportLine]:
         path = self.source.path
@@ -281,4 +310,3 @@ class ReportReader:
         for problem in problems:
             self._problem(problem)
         return line
-

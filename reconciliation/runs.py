@@ -60,9 +60,14 @@ def calendar_of(runtime: Runtime) -> Calendar:
 
 
 def current_run(session: Session, vendor_id: int, kind: str, label: str) -> ReconRun | None:
-    return session.scalar(select(ReconRun).where(
-        ReconRun.vendor_id == vendor_id, ReconRun.period_kind == kind,
-        ReconRun.period_label == label, ReconRun.status == "current"))
+    return session.scalar(
+        select(ReconRun).where(
+            ReconRun.vendor_id == vendor_id,
+            ReconRun.period_kind == kind,
+            ReconRun.period_label == label,
+            ReconRun.status == "current",
+        )
+    )
 
 
 def _vendor(session: Session, client_id: str) -> Vendor:
@@ -72,8 +77,15 @@ def _vendor(session: Session, client_id: str) -> Vendor:
     return vendor
 
 
-def reconcile(runtime: Runtime, source: ReportSource, *, actor: str, replace: bool = False,
-              now: datetime | None = None, progress: bool | None = None) -> RunOutcome:
+def reconcile(
+    runtime: Runtime,
+    source: ReportSource,
+    *,
+    actor: str,
+    replace: bool = False,
+    now: datetime | None = None,
+    progress: bool | None = None,
+) -> RunOutcome:
     """Reconcile one vendor report; refuses with a ReconciliationError, changing nothing.
 
     ``progress``: None shows a bar only on a terminal (tqdm's rule), False never.
@@ -90,8 +102,9 @@ def reconcile(runtime: Runtime, source: ReportSource, *, actor: str, replace: bo
         vendor = _vendor(session, source.client_id)
         existing = current_run(session, vendor.id, period.kind, period.label)
         if existing is not None and not replace:
-            raise AlreadyReconciled(client_id=source.client_id, period=period.label,
-                                    run_id=existing.id)
+            raise AlreadyReconciled(
+                client_id=source.client_id, period=period.label, run_id=existing.id
+            )
         if session.get_bind().dialect.name == "postgresql":
             # Room for the hash joins and the duplicate sort of a big report, this run only.
             session.execute(text("SET LOCAL work_mem = '128MB'"))
@@ -99,8 +112,9 @@ def reconcile(runtime: Runtime, source: ReportSource, *, actor: str, replace: bo
         clock = time.perf_counter()
         reader = _import(session, source, progress)
         if reader.problem_count:
-            raise MalformedReport(path=source.path, problems=reader.problems,
-                                  problem_count=reader.problem_count)
+            raise MalformedReport(
+                path=source.path, problems=reader.problems, problem_count=reader.problem_count
+            )
         timings["import"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -115,14 +129,24 @@ def reconcile(runtime: Runtime, source: ReportSource, *, actor: str, replace: bo
             existing.status = "replaced"
             session.flush()  # before the new current run takes its place in the unique index
         run = ReconRun(
-            vendor_id=vendor.id, client_id=source.client_id, period_kind=period.kind,
-            period_label=period.label, window_start=window.start, window_end=window.end,
-            file_name=source.path.name, file_sha256=reader.sha256,
-            line_count=reader.line_count, status="current",
-            replaces_run_id=existing.id if existing is not None else None, actor=actor,
-            started_at=started, finished_at=utcnow(),
-            gateway_count=head.gateway_count, gateway_total_cents=head.gateway_total_cents,
-            vendor_count=head.vendor_count, vendor_total_cents=head.vendor_total_cents,
+            vendor_id=vendor.id,
+            client_id=source.client_id,
+            period_kind=period.kind,
+            period_label=period.label,
+            window_start=window.start,
+            window_end=window.end,
+            file_name=source.path.name,
+            file_sha256=reader.sha256,
+            line_count=reader.line_count,
+            status="current",
+            replaces_run_id=existing.id if existing is not None else None,
+            actor=actor,
+            started_at=started,
+            finished_at=utcnow(),
+            gateway_count=head.gateway_count,
+            gateway_total_cents=head.gateway_total_cents,
+            vendor_count=head.vendor_count,
+            vendor_total_cents=head.vendor_total_cents,
             commission_cents=commission,
             settlement_due_cents=head.gateway_total_cents - commission,
         )
@@ -130,37 +154,70 @@ def reconcile(runtime: Runtime, source: ReportSource, *, actor: str, replace: bo
         try:
             session.flush()
         except IntegrityError as exc:  # a concurrent run of the same period committed first
-            raise AlreadyReconciled(client_id=source.client_id, period=period.label,
-                                    run_id=0) from exc
-        session.add_all(ReconRunTotal(run_id=run.id, category=t.category, item_count=t.count,
-                                      vendor_amount_cents=t.vendor_amount_cents,
-                                      gateway_amount_cents=t.gateway_amount_cents,
-                                      effect_cents=t.effect_cents) for t in totals)
+            raise AlreadyReconciled(
+                client_id=source.client_id, period=period.label, run_id=0
+            ) from exc
+        session.add_all(
+            ReconRunTotal(
+                run_id=run.id,
+                category=t.category,
+                item_count=t.count,
+                vendor_amount_cents=t.vendor_amount_cents,
+                gateway_amount_cents=t.gateway_amount_cents,
+                effect_cents=t.effect_cents,
+            )
+            for t in totals
+        )
         found = breaks.record(session, run, window, calendar, now)
         session.execute(
             update(ReconMissingReport)
-            .where(ReconMissingReport.vendor_id == vendor.id,
-                   ReconMissingReport.period_kind == period.kind,
-                   ReconMissingReport.period_label == period.label)
-            .values(received_run_id=run.id))
-        detail = {"run_id": run.id, "file": source.path.name, "sha256": reader.sha256,
-                  "lines": reader.line_count, "breaks": found}
+            .where(
+                ReconMissingReport.vendor_id == vendor.id,
+                ReconMissingReport.period_kind == period.kind,
+                ReconMissingReport.period_label == period.label,
+            )
+            .values(received_run_id=run.id)
+        )
+        detail = {
+            "run_id": run.id,
+            "file": source.path.name,
+            "sha256": reader.sha256,
+            "lines": reader.line_count,
+            "breaks": found,
+        }
         if existing is not None:
-            audit.record(session, actor, "recon.replace", f"{source.client_id}/{period.label}",
-                         replaced_run_id=existing.id, **detail)
-        audit.record(session, actor, "recon.run", f"{source.client_id}/{period.label}",
-                     **detail)
+            audit.record(
+                session,
+                actor,
+                "recon.replace",
+                f"{source.client_id}/{period.label}",
+                replaced_run_id=existing.id,
+                **detail,
+            )
+        audit.record(session, actor, "recon.run", f"{source.client_id}/{period.label}", **detail)
         staging.drop(session)
         staging.drop_temporary(session, "recon_pair")
         timings["record"] = time.perf_counter() - clock
-        return RunOutcome(run.id, source.client_id, period.label, reader.line_count, found,
-                          existing.id if existing is not None else None, timings)
+        return RunOutcome(
+            run.id,
+            source.client_id,
+            period.label,
+            reader.line_count,
+            found,
+            existing.id if existing is not None else None,
+            timings,
+        )
 
 
 def _import(session: Session, source: ReportSource, progress: bool | None) -> ReportReader:
-    bar = tqdm(total=source.path.stat().st_size if source.path.exists() else None,
-               unit="B", unit_scale=True, desc=f"import {source.path.name}",
-               disable=None if progress is None else not progress, leave=False)
+    bar = tqdm(
+        total=source.path.stat().st_size if source.path.exists() else None,
+        unit="B",
+        unit_scale=True,
+        desc=f"import {source.path.name}",
+        disable=None if progress is None else not progress,
+        leave=False,
+    )
     update_bar: Callable[[int], object] = bar.update
     with bar:
         reader = ReportReader(source, progress=update_bar)

@@ -38,7 +38,8 @@ __all__ = ["STAGE", "create", "drop", "drop_temporary", "load", "mark_duplicates
 _metadata = MetaData()
 
 STAGE = Table(
-    "recon_stage_line", _metadata,
+    "recon_stage_line",
+    _metadata,
     Column("line_no", BigInteger, primary_key=True),
     Column("client_id", String(13), nullable=False),
     Column("terminal_id", String(40), nullable=False),
@@ -58,9 +59,11 @@ STAGE = Table(
 # Built after the load (cheaper than maintaining it row by row): the anti-joins use it.
 _INDEX = "CREATE INDEX ix_recon_stage_line_msg_id ON recon_stage_line (msg_id)"
 
-_COPY = ("COPY recon_stage_line (line_no, client_id, terminal_id, msg_id, msg_date_time, "
-         "msg_unique_number, receipt_no, meter_number, amount_cents, vended_at, status, "
-         "occurrence) FROM STDIN")
+_COPY = (
+    "COPY recon_stage_line (line_no, client_id, terminal_id, msg_id, msg_date_time, "
+    "msg_unique_number, receipt_no, meter_number, amount_cents, vended_at, status, "
+    "occurrence) FROM STDIN"
+)
 _BATCH = 5000
 _COPY_CHUNK = 1 << 16
 
@@ -123,18 +126,29 @@ class _CopyStream:
 
 def _copy_rows(lines: Iterable[ReportLine]) -> Iterator[str]:
     for ln in lines:
-        yield (f"{ln.line_no}\t{ln.client_id}\t{_escape(ln.terminal_id)}\t{ln.msg_id}\t"
-               f"{ln.msg_date_time}\t{ln.msg_unique_number}\t{ln.receipt_no}\t"
-               f"{ln.meter_number}\t{ln.amount_cents}\t{ln.vended_at_text}\t"
-               f"{ln.status}\t0\n")
+        yield (
+            f"{ln.line_no}\t{ln.client_id}\t{_escape(ln.terminal_id)}\t{ln.msg_id}\t"
+            f"{ln.msg_date_time}\t{ln.msg_unique_number}\t{ln.receipt_no}\t"
+            f"{ln.meter_number}\t{ln.amount_cents}\t{ln.vended_at_text}\t"
+            f"{ln.status}\t0\n"
+        )
 
 
 def _row(ln: ReportLine) -> dict[str, Any]:
-    return {"line_no": ln.line_no, "client_id": ln.client_id, "terminal_id": ln.terminal_id,
-            "msg_id": ln.msg_id, "msg_date_time": ln.msg_date_time,
-            "msg_unique_number": ln.msg_unique_number, "receipt_no": ln.receipt_no,
-            "meter_number": ln.meter_number, "amount_cents": ln.amount_cents,
-            "vended_at": ln.vended_at, "status": ln.status, "occurrence": 0}
+    return {
+        "line_no": ln.line_no,
+        "client_id": ln.client_id,
+        "terminal_id": ln.terminal_id,
+        "msg_id": ln.msg_id,
+        "msg_date_time": ln.msg_date_time,
+        "msg_unique_number": ln.msg_unique_number,
+        "receipt_no": ln.receipt_no,
+        "meter_number": ln.meter_number,
+        "amount_cents": ln.amount_cents,
+        "vended_at": ln.vended_at,
+        "status": ln.status,
+        "occurrence": 0,
+    }
 
 
 def load(session: Session, lines: Iterable[ReportLine]) -> None:
@@ -162,16 +176,19 @@ def load(session: Session, lines: Iterable[ReportLine]) -> None:
 
 def mark_duplicates(session: Session) -> None:
     """Number the repeated copies of a msg_id (in line order) so only the first is matched."""
-    repeated = (select(STAGE.c.msg_id).group_by(STAGE.c.msg_id)
-                .having(func.count() > 1))
+    repeated = select(STAGE.c.msg_id).group_by(STAGE.c.msg_id).having(func.count() > 1)
     ranked = (
-        select(STAGE.c.line_no,
-               func.row_number().over(partition_by=STAGE.c.msg_id,
-                                      order_by=STAGE.c.line_no).label("rank"))
+        select(
+            STAGE.c.line_no,
+            func.row_number()
+            .over(partition_by=STAGE.c.msg_id, order_by=STAGE.c.line_no)
+            .label("rank"),
+        )
         .where(STAGE.c.msg_id.in_(repeated))
         .subquery()
     )
     session.execute(
-        update(STAGE).values(occurrence=ranked.c.rank - 1)
+        update(STAGE)
+        .values(occurrence=ranked.c.rank - 1)
         .where(STAGE.c.line_no == ranked.c.line_no, ranked.c.rank > 1)
     )

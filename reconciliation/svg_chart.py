@@ -10,8 +10,18 @@ from html import escape
 __all__ = ["line_chart"]
 
 # Distinguishable on screen and in grey print.
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
+PALETTE = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 
 def _nice_ceiling(value: int) -> int:
@@ -26,9 +36,15 @@ def _nice_ceiling(value: int) -> int:
         step *= 10
 
 
-def line_chart(title: str, x_labels: Sequence[str], series: Mapping[str, Sequence[int]],
-               format_value: Callable[[int], str], *, width: int = 920,
-               height: int = 340) -> str:
+def line_chart(
+    title: str,
+    x_labels: Sequence[str],
+    series: Mapping[str, Sequence[int]],
+    format_value: Callable[[int], str],
+    *,
+    width: int = 920,
+    height: int = 340,
+) -> str:
     """One polyline per series over the x labels; y from 0 to a rounded maximum."""
     left, right, top, bottom = 90, 180, 40, 40
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -50,26 +66,38 @@ def line_chart(title: str, x_labels: Sequence[str], series: Mapping[str, Sequenc
     ]
     for k in range(5):  # horizontal grid lines with their values
         value = top_value * k // 4
-        parts.append(f'<line x1="{left}" y1="{y(value):.1f}" x2="{left + plot_w}" '
-                     f'y2="{y(value):.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 6}" y="{y(value) + 4:.1f}" font-size="11" '
-                     f'text-anchor="end">{escape(format_value(value))}</text>')
+        parts.append(
+            f'<line x1="{left}" y1="{y(value):.1f}" x2="{left + plot_w}" '
+            f'y2="{y(value):.1f}" stroke="#ddd"/>'
+        )
+        parts.append(
+            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" font-size="11" '
+            f'text-anchor="end">{escape(format_value(value))}</text>'
+        )
     every = max(1, n // 15)
     for i, label in enumerate(x_labels):
         if i % every == 0 or i == n - 1:
-            parts.append(f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" font-size="11" '
-                         f'text-anchor="middle">{escape(label)}</text>')
-    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
-                 f'y2="{top + plot_h}" stroke="#333"/>')
+            parts.append(
+                f'<text x="{x(i):.1f}" y="{top + plot_h + 16}" font-size="11" '
+                f'text-anchor="middle">{escape(label)}</text>'
+            )
+    parts.append(
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" '
+        f'y2="{top + plot_h}" stroke="#333"/>'
+    )
     for k, (name, values) in enumerate(series.items()):
         colour = PALETTE[k % len(PALETTE)]
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
-        parts.append(f'<polyline class="series" data-series="{escape(name)}" fill="none" '
-                     f'stroke="{colour}" stroke-width="2" points="{points}"/>')
+        parts.append(
+            f'<polyline class="series" data-series="{escape(name)}" fill="none" '
+            f'stroke="{colour}" stroke-width="2" points="{points}"/>'
+        )
         ly = top + 14 + 18 * k
-        parts.append(f'<rect x="{left + plot_w + 16}" y="{ly - 9}" width="12" height="12" '
-                     f'fill="{colour}"/>')
-        parts.append(f'<text x="{left + plot_w + 34}" y="{ly + 1}" font-size="12">'
-                     f"{escape(name)}</text>")
+        parts.append(
+            f'<rect x="{left + plot_w + 16}" y="{ly - 9}" width="12" height="12" fill="{colour}"/>'
+        )
+        parts.append(
+            f'<text x="{left + plot_w + 34}" y="{ly + 1}" font-size="12">{escape(name)}</text>'
+        )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -50,11 +50,13 @@ class TestDatabase:
 
 
 def settings_for(url: str, home: Path) -> Settings:
-    return load_settings({
-        "VENDGW_DATABASE_URL": url,
-        "VENDGW_MASTER_KEY": TEST_MASTER_KEY,
-        "VENDGW_HOME": str(home),
-    })
+    return load_settings(
+        {
+            "VENDGW_DATABASE_URL": url,
+            "VENDGW_MASTER_KEY": TEST_MASTER_KEY,
+            "VENDGW_HOME": str(home),
+        }
+    )
 
 
 @pytest.fixture(scope="session")
@@ -80,18 +82,25 @@ def migrated_templates(
 
 def _truncate_all(engine: Engine) -> None:
     with engine.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-            "AND tablename <> 'alembic_version'"
-        )).scalars().all()
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
         if tables:
             names = ", ".join(f'"{t}"' for t in tables)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest, migrated_templates: dict[str, str], tmp_path: Path
-       ) -> Iterator[TestDatabase]:
+def db(
+    request: pytest.FixtureRequest, migrated_templates: dict[str, str], tmp_path: Path
+) -> Iterator[TestDatabase]:
     """An empty, migrated database on each backend."""
     backend = request.param
     if backend == "sqlite":

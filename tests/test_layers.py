@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")  # import-linter's command
 ROOT_PACKAGES: list[str] = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"][
-    "root_packages"]
+    "root_packages"
+]
 
 
 def test_every_top_level_package_has_its_layer() -> None:
@@ -33,8 +34,14 @@ def test_every_top_level_package_has_its_layer() -> None:
 def test_imports_keep_the_layers_and_siblings_never_import_each_other() -> None:
     # In a process of its own: the command sets up logging (disabling every logger the suite
     # has configured) and sys.path for the process it runs in.
-    done = subprocess.run([str(LINT_IMPORTS), "--config", str(PYPROJECT), "--no-cache"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(PYPROJECT), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     # The report names each illegal import chain with its line numbers.
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -51,4 +58,5 @@ def test_no_import_cycle_between_modules() -> None:
                 start = cycle.index(min(cycle))
                 cycles.add(cycle[start:] + cycle[:start])
     assert not cycles, "import cycles:\n" + "\n".join(
-        " -> ".join((*cycle, cycle[0])) for cycle in sorted(cycles))
+        " -> ".join((*cycle, cycle[0])) for cycle in sorted(cycles)
+    )

@@ -42,11 +42,13 @@ from vendor_accounts.ledger import check_invariants
 from vendor_accounts.models import JournalEntry
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-FORMATS = {"custom": "PostgreSQL custom format (pg_dump -Fc)",
-           "directory": "PostgreSQL directory format (pg_dump -Fd)",
-           "tar": "PostgreSQL tar format (pg_dump -Ft)",
-           "plain": "plain SQL (pg_dump -Fp)",
-           "sqlite": "SQLite database file"}
+FORMATS = {
+    "custom": "PostgreSQL custom format (pg_dump -Fc)",
+    "directory": "PostgreSQL directory format (pg_dump -Fd)",
+    "tar": "PostgreSQL tar format (pg_dump -Ft)",
+    "plain": "plain SQL (pg_dump -Fp)",
+    "sqlite": "SQLite database file",
+}
 
 
 class RestoreFailed(Exception):
@@ -91,8 +93,11 @@ class Report:
                 out.append(f"ok    {check.name}: {check.summary}")
         if self.cleanup:
             out.append(f"  {self.cleanup}")
-        out.append("backup verified: every check passed" if self.ok
-                   else f"backup FAILED verification: {self.problems} problem(s)")
+        out.append(
+            "backup verified: every check passed"
+            if self.ok
+            else f"backup FAILED verification: {self.problems} problem(s)"
+        )
         return "\n".join(out)
 
 
@@ -122,8 +127,10 @@ def pg_tool(name: str, pg_bin: Path | None = None) -> str:
     found = shutil.which(name)
     if found:
         return found
-    versions = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-                      key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    versions = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     if versions:
         return versions[-1]
     raise RestoreFailed(f"{name} not found: install the PostgreSQL client tools or give --pg-bin")
@@ -136,8 +143,12 @@ def _conninfo_value(value: str) -> str:
 def conninfo(url: URL) -> tuple[str, dict[str, str]]:
     """A libpq connection string for `url` without its password, and the environment that
     carries the password."""
-    parts = {"dbname": url.database or "", "user": url.username or "",
-             "host": url.host or "", "port": str(url.port or "")}
+    parts = {
+        "dbname": url.database or "",
+        "user": url.username or "",
+        "host": url.host or "",
+        "port": str(url.port or ""),
+    }
     for key, value in url.query.items():
         parts[key] = value if isinstance(value, str) else value[-1]
     info = " ".join(f"{k}={_conninfo_value(v)}" for k, v in parts.items() if v)
@@ -164,23 +175,54 @@ def scratch_database(server: URL) -> Iterator[URL]:
 
 def _run(args: list[str], env: dict[str, str]) -> None:
     # An argument list, no shell; the tool is one we located, the file the operator named.
-    done = subprocess.run(args, env={**os.environ, **env}, capture_output=True,  # noqa: S603
-                          text=True, timeout=6 * 3600, check=False)
+    done = subprocess.run(  # noqa: S603 - see the comment above
+        args,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=6 * 3600,
+        check=False,
+    )
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
-        raise RestoreFailed(f"{Path(args[0]).name} exited {done.returncode}: "
-                            + " | ".join(detail[-5:]))
+        raise RestoreFailed(
+            f"{Path(args[0]).name} exited {done.returncode}: " + " | ".join(detail[-5:])
+        )
 
 
 def restore_postgres(path: Path, fmt: str, target: URL, pg_bin: Path | None) -> None:
     info, env = conninfo(target)
     if fmt == "plain":
-        _run([pg_tool("psql", pg_bin), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-              "--single-transaction", "-d", info, "-f", str(path)], env)
+        _run(
+            [
+                pg_tool("psql", pg_bin),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "--single-transaction",
+                "-d",
+                info,
+                "-f",
+                str(path),
+            ],
+            env,
+        )
     else:
         # No owners or grants: the scratch database belongs to whoever runs the drill.
-        _run([pg_tool("pg_restore", pg_bin), "--no-owner", "--no-privileges",
-              "--exit-on-error", "--single-transaction", "-d", info, str(path)], env)
+        _run(
+            [
+                pg_tool("pg_restore", pg_bin),
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                "--single-transaction",
+                "-d",
+                info,
+                str(path),
+            ],
+            env,
+        )
 
 
 def run_checks(url: str) -> tuple[list[Check], list[str]]:
@@ -201,11 +243,13 @@ def run_checks(url: str) -> tuple[list[Check], list[str]]:
         with sessions() as session:
             try:
                 entries = session.scalar(select(func.count(JournalEntry.id))) or 0
-                vends, newest = session.execute(select(func.count(VendTransaction.id),
-                                                       func.max(VendTransaction.created_at))
-                                                ).one()
-                held = [f"  holds {vends} vend transactions (newest {newest or 'none'}), "
-                        f"{entries} journal entries"]
+                vends, newest = session.execute(
+                    select(func.count(VendTransaction.id), func.max(VendTransaction.created_at))
+                ).one()
+                held = [
+                    f"  holds {vends} vend transactions (newest {newest or 'none'}), "
+                    f"{entries} journal entries"
+                ]
             except Exception:
                 held, entries = ["  holds no readable vend or ledger tables"], 0
         checks += invariant_checks(sessions, entries)
@@ -228,12 +272,17 @@ def invariant_checks(sessions: Callable[[], Session], entries: int) -> list[Chec
                 problems = [f"the check could not run: {' '.join(str(exc).split())[:500]}"]
         checks.append(Check(name, problems, summary))
 
-    run("ledger", check_invariants,
-        f"{entries} journal entries balance and every float matches its postings")
-    run("meter months", invariants.check_meter_months,
-        "every month's figures equal the sums of its vends not reversed")
-    run("vend tokens", invariants.check_vend_tokens,
-        "every stored vend has its tokens")
+    run(
+        "ledger",
+        check_invariants,
+        f"{entries} journal entries balance and every float matches its postings",
+    )
+    run(
+        "meter months",
+        invariants.check_meter_months,
+        "every month's figures equal the sums of its vends not reversed",
+    )
+    run("vend tokens", invariants.check_vend_tokens, "every stored vend has its tokens")
     return checks
 
 
@@ -254,8 +303,10 @@ def verify_backup(path: Path, server_url: str, pg_bin: Path | None = None) -> Re
         return report
     server = make_url(server_url)
     if not server.get_backend_name().startswith("postgresql"):
-        raise RestoreFailed("a PostgreSQL backup is restored on a PostgreSQL server: set "
-                            "VENDGW_DATABASE_URL or give --server postgresql+psycopg2://...")
+        raise RestoreFailed(
+            "a PostgreSQL backup is restored on a PostgreSQL server: set "
+            "VENDGW_DATABASE_URL or give --server postgresql+psycopg2://..."
+        )
     with scratch_database(server) as target:
         where = f"{target.host or 'local socket'}:{target.port or 5432}"
         try:
@@ -263,8 +314,10 @@ def verify_backup(path: Path, server_url: str, pg_bin: Path | None = None) -> Re
         except RestoreFailed as exc:
             report.restore_error = str(exc)
         else:
-            report.lines.append(f"  restored into scratch database {target.database} on {where}"
-                                f" in {time.monotonic() - started:.1f} s")
+            report.lines.append(
+                f"  restored into scratch database {target.database} on {where}"
+                f" in {time.monotonic() - started:.1f} s"
+            )
             report.checks, held = run_checks(target.render_as_string(hide_password=False))
             report.lines += held
     report.cleanup = f"scratch database {target.database} dropped"

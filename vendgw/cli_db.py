@@ -41,14 +41,18 @@ def check(runtime: Runtime) -> None:
 
 @db.command("verify-backup")
 @click.argument("backup", type=click.Path(exists=True, path_type=Path))
-@click.option("--server", help="SQLAlchemy URL of the PostgreSQL server to restore on "
-              "(default: the configured database's server).")
-@click.option("--pg-bin", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory of pg_restore and psql (default: PATH, then "
-                   "/usr/lib/postgresql/*/bin).")
+@click.option(
+    "--server",
+    help="SQLAlchemy URL of the PostgreSQL server to restore on "
+    "(default: the configured database's server).",
+)
+@click.option(
+    "--pg-bin",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory of pg_restore and psql (default: PATH, then /usr/lib/postgresql/*/bin).",
+)
 @click.pass_obj
-def verify_backup(runtime: Runtime, backup: Path, server: str | None,
-                  pg_bin: Path | None) -> None:
+def verify_backup(runtime: Runtime, backup: Path, server: str | None, pg_bin: Path | None) -> None:
     """Restore BACKUP into a scratch database, run every invariant check, drop it again.
 
     BACKUP is a pg_dump file (-Fc recommended; -Fd, -Ft and plain SQL too) or a SQLite

@@ -18,13 +18,23 @@ def metrics_group() -> None:
 
 
 @metrics_group.command("serve")
-@click.option("--bind", envvar="VENDGW_METRICS_BIND", default=metrics.DEFAULT_BIND,
-              show_default=True, help="Internal HOST:PORT for GET /metrics (env "
-              "VENDGW_METRICS_BIND); never the vendor-facing address.")
-@click.option("--dir", "directory", envvar=metrics.MULTIPROC_ENV, required=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help=f"Where the gateway's workers write their figures (env {metrics.MULTIPROC_ENV},"
-                   " the same value the gateway runs with).")
+@click.option(
+    "--bind",
+    envvar="VENDGW_METRICS_BIND",
+    default=metrics.DEFAULT_BIND,
+    show_default=True,
+    help="Internal HOST:PORT for GET /metrics (env "
+    "VENDGW_METRICS_BIND); never the vendor-facing address.",
+)
+@click.option(
+    "--dir",
+    "directory",
+    envvar=metrics.MULTIPROC_ENV,
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"Where the gateway's workers write their figures (env {metrics.MULTIPROC_ENV},"
+    " the same value the gateway runs with).",
+)
 @click.pass_obj
 def serve(runtime: Runtime, bind: str, directory: Path) -> None:
     """Serve the merged figures of every gateway worker at http://BIND/metrics."""

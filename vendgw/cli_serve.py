@@ -20,16 +20,26 @@ from core.settings import CONF_DIR
 @click.command()
 @click.option("--bind", help="HOST:PORT to listen on (default: server.bind from settings).")
 @click.option("--workers", type=int, help="Worker processes (default from conf/gunicorn.conf.py).")
-@click.option("--threads", type=int,
-              help="Requests each worker runs at once (default from conf/gunicorn.conf.py).")
+@click.option(
+    "--threads",
+    type=int,
+    help="Requests each worker runs at once (default from conf/gunicorn.conf.py).",
+)
 @click.pass_obj
 def serve(runtime: Runtime, bind: str | None, workers: int | None, threads: int | None) -> None:
     """Serve the gateway with gunicorn; the WSDL is at http://HOST:PORT/vend?wsdl."""
     bind = bind or runtime.settings.server.bind
     scheme = "https" if os.environ.get("VENDGW_TLS_CERT") else "http"
     click.echo(f"WSDL: {scheme}://{bind}/vend?wsdl", err=True)
-    args = [sys.executable, "-m", "gunicorn", "--config", str(CONF_DIR / "gunicorn.conf.py"),
-            "--bind", bind]
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        str(CONF_DIR / "gunicorn.conf.py"),
+        "--bind",
+        bind,
+    ]
     if workers:
         args += ["--workers", str(workers)]
     if threads:

@@ -31,10 +31,18 @@ DEMO_METERS = [
     ("01234567897", "ACC-0001", "Thandi Mokoena", "123456", "DOMESTIC", "active", 0, 0, False),
     ("04000000010", "ACC-0002", "Sipho Dlamini", "123456", "DOMESTIC", "blocked", 0, 0, False),
     ("04000000028", "ACC-0003", "Lerato Nkosi", "123456", "DOMESTIC", "active", 0, 0, True),
-    ("04000000036", "ACC-0004", "Pieter van Wyk", "123456", "DOMESTIC", "active", 50000, 2000,
-     False),
-    ("04000000044", "ACC-0005", "Spaza Traders CC", "123456", "COMMERCIAL", "active", 0, 0,
-     False),
+    (
+        "04000000036",
+        "ACC-0004",
+        "Pieter van Wyk",
+        "123456",
+        "DOMESTIC",
+        "active",
+        50000,
+        2000,
+        False,
+    ),
+    ("04000000044", "ACC-0005", "Spaza Traders CC", "123456", "COMMERCIAL", "active", 0, 0, False),
     ("04000000051", "ACC-0006", "Naledi Khumalo", "201457", "DOMESTIC", "active", 0, 0, False),
     ("04000000069", "ACC-0007", "Johan Botha", "123456", "DOMESTIC", "active", 0, 0, False),
 ]
@@ -46,35 +54,64 @@ def seed_master_data(session: Session, security_module: SoftwareSecurityModule) 
     for sgc, dkga, ea, base_date, keys in DEMO_SUPPLY_GROUPS:
         group = session.scalar(select(SupplyGroup).where(SupplyGroup.sgc == sgc))
         if group is None:
-            group = SupplyGroup(sgc=sgc, name=f"Demo SGC {sgc}", dkga=dkga, ea=ea,
-                                base_date=base_date, ken=255)
+            group = SupplyGroup(
+                sgc=sgc, name=f"Demo SGC {sgc}", dkga=dkga, ea=ea, base_date=base_date, ken=255
+            )
             session.add(group)
             session.flush()
         groups[sgc] = group
-        have = set(session.scalars(select(VendingKey.krn).where(
-            VendingKey.supply_group_id == group.id)))
+        have = set(
+            session.scalars(select(VendingKey.krn).where(VendingKey.supply_group_id == group.id))
+        )
         for krn, key_hex in keys.items():
             if krn not in have:
                 wrapped = security_module.wrap_vending_key(bytes.fromhex(key_hex), f"{sgc}/{krn}")
                 session.add(VendingKey(supply_group=group, krn=krn, wrapped_key=wrapped))
     session.flush()
 
-    ensure_tariff_version(session, "DOMESTIC", "Domestic step tariff", DEMO_TARIFFS_FROM,
-                          [(500, 12000), (3500, 15500), (None, 21000)])
-    ensure_tariff_version(session, "COMMERCIAL", "Commercial flat tariff", DEMO_TARIFFS_FROM,
-                          [(None, 20000)], monthly_fixed_charge_cents=10000)
+    ensure_tariff_version(
+        session,
+        "DOMESTIC",
+        "Domestic step tariff",
+        DEMO_TARIFFS_FROM,
+        [(500, 12000), (3500, 15500), (None, 21000)],
+    )
+    ensure_tariff_version(
+        session,
+        "COMMERCIAL",
+        "Commercial flat tariff",
+        DEMO_TARIFFS_FROM,
+        [(None, 20000)],
+        monthly_fixed_charge_cents=10000,
+    )
 
     rows = []
     for line, (number, account, name, sgc, tariff, status, debt, rate, fbe) in enumerate(
         DEMO_METERS, start=1
     ):
         group = groups[sgc]
-        rows.append(MeterRow(
-            line=line, meter_number=number, iin="600727", sgc=sgc, ti="01", krn=1, kt=2,
-            ea=group.ea, tct="02", base_date=group.base_date, tariff=tariff, status=status,
-            account_no=account, customer_name=name, address=f"{line} Demo Street, Soweto",
-            debt_cents=debt, recovery_rate_bp=rate, fbe_registered=fbe,
-        ))
+        rows.append(
+            MeterRow(
+                line=line,
+                meter_number=number,
+                iin="600727",
+                sgc=sgc,
+                ti="01",
+                krn=1,
+                kt=2,
+                ea=group.ea,
+                tct="02",
+                base_date=group.base_date,
+                tariff=tariff,
+                status=status,
+                account_no=account,
+                customer_name=name,
+                address=f"{line} Demo Street, Soweto",
+                debt_cents=debt,
+                recovery_rate_bp=rate,
+                fbe_registered=fbe,
+            )
+        )
     apply_rows(session, rows)
     meter = session.scalar(select(Meter).where(Meter.meter_number == KEY_CHANGE_METER))
     assert meter is not None
@@ -82,8 +119,9 @@ def seed_master_data(session: Session, security_module: SoftwareSecurityModule) 
         meter.pending_krn = 2
 
 
-def seed(session: Session, security_module: SoftwareSecurityModule,
-         verifier_key: bytes | None = None) -> None:
+def seed(
+    session: Session, security_module: SoftwareSecurityModule, verifier_key: bytes | None = None
+) -> None:
     """Create the whole demo utility (master data, then vendors) in the caller's transaction;
     `verifier_key` (Runtime.verifier_key) gives the demo terminals HMAC verifiers."""
     seed_master_data(session, security_module)

@@ -81,8 +81,10 @@ def _wait(connection: Any, deadline: float) -> None:
             state = connection.poll()
             if state == ext.POLL_OK:
                 return
-            events = {ext.POLL_READ: selectors.EVENT_READ,
-                      ext.POLL_WRITE: selectors.EVENT_WRITE}.get(state)
+            events = {
+                ext.POLL_READ: selectors.EVENT_READ,
+                ext.POLL_WRITE: selectors.EVENT_WRITE,
+            }.get(state)
             if events is None:
                 raise RuntimeError(f"unexpected poll state {state}")
             remaining = deadline - time.monotonic()
@@ -117,8 +119,9 @@ def health_app(runtime: Runtime) -> WsgiApp:
         else:
             status, body = "503 Service Unavailable", {"status": "fail", "database": "unreachable"}
         payload = json.dumps(body).encode()
-        start_response(status, [("Content-Type", "application/json"),
-                                ("Content-Length", str(len(payload)))])
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        )
         return [payload]
 
     return app

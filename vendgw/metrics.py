@@ -70,31 +70,54 @@ class GatewayMetrics:
     figures go to files, the listener's collector reads them); a registry of its own in tests."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.requests = Counter("vendgw_requests", "HTTP requests by SOAP operation and status",
-                                ["operation", "code"], registry=registry)
-        self.faults = Counter("vendgw_soap_faults", "SOAP faults by operation and XMLVend type",
-                              ["operation", "fault_type"], registry=registry)
-        self.latency = Histogram("vendgw_request_duration_seconds",
-                                 "Time from the call until the response body was closed",
-                                 ["operation"], buckets=LATENCY_BUCKETS, registry=registry)
-        self.auth_refusals = Counter("vendgw_auth_refusals",
-                                     "Refused logins on /vend: 401, 403, 429 (throttled)",
-                                     ["code"], registry=registry)
-        self.db_checked_out = Gauge("vendgw_db_connections_checked_out",
-                                    "Database connections checked out of the pools now",
-                                    multiprocess_mode="livesum", registry=registry)
-        self.db_opened = Counter("vendgw_db_connections_opened",
-                                 "Database connections opened by the pools", registry=registry)
+        self.requests = Counter(
+            "vendgw_requests",
+            "HTTP requests by SOAP operation and status",
+            ["operation", "code"],
+            registry=registry,
+        )
+        self.faults = Counter(
+            "vendgw_soap_faults",
+            "SOAP faults by operation and XMLVend type",
+            ["operation", "fault_type"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "vendgw_request_duration_seconds",
+            "Time from the call until the response body was closed",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.auth_refusals = Counter(
+            "vendgw_auth_refusals",
+            "Refused logins on /vend: 401, 403, 429 (throttled)",
+            ["code"],
+            registry=registry,
+        )
+        self.db_checked_out = Gauge(
+            "vendgw_db_connections_checked_out",
+            "Database connections checked out of the pools now",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.db_opened = Counter(
+            "vendgw_db_connections_opened",
+            "Database connections opened by the pools",
+            registry=registry,
+        )
         # labels() takes a lock and builds a key each time; the children are few and fixed.
         self._request_children: dict[tuple[str, str], Any] = {}
         self._latency_children: dict[str, Any] = {}
 
-    def observe(self, operation: str, code: str, seconds: float, fault_type: str | None,
-                path: str) -> None:
+    def observe(
+        self, operation: str, code: str, seconds: float, fault_type: str | None, path: str
+    ) -> None:
         child = self._request_children.get((operation, code))
         if child is None:
             child = self._request_children[(operation, code)] = self.requests.labels(
-                operation, code)
+                operation, code
+            )
         child.inc()
         latency = self._latency_children.get(operation)
         if latency is None:
@@ -139,8 +162,9 @@ class _ObservedBody:
             self._done()
 
 
-def with_metrics(app: WsgiApp, metrics: GatewayMetrics,
-                 operations: frozenset[str] | None = None) -> WsgiApp:
+def with_metrics(
+    app: WsgiApp, metrics: GatewayMetrics, operations: frozenset[str] | None = None
+) -> WsgiApp:
     """WSGI middleware counting every request into `metrics`."""
     known = operations if operations is not None else _operation_names()
 
@@ -166,10 +190,10 @@ def with_metrics(app: WsgiApp, metrics: GatewayMetrics,
         started = time.perf_counter()
         seen: list[str] = []
 
-        def observing_start(status: str, headers: list[tuple[str, str]],
-                            exc_info: Any = None) -> Any:
-            seen[:] = [status[:3], next((v for k, v in headers if k.lower() == "content-type"),
-                                        "")]
+        def observing_start(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            seen[:] = [status[:3], next((v for k, v in headers if k.lower() == "content-type"), "")]
             return start_response(status, headers, exc_info)
 
         path = str(environ.get("PATH_INFO", ""))
@@ -177,8 +201,9 @@ def with_metrics(app: WsgiApp, metrics: GatewayMetrics,
             body = app(environ, observing_start)
         except BaseException:
             # The server answers 500 for an application that raised.
-            metrics.observe(operation_of(environ, path), "500", time.perf_counter() - started,
-                            None, path)
+            metrics.observe(
+                operation_of(environ, path), "500", time.perf_counter() - started, None, path
+            )
             raise
         code, content_type = seen if seen else ("000", "")
         fault_type = environ.get(FAULT_TYPE_KEY)
@@ -192,8 +217,9 @@ def with_metrics(app: WsgiApp, metrics: GatewayMetrics,
             fault_type = _fault_type_in(chunks)
 
         def done() -> None:
-            metrics.observe(operation_of(environ, path), code, time.perf_counter() - started,
-                            fault_type, path)
+            metrics.observe(
+                operation_of(environ, path), code, time.perf_counter() - started, fault_type, path
+            )
 
         return _ObservedBody(body, done)
 
@@ -230,8 +256,12 @@ class PoolWatcher:
         self.metrics.db_opened.inc()
 
     def _events(self) -> list[tuple[str, Callable[..., None]]]:
-        return [("checkout", self._checkout), ("checkin", self._back),
-                ("detach", self._back), ("connect", self._connect)]
+        return [
+            ("checkout", self._checkout),
+            ("checkin", self._back),
+            ("detach", self._back),
+            ("connect", self._connect),
+        ]
 
     def install(self) -> None:
         from sqlalchemy import event
@@ -249,6 +279,7 @@ class PoolWatcher:
 
 
 # -- wiring ----------------------------------------------------------------------------------
+
 
 def multiprocess_dir() -> Path | None:
     value = os.environ.get(MULTIPROC_ENV)
@@ -293,6 +324,7 @@ def child_exit(_server: Any, worker: Any) -> None:
 
 # -- the listener ----------------------------------------------------------------------------
 
+
 def metrics_app(directory: Path) -> WsgiApp:
     """GET /metrics: the merged figures of every worker that wrote to `directory`."""
     from prometheus_client import make_wsgi_app
@@ -329,8 +361,9 @@ def serve(bind: str, directory: Path, vendor_bind: str | None = None) -> None:
 
     host, port = split_bind(bind)
     if vendor_bind is not None and split_bind(vendor_bind)[1] == port:
-        raise ValueError(f"{bind} is the vendor-facing port ({vendor_bind}): metrics stay "
-                         f"on an internal address")
+        raise ValueError(
+            f"{bind} is the vendor-facing port ({vendor_bind}): metrics stay on an internal address"
+        )
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 - detecting it, not binding it
         log.warning("metrics listen on every interface (%s): firewall the port", bind)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -343,7 +376,8 @@ def serve(bind: str, directory: Path, vendor_bind: str | None = None) -> None:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # a scrape every 15 s is not news
 
-    with make_server(host, port, metrics_app(directory), server_class=Server,
-                     handler_class=QuietHandler) as httpd:
+    with make_server(
+        host, port, metrics_app(directory), server_class=Server, handler_class=QuietHandler
+    ) as httpd:
         log.info("metrics at http://%s:%d/metrics from %s", host, port, directory)
         httpd.serve_forever()

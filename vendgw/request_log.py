@@ -41,7 +41,8 @@ NO_REQUEST = "-"
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:=+/-]{0,63}")
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "vendgw_request_id", default=None)
+    "vendgw_request_id", default=None
+)
 
 
 def current_request_id() -> str | None:
@@ -119,8 +120,11 @@ class LineFormatter(logging.Formatter):
             return super().formatTime(record, datefmt)
         # ISO 8601 with milliseconds and offset: sortable and unambiguous across nodes.
         local = time.localtime(record.created)
-        return (time.strftime("%Y-%m-%dT%H:%M:%S", local) + f".{int(record.msecs):03d}"
-                + time.strftime("%z", local))
+        return (
+            time.strftime("%Y-%m-%dT%H:%M:%S", local)
+            + f".{int(record.msecs):03d}"
+            + time.strftime("%z", local)
+        )
 
 
 def _incoming_id(environ: dict[str, Any]) -> str:
@@ -160,8 +164,7 @@ def with_request_id(app: WsgiApp) -> WsgiApp:
         environ[ENVIRON_KEY] = request_id
         token = _request_id.set(request_id)
 
-        def start_with_id(status: str, headers: list[tuple[str, str]],
-                          exc_info: Any = None) -> Any:
+        def start_with_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             headers = [h for h in headers if h[0].lower() != "x-request-id"]
             headers.append((REQUEST_ID_HEADER, request_id))
             return start_response(status, headers, exc_info)

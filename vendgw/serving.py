@@ -108,8 +108,11 @@ class DeadlineProtocol(ASGIProtocol):  # type: ignore[misc]  # gunicorn is untyp
         if self._closed or self._current_request is not None:
             return
         peer = self.transport.get_extra_info("peername") if self.transport else None
-        log.info("closing a connection from %s: no complete request headers in %.0f s",
-                 peer[0] if peer else "?", HEADER_TIMEOUT)
+        log.info(
+            "closing a connection from %s: no complete request headers in %.0f s",
+            peer[0] if peer else "?",
+            HEADER_TIMEOUT,
+        )
         self._send_error_response(408, "request timeout\n")
         self._close_transport()
         self._request_ready.set()
@@ -140,8 +143,9 @@ class WsgiBridge:
     """An ASGI application that reads the whole request on the event loop, within a deadline and
     a size bound, and only then calls a WSGI application in a bounded thread pool."""
 
-    def __init__(self, app: WsgiApp, *, max_body_bytes: int,
-                 body_timeout: float = BODY_TIMEOUT) -> None:
+    def __init__(
+        self, app: WsgiApp, *, max_body_bytes: int, body_timeout: float = BODY_TIMEOUT
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
@@ -165,10 +169,17 @@ class WsgiBridge:
             try:
                 got = await asyncio.wait_for(self._read_body(receive), self.body_timeout)
             except TimeoutError:
-                log.info("closing a connection from %s: request body not complete in %.0f s",
-                         _client(scope), self.body_timeout)
-                await _respond(send, 408, [(b"content-type", b"text/plain"),
-                                           (b"connection", b"close")], b"request timeout\n")
+                log.info(
+                    "closing a connection from %s: request body not complete in %.0f s",
+                    _client(scope),
+                    self.body_timeout,
+                )
+                await _respond(
+                    send,
+                    408,
+                    [(b"content-type", b"text/plain"), (b"connection", b"close")],
+                    b"request timeout\n",
+                )
                 return
             if got is None:
                 return  # the client went away
@@ -177,8 +188,7 @@ class WsgiBridge:
         if self._pool is None:
             self.start(threads=1)
         loop = asyncio.get_running_loop()
-        status, out_headers, content = await loop.run_in_executor(self._pool, self._call,
-                                                                  environ)
+        status, out_headers, content = await loop.run_in_executor(self._pool, self._call, environ)
         await _respond(send, status, out_headers, content)
 
     async def _read_body(self, receive: Receive) -> bytes | None:
@@ -200,8 +210,9 @@ class WsgiBridge:
         started: list[tuple[str, list[tuple[str, str]]]] = []
         written: list[bytes] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]],
-                           exc_info: Any = None) -> Callable[[bytes], None]:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
             if exc_info is not None and started and written:
                 raise exc_info[1].with_traceback(exc_info[2])
             started[:] = [(status, headers)]
@@ -220,19 +231,26 @@ class WsgiBridge:
         except Exception:
             # vendgw.wsgi turns its own errors into SOAP faults; anything reaching here is a bug,
             # logged in full, and the client learns nothing but the status.
-            log.exception("the application failed on %s %s", environ.get("REQUEST_METHOD"),
-                          environ.get("PATH_INFO"))
+            log.exception(
+                "the application failed on %s %s",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+            )
             return 500, [(b"content-type", b"text/plain")], b"internal error\n"
         status, headers = started[0]
         content = b"".join(written)
-        out = [(name.lower().encode("latin-1"), value.encode("latin-1"))
-               for name, value in headers if name.lower() != "content-length"]
+        out = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers
+            if name.lower() != "content-length"
+        ]
         out.append((b"content-length", str(len(content)).encode()))
         return int(status.split(" ", 1)[0]), out, content
 
 
-async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]],
-                   body: bytes) -> None:
+async def _respond(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
     if not any(name == b"content-length" for name, _ in headers):
         headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -323,8 +341,7 @@ def __getattr__(name: str) -> Any:
         from core.settings import get_settings
         from vendgw import wsgi
 
-        bridge = WsgiBridge(wsgi.application,
-                            max_body_bytes=get_settings().server.max_body_bytes)
+        bridge = WsgiBridge(wsgi.application, max_body_bytes=get_settings().server.max_body_bytes)
         globals()["application"] = bridge
         return bridge
     raise AttributeError(name)

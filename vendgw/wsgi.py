@@ -41,8 +41,13 @@ def __getattr__(name: str) -> Any:
         # Requests run in threads (vendgw.serving): build what they share here, once, rather
         # than on a first use that two threads could race to (cached_property takes no lock
         # from Python 3.12 on).
-        _ = (runtime.engine, runtime.single_reads, runtime.sessions, runtime.security_module,
-             runtime.verifier_key)
+        _ = (
+            runtime.engine,
+            runtime.single_reads,
+            runtime.sessions,
+            runtime.security_module,
+            runtime.verifier_key,
+        )
         from vendgw.metrics import instrument  # request ids; metrics when enabled
 
         app = instrument(create_app(runtime))

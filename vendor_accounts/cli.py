@@ -27,8 +27,6 @@ from vendor_accounts.models import PRIVILEGES, VENDOR_KINDS, JournalEntry
 __all__ = ["float_group", "terminal", "vendor"]
 
 
-
-
 @contextmanager
 def _unit_of_work(runtime: Runtime) -> Iterator[Session]:
     """One transaction; our refusals become a one-line error and exit status 1."""
@@ -39,8 +37,9 @@ def _unit_of_work(runtime: Runtime) -> Iterator[Session]:
         raise CliError(exc.message) from exc
 
 
-def _cents(text: str | None, *, option: str, allow_negative: bool = False,
-           allow_zero: bool = True) -> int | None:
+def _cents(
+    text: str | None, *, option: str, allow_negative: bool = False, allow_zero: bool = True
+) -> int | None:
     if text is None:
         return None
     try:
@@ -61,29 +60,63 @@ def vendor() -> None:
 @click.argument("client_id")
 @click.option("--name", required=True)
 @click.option("--kind", required=True, type=click.Choice(VENDOR_KINDS))
-@click.option("--floor", "floor_", default="0.00", show_default=True,
-              help="Lowest balance a vend may leave; negative for a credit line.")
-@click.option("--low-float", default="0.00", show_default=True,
-              help="Record a low-float event when the balance falls below this.")
+@click.option(
+    "--floor",
+    "floor_",
+    default="0.00",
+    show_default=True,
+    help="Lowest balance a vend may leave; negative for a credit line.",
+)
+@click.option(
+    "--low-float",
+    default="0.00",
+    show_default=True,
+    help="Record a low-float event when the balance falls below this.",
+)
 @click.option("--daily-cap", default=None, help="Most the vendor may vend per local day.")
-@click.option("--commission-bp", default=0, show_default=True, type=int,
-              help="Commission in basis points of sales (150 = 1.50%).")
-@click.option("--commission-kwh-e4", default=0, show_default=True, type=int,
-              help="Commission per kWh in 1/10000 of the currency unit.")
+@click.option(
+    "--commission-bp",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Commission in basis points of sales (150 = 1.50%).",
+)
+@click.option(
+    "--commission-kwh-e4",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Commission per kWh in 1/10000 of the currency unit.",
+)
 @actor_option
 @click.pass_obj
-def vendor_add(runtime: Runtime, client_id: str, name: str, kind: str, floor_: str,
-               low_float: str, daily_cap: str | None, commission_bp: int,
-               commission_kwh_e4: int, actor: str) -> None:
+def vendor_add(
+    runtime: Runtime,
+    client_id: str,
+    name: str,
+    kind: str,
+    floor_: str,
+    low_float: str,
+    daily_cap: str | None,
+    commission_bp: int,
+    commission_kwh_e4: int,
+    actor: str,
+) -> None:
     """Register vendor CLIENT_ID (a 13-digit EAN) with an empty float."""
     floor_cents = _cents(floor_, option="--floor", allow_negative=True)
     threshold = _cents(low_float, option="--low-float")
     cap = _cents(daily_cap, option="--daily-cap", allow_zero=False)
     with _unit_of_work(runtime) as session:
         added = vendors.add_vendor(
-            session, client_id=client_id, name=name, kind=kind, actor=actor,
-            floor_cents=floor_cents or 0, low_float_threshold_cents=threshold or 0,
-            daily_cap_cents=cap, commission=CommissionRate(commission_bp, commission_kwh_e4),
+            session,
+            client_id=client_id,
+            name=name,
+            kind=kind,
+            actor=actor,
+            floor_cents=floor_cents or 0,
+            low_float_threshold_cents=threshold or 0,
+            daily_cap_cents=cap,
+            commission=CommissionRate(commission_bp, commission_kwh_e4),
         )
         click.echo(f"vendor {added.client_id} {added.name!r} added ({kind}), float 0.00")
 
@@ -97,12 +130,16 @@ def vendor_list(runtime: Runtime) -> None:
     if not rows:
         click.echo("no vendors")
         return
-    click.echo(f"{'clientID':13}  {'kind':14}  {'status':9}  {'balance':>14}  {'floor':>12}  "
-               f"{'terms':>5}  name")
+    click.echo(
+        f"{'clientID':13}  {'kind':14}  {'status':9}  {'balance':>14}  {'floor':>12}  "
+        f"{'terms':>5}  name"
+    )
     for v in rows:
-        click.echo(f"{v.client_id:13}  {v.kind:14}  {v.status:9}  "
-                   f"{format_cents(v.balance_cents):>14}  {format_cents(v.floor_cents):>12}  "
-                   f"{v.terminals:>5}  {v.name}")
+        click.echo(
+            f"{v.client_id:13}  {v.kind:14}  {v.status:9}  "
+            f"{format_cents(v.balance_cents):>14}  {format_cents(v.floor_cents):>12}  "
+            f"{v.terminals:>5}  {v.name}"
+        )
 
 
 def _status_command(name: str, status: str, help_text: str) -> None:
@@ -131,11 +168,15 @@ def terminal() -> None:
 
 
 _vendor_option = click.option("--vendor", "client_id", required=True, help="The clientID.")
-_terminal_option = click.option("--terminal", "terminal_code", required=True,
-                                help="The terminalID.")
-_secret_option = click.option("--secret", default=None,
-                              help="Use this secret instead of generating one (kept as argon2id; "
-                                   "a generated one gets a fast HMAC verifier).")
+_terminal_option = click.option(
+    "--terminal", "terminal_code", required=True, help="The terminalID."
+)
+_secret_option = click.option(
+    "--secret",
+    default=None,
+    help="Use this secret instead of generating one (kept as argon2id; "
+    "a generated one gets a fast HMAC verifier).",
+)
 
 
 def _verifier_key(runtime: Runtime, secret: str | None) -> bytes | None:
@@ -154,19 +195,40 @@ def _show_secret(client_id: str, terminal_code: str, secret: str, generated: boo
 @_vendor_option
 @_terminal_option
 @_secret_option
-@click.option("--allow", "allowed", multiple=True,
-              help="A CIDR the terminal may call from (repeat; none = anywhere).")
-@click.option("--privilege", "privileges", multiple=True, type=click.Choice(PRIVILEGES),
-              help="Repeat for each privilege. [default: vend]")
+@click.option(
+    "--allow",
+    "allowed",
+    multiple=True,
+    help="A CIDR the terminal may call from (repeat; none = anywhere).",
+)
+@click.option(
+    "--privilege",
+    "privileges",
+    multiple=True,
+    type=click.Choice(PRIVILEGES),
+    help="Repeat for each privilege. [default: vend]",
+)
 @actor_option
 @click.pass_obj
-def terminal_add(runtime: Runtime, client_id: str, terminal_code: str, secret: str | None,
-                 allowed: tuple[str, ...], privileges: tuple[str, ...], actor: str) -> None:
+def terminal_add(
+    runtime: Runtime,
+    client_id: str,
+    terminal_code: str,
+    secret: str | None,
+    allowed: tuple[str, ...],
+    privileges: tuple[str, ...],
+    actor: str,
+) -> None:
     """Add a terminal to a vendor; prints a generated secret once."""
     with _unit_of_work(runtime) as session:
         _, used = vendors.add_terminal(
-            session, client_id=client_id, terminal_code=terminal_code, actor=actor,
-            secret=secret, allowed_cidrs=allowed, privileges=privileges or ("vend",),
+            session,
+            client_id=client_id,
+            terminal_code=terminal_code,
+            actor=actor,
+            secret=secret,
+            allowed_cidrs=allowed,
+            privileges=privileges or ("vend",),
             verifier_key=_verifier_key(runtime, secret),
         )
     click.echo(f"terminal {client_id}/{terminal_code} added")
@@ -179,13 +241,19 @@ def terminal_add(runtime: Runtime, client_id: str, terminal_code: str, secret: s
 @_secret_option
 @actor_option
 @click.pass_obj
-def terminal_rotate(runtime: Runtime, client_id: str, terminal_code: str, secret: str | None,
-                    actor: str) -> None:
+def terminal_rotate(
+    runtime: Runtime, client_id: str, terminal_code: str, secret: str | None, actor: str
+) -> None:
     """Give a terminal a new secret; the old one stops working at once."""
     with _unit_of_work(runtime) as session:
-        used = vendors.rotate_secret(session, client_id=client_id, terminal_code=terminal_code,
-                                     actor=actor, secret=secret,
-                                     verifier_key=_verifier_key(runtime, secret))
+        used = vendors.rotate_secret(
+            session,
+            client_id=client_id,
+            terminal_code=terminal_code,
+            actor=actor,
+            secret=secret,
+            verifier_key=_verifier_key(runtime, secret),
+        )
     click.echo(f"terminal {client_id}/{terminal_code}: secret rotated")
     _show_secret(client_id, terminal_code, used, secret is None)
 
@@ -198,8 +266,13 @@ def terminal_rotate(runtime: Runtime, client_id: str, terminal_code: str, secret
 def terminal_disable(runtime: Runtime, client_id: str, terminal_code: str, actor: str) -> None:
     """Stop a terminal from logging in."""
     with _unit_of_work(runtime) as session:
-        vendors.set_terminal_status(session, client_id=client_id, terminal_code=terminal_code,
-                                    status="disabled", actor=actor)
+        vendors.set_terminal_status(
+            session,
+            client_id=client_id,
+            terminal_code=terminal_code,
+            status="disabled",
+            actor=actor,
+        )
     click.echo(f"terminal {client_id}/{terminal_code} disabled")
 
 
@@ -211,8 +284,9 @@ def terminal_disable(runtime: Runtime, client_id: str, terminal_code: str, actor
 def terminal_enable(runtime: Runtime, client_id: str, terminal_code: str, actor: str) -> None:
     """Let a disabled terminal log in again."""
     with _unit_of_work(runtime) as session:
-        vendors.set_terminal_status(session, client_id=client_id, terminal_code=terminal_code,
-                                    status="active", actor=actor)
+        vendors.set_terminal_status(
+            session, client_id=client_id, terminal_code=terminal_code, status="active", actor=actor
+        )
     click.echo(f"terminal {client_id}/{terminal_code} enabled")
 
 
@@ -227,26 +301,36 @@ def float_group() -> None:
 @float_group.command("deposit")
 @_vendor_option
 @click.option("--amount", required=True, help="Amount paid in, e.g. 1000.00.")
-@click.option("--ref", "bank_reference", required=True,
-              help="The bank reference; a reference is applied once per vendor.")
+@click.option(
+    "--ref",
+    "bank_reference",
+    required=True,
+    help="The bank reference; a reference is applied once per vendor.",
+)
 @actor_option
 @click.pass_obj
-def float_deposit(runtime: Runtime, client_id: str, amount: str, bank_reference: str,
-                  actor: str) -> None:
+def float_deposit(
+    runtime: Runtime, client_id: str, amount: str, bank_reference: str, actor: str
+) -> None:
     """Credit a vendor's float with money received in the bank."""
     cents = _cents(amount, option="--amount", allow_zero=False)
     assert cents is not None
     with _unit_of_work(runtime) as session:
         v = vendors.get_vendor(session, client_id)
-        moved = floats.deposit(session, vendor_id=v.id, amount_cents=cents,
-                               bank_reference=bank_reference, actor=actor)
+        moved = floats.deposit(
+            session, vendor_id=v.id, amount_cents=cents, bank_reference=bank_reference, actor=actor
+        )
     if moved.applied:
-        click.echo(f"deposit {bank_reference} of {format_cents(cents)} applied to {client_id}: "
-                   f"balance {format_cents(moved.balance_after_cents)}")
+        click.echo(
+            f"deposit {bank_reference} of {format_cents(cents)} applied to {client_id}: "
+            f"balance {format_cents(moved.balance_after_cents)}"
+        )
     else:
-        click.echo(f"deposit {bank_reference} was already applied (entry "
-                   f"{moved.journal_entry_id}); nothing changed: balance "
-                   f"{format_cents(moved.balance_after_cents)}")
+        click.echo(
+            f"deposit {bank_reference} was already applied (entry "
+            f"{moved.journal_entry_id}); nothing changed: balance "
+            f"{format_cents(moved.balance_after_cents)}"
+        )
 
 
 @float_group.command("adjust")
@@ -256,17 +340,26 @@ def float_deposit(runtime: Runtime, client_id: str, amount: str, bank_reference:
 @click.option("--operator", required=True, help="Who authorised the adjustment.")
 @click.option("--ref", "reference", default=None, help="A reference for the statement.")
 @click.pass_obj
-def float_adjust(runtime: Runtime, client_id: str, amount: str, reason: str, operator: str,
-                 reference: str | None) -> None:
+def float_adjust(
+    runtime: Runtime, client_id: str, amount: str, reason: str, operator: str, reference: str | None
+) -> None:
     """Correct a vendor's float by a signed amount (audited)."""
     cents = _cents(amount, option="--amount", allow_negative=True, allow_zero=False)
     assert cents is not None
     with _unit_of_work(runtime) as session:
         v = vendors.get_vendor(session, client_id)
-        moved = floats.adjust(session, vendor_id=v.id, amount_cents=cents, reason=reason,
-                              operator=operator, reference=reference)
-    click.echo(f"adjusted {client_id} by {format_cents(cents)}: balance "
-               f"{format_cents(moved.balance_after_cents)}")
+        moved = floats.adjust(
+            session,
+            vendor_id=v.id,
+            amount_cents=cents,
+            reason=reason,
+            operator=operator,
+            reference=reference,
+        )
+    click.echo(
+        f"adjusted {client_id} by {format_cents(cents)}: balance "
+        f"{format_cents(moved.balance_after_cents)}"
+    )
 
 
 @float_group.command("balance")
@@ -278,39 +371,56 @@ def float_balance(runtime: Runtime, client_id: str) -> None:
         v = vendors.get_vendor(session, client_id)
         b = floats.balance(session, v.id)
     cap = "none" if b.daily_cap_cents is None else format_cents(b.daily_cap_cents)
-    click.echo(f"{client_id} {v.name}: balance {format_cents(b.balance_cents)}, floor "
-               f"{format_cents(b.floor_cents)}, available {format_cents(b.available_cents)}, "
-               f"low-float threshold {format_cents(b.low_float_threshold_cents)}, "
-               f"daily cap {cap}")
+    click.echo(
+        f"{client_id} {v.name}: balance {format_cents(b.balance_cents)}, floor "
+        f"{format_cents(b.floor_cents)}, available {format_cents(b.available_cents)}, "
+        f"low-float threshold {format_cents(b.low_float_threshold_cents)}, "
+        f"daily cap {cap}"
+    )
 
 
 @float_group.command("statement")
 @_vendor_option
-@click.option("--from", "from_", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="First day (utility's local date).")
-@click.option("--to", "to", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="Last day, included.")
+@click.option(
+    "--from",
+    "from_",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day (utility's local date).",
+)
+@click.option(
+    "--to", "to", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day, included."
+)
 @click.pass_obj
 def float_statement(runtime: Runtime, client_id: str, from_: datetime, to: datetime) -> None:
     """The float's movements over a period with running balances."""
     with _unit_of_work(runtime) as session:
         v = vendors.get_vendor(session, client_id)
-        st = statements.statement(session, v.id, from_.date(), to.date(),
-                                  timezone=runtime.settings.utility.timezone)
-    click.echo(f"Float statement {st.client_id} {st.vendor_name}, {st.from_date} to "
-               f"{st.to_date} ({st.timezone})")
-    click.echo(f"{'':19}  {'opening balance':44}  {'':>12}  "
-               f"{format_cents(st.opening_balance_cents):>14}")
+        st = statements.statement(
+            session, v.id, from_.date(), to.date(), timezone=runtime.settings.utility.timezone
+        )
+    click.echo(
+        f"Float statement {st.client_id} {st.vendor_name}, {st.from_date} to "
+        f"{st.to_date} ({st.timezone})"
+    )
+    click.echo(
+        f"{'':19}  {'opening balance':44}  {'':>12}  {format_cents(st.opening_balance_cents):>14}"
+    )
     for line in st.lines:
         detail = line.description
         if line.commission_cents:
             detail += f" (commission {format_cents(line.commission_cents)})"
-        click.echo(f"{line.at:%Y-%m-%d %H:%M:%S}  {detail[:44]:44}  "
-                   f"{format_cents(line.amount_cents):>12}  {format_cents(line.balance_cents):>14}")
-    click.echo(f"{'':19}  {'closing balance':44}  {'':>12}  "
-               f"{format_cents(st.closing_balance_cents):>14}")
-    click.echo(f"{len(st.lines)} movements: credits {format_cents(st.credits_cents)}, "
-               f"debits {format_cents(st.debits_cents)}")
+        click.echo(
+            f"{line.at:%Y-%m-%d %H:%M:%S}  {detail[:44]:44}  "
+            f"{format_cents(line.amount_cents):>12}  {format_cents(line.balance_cents):>14}"
+        )
+    click.echo(
+        f"{'':19}  {'closing balance':44}  {'':>12}  {format_cents(st.closing_balance_cents):>14}"
+    )
+    click.echo(
+        f"{len(st.lines)} movements: credits {format_cents(st.credits_cents)}, "
+        f"debits {format_cents(st.debits_cents)}"
+    )
 
 
 @float_group.command("verify")
@@ -326,5 +436,6 @@ def float_verify(runtime: Runtime) -> None:
         click.echo(str(problem), err=True)
     if problems:
         raise CliError(f"the ledger does not add up: {len(problems)} problem(s)")
-    click.echo(f"ledger verified: {entries} journal entries balance and every float matches "
-               f"its postings")
+    click.echo(
+        f"ledger verified: {entries} journal entries balance and every float matches its postings"
+    )

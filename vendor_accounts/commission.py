@@ -40,21 +40,31 @@ class CommissionRate:
 
     def __post_init__(self) -> None:
         if not 0 <= self.basis_points <= BP_DENOMINATOR:
-            raise InvalidInput("commission basis points must be 0..10000",
-                               field="commission_bp", value=self.basis_points)
+            raise InvalidInput(
+                "commission basis points must be 0..10000",
+                field="commission_bp",
+                value=self.basis_points,
+            )
         if self.per_kwh_e4 < 0:
-            raise InvalidInput("per-kWh commission must not be negative",
-                               field="commission_kwh_e4", value=self.per_kwh_e4)
+            raise InvalidInput(
+                "per-kWh commission must not be negative",
+                field="commission_kwh_e4",
+                value=self.per_kwh_e4,
+            )
 
 
-def commission_cents(rate: CommissionRate, *, amount_cents: int,
-                     units_tenths: int | None = None) -> int:
+def commission_cents(
+    rate: CommissionRate, *, amount_cents: int, units_tenths: int | None = None
+) -> int:
     """The commission on one sale of ``amount_cents`` that bought ``units_tenths`` of 0.1 kWh."""
     share = amount_cents * rate.basis_points // BP_DENOMINATOR
     if rate.per_kwh_e4:
         if units_tenths is None or units_tenths < 0:
             # Silently paying no per-kWh commission would be a quiet loss to the vendor.
-            raise InvalidInput("this vendor earns per-kWh commission: pass units_tenths",
-                               field="units_tenths", value=units_tenths)
+            raise InvalidInput(
+                "this vendor earns per-kWh commission: pass units_tenths",
+                field="units_tenths",
+                value=units_tenths,
+            )
         share += units_tenths * rate.per_kwh_e4 // _TENTHS_E4_PER_CENT
     return min(share, amount_cents)

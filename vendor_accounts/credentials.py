@@ -156,8 +156,11 @@ def hash_secret(secret: str, *, verifier_key: bytes | None = None) -> str:
     (only for a secret no person chose: generated, or a published demo secret), argon2id
     otherwise."""
     if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
-        raise InvalidInput(f"a terminal secret has at least {MIN_SECRET_LENGTH} characters",
-                           field="secret", value="***")
+        raise InvalidInput(
+            f"a terminal secret has at least {MIN_SECRET_LENGTH} characters",
+            field="secret",
+            value="***",
+        )
     if verifier_key is not None:
         return HMAC_PREFIX + _hmac_hex(secret, verifier_key)
     return _hasher.hash(secret)
@@ -171,8 +174,9 @@ def parse_cidrs(cidrs: Iterable[str]) -> str:
             try:
                 networks.append(str(ipaddress.ip_network(part, strict=False)))
             except ValueError:
-                raise InvalidInput(f"{part!r} is not an IP network", field="allowed_cidrs",
-                                   value=part) from None
+                raise InvalidInput(
+                    f"{part!r} is not an IP network", field="allowed_cidrs", value=part
+                ) from None
     return " ".join(networks)
 
 
@@ -192,9 +196,14 @@ class VerificationCache:
     """Recent successful argon2 checks: key -> (terminal id, version, stored hash, idle expiry,
     hard expiry)."""
 
-    def __init__(self, ttl_seconds: float = 300.0, max_age_seconds: float = 3600.0,
-                 max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic,
-                 spread: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float = 300.0,
+        max_age_seconds: float = 3600.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+        spread: Callable[[], float] = random.random,
+    ) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_age_seconds = max_age_seconds
         self.max_entries = max_entries
@@ -270,8 +279,11 @@ def _verify_argon2_bounded(secret_hash: str, secret: str, who: dict[str, str]) -
     # ARGON2_SLOTS 64 MiB checks run at once, and a request that finds no slot is refused
     # quickly (503) rather than queued behind a flood.
     if not _argon2_slots.acquire(timeout=ARGON2_WAIT_SECONDS):
-        raise VerifierBusy("every argon2 slot is busy", client_id=who["client_id"],
-                           terminal_code=who["terminal_code"])
+        raise VerifierBusy(
+            "every argon2 slot is busy",
+            client_id=who["client_id"],
+            terminal_code=who["terminal_code"],
+        )
     try:
         return _verify(secret_hash, secret)
     finally:
@@ -313,8 +325,11 @@ DEFAULT_BACKOFF = Backoff()
 
 
 def _throttle_key(client_id: str, terminal_code: str, source_ip: str) -> dict[str, str]:
-    return {"client_id": client_id[:_KEY_LENGTH], "terminal_code": terminal_code[:_KEY_LENGTH],
-            "source_ip": source_ip[:_KEY_LENGTH]}
+    return {
+        "client_id": client_id[:_KEY_LENGTH],
+        "terminal_code": terminal_code[:_KEY_LENGTH],
+        "source_ip": source_ip[:_KEY_LENGTH],
+    }
 
 
 def _conn(db: Session | Connection) -> Connection:
@@ -323,24 +338,46 @@ def _conn(db: Session | Connection) -> Connection:
 
 def _where_key(key: dict[str, str]) -> Any:
     table = _TABLE.c
-    return and_(table.client_id == key["client_id"], table.terminal_code == key["terminal_code"],
-                table.source_ip == key["source_ip"])
+    return and_(
+        table.client_id == key["client_id"],
+        table.terminal_code == key["terminal_code"],
+        table.source_ip == key["source_ip"],
+    )
 
 
-def login_wait(db: Session | Connection, client_id: str, terminal_code: str, source_ip: str, *,
-               now_ms: int, backoff: Backoff = DEFAULT_BACKOFF) -> float:
+def login_wait(
+    db: Session | Connection,
+    client_id: str,
+    terminal_code: str,
+    source_ip: str,
+    *,
+    now_ms: int,
+    backoff: Backoff = DEFAULT_BACKOFF,
+) -> float:
     """Seconds this address must still wait before trying this terminal (0: it may try). For
     callers that do not run `authenticate_terminal` (credentials too malformed to check)."""
     table = _TABLE.c
-    row = _conn(db).execute(
-        select(table.failures, table.last_failure_ms)
-        .where(_where_key(_throttle_key(client_id, terminal_code, source_ip)))).first()
+    row = (
+        _conn(db)
+        .execute(
+            select(table.failures, table.last_failure_ms).where(
+                _where_key(_throttle_key(client_id, terminal_code, source_ip))
+            )
+        )
+        .first()
+    )
     return backoff.wait(row[0], row[1], now_ms) if row else 0.0
 
 
-def record_login_failure(db: Session | Connection, client_id: str, terminal_code: str,
-                         source_ip: str, *, now_ms: int,
-                         backoff: Backoff = DEFAULT_BACKOFF) -> int:
+def record_login_failure(
+    db: Session | Connection,
+    client_id: str,
+    terminal_code: str,
+    source_ip: str,
+    *,
+    now_ms: int,
+    backoff: Backoff = DEFAULT_BACKOFF,
+) -> int:
     """Count one failed login (one upsert, atomic under concurrency); returns the failures now
     counted. Rows quiet for `forget_after` are deleted first, so the table stays bounded."""
     conn = _conn(db)
@@ -351,40 +388,61 @@ def record_login_failure(db: Session | Connection, client_id: str, terminal_code
     conn.execute(delete(table).where(table.c.last_failure_ms < stale_before))
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     key = _throttle_key(client_id, terminal_code, source_ip)
-    insert = dialect_insert(table).values(**key, failures=1, last_failure_ms=now_ms,
-                                          throttled=0, throttled_reported=0,
-                                          throttled_audit_ms=0)
+    insert = dialect_insert(table).values(
+        **key,
+        failures=1,
+        last_failure_ms=now_ms,
+        throttled=0,
+        throttled_reported=0,
+        throttled_audit_ms=0,
+    )
     stmt = insert.on_conflict_do_update(
         index_elements=[table.c.client_id, table.c.terminal_code, table.c.source_ip],
-        set_={"failures": case((table.c.last_failure_ms < stale_before, 1),
-                               else_=table.c.failures + 1),
-              "last_failure_ms": now_ms},
+        set_={
+            "failures": case(
+                (table.c.last_failure_ms < stale_before, 1), else_=table.c.failures + 1
+            ),
+            "last_failure_ms": now_ms,
+        },
     ).returning(table.c.failures)
     failures: int = conn.execute(stmt).scalar_one()
     return failures
 
 
-def clear_login_failures(db: Session | Connection, client_id: str, terminal_code: str,
-                         source_ip: str) -> None:
+def clear_login_failures(
+    db: Session | Connection, client_id: str, terminal_code: str, source_ip: str
+) -> None:
     """A success from this address: forget its failures there."""
     conn = _conn(db)
-    conn.execute(delete(_TABLE).where(
-        _where_key(_throttle_key(client_id, terminal_code, source_ip))))
+    conn.execute(
+        delete(_TABLE).where(_where_key(_throttle_key(client_id, terminal_code, source_ip)))
+    )
 
 
-def note_throttled(db: Session | Connection, client_id: str, terminal_code: str,
-                   source_ip: str, *, now_ms: int, every_ms: int = 60_000) -> int:
+def note_throttled(
+    db: Session | Connection,
+    client_id: str,
+    terminal_code: str,
+    source_ip: str,
+    *,
+    now_ms: int,
+    every_ms: int = 60_000,
+) -> int:
     """Count one request the throttle refused; returns how many to report in an audit row now
     (those since the last report), or 0 when a report was written less than `every_ms` ago."""
     table = _TABLE
     due = table.c.throttled_audit_ms <= now_ms - every_ms
     # Every SET expression reads the row as it was: `throttled + 1` is the count to report.
-    stmt = (update(table).where(_where_key(_throttle_key(client_id, terminal_code, source_ip)))
-            .values(throttled_reported=case((due, table.c.throttled + 1),
-                                            else_=table.c.throttled_reported),
-                    throttled=case((due, 0), else_=table.c.throttled + 1),
-                    throttled_audit_ms=case((due, now_ms), else_=table.c.throttled_audit_ms))
-            .returning(table.c.throttled, table.c.throttled_reported))
+    stmt = (
+        update(table)
+        .where(_where_key(_throttle_key(client_id, terminal_code, source_ip)))
+        .values(
+            throttled_reported=case((due, table.c.throttled + 1), else_=table.c.throttled_reported),
+            throttled=case((due, 0), else_=table.c.throttled + 1),
+            throttled_audit_ms=case((due, now_ms), else_=table.c.throttled_audit_ms),
+        )
+        .returning(table.c.throttled, table.c.throttled_reported)
+    )
     row = _conn(db).execute(stmt).first()
     if row is None or row[0] != 0:  # gone (a success cleared it) or not due
         return 0
@@ -400,24 +458,44 @@ _CLAIM = select(bindparam("p_client", type_=String()).label("client_id")).subque
 _FAILURE = _TABLE.c
 
 # Built once: every request runs it, and building it cost more CPU than running it.
-_CREDENTIALS = PreparedStatement("vendgw_credentials", (
-    select(
-        Vendor.id, Vendor.kind, Vendor.status, Terminal.id, Terminal.status,
-        Terminal.secret_hash, Terminal.credential_version, Terminal.allowed_cidrs,
-        FloatAccount.commission_bp, FloatAccount.commission_kwh_e4,
-        _FAILURE.failures, _FAILURE.last_failure_ms,
-        *(getattr(Terminal, f"can_{p}") for p in PRIVILEGES),
-    )
-    .select_from(_CLAIM)
-    .outerjoin(Vendor, Vendor.client_id == _CLAIM.c.client_id)
-    .outerjoin(Terminal, and_(Terminal.vendor_id == Vendor.id,
-                              Terminal.code == bindparam("p_terminal", type_=String())))
-    .outerjoin(FloatAccount, FloatAccount.vendor_id == Vendor.id)
-    .outerjoin(_TABLE, and_(
-        _FAILURE.client_id == bindparam("p_key_client", type_=String()),
-        _FAILURE.terminal_code == bindparam("p_key_terminal", type_=String()),
-        _FAILURE.source_ip == bindparam("p_key_address", type_=String())))
-))
+_CREDENTIALS = PreparedStatement(
+    "vendgw_credentials",
+    (
+        select(
+            Vendor.id,
+            Vendor.kind,
+            Vendor.status,
+            Terminal.id,
+            Terminal.status,
+            Terminal.secret_hash,
+            Terminal.credential_version,
+            Terminal.allowed_cidrs,
+            FloatAccount.commission_bp,
+            FloatAccount.commission_kwh_e4,
+            _FAILURE.failures,
+            _FAILURE.last_failure_ms,
+            *(getattr(Terminal, f"can_{p}") for p in PRIVILEGES),
+        )
+        .select_from(_CLAIM)
+        .outerjoin(Vendor, Vendor.client_id == _CLAIM.c.client_id)
+        .outerjoin(
+            Terminal,
+            and_(
+                Terminal.vendor_id == Vendor.id,
+                Terminal.code == bindparam("p_terminal", type_=String()),
+            ),
+        )
+        .outerjoin(FloatAccount, FloatAccount.vendor_id == Vendor.id)
+        .outerjoin(
+            _TABLE,
+            and_(
+                _FAILURE.client_id == bindparam("p_key_client", type_=String()),
+                _FAILURE.terminal_code == bindparam("p_key_terminal", type_=String()),
+                _FAILURE.source_ip == bindparam("p_key_address", type_=String()),
+            ),
+        )
+    ),
+)
 
 
 def authenticate_terminal(
@@ -445,9 +523,16 @@ def authenticate_terminal(
     cache_ = default_cache if verification_cache is None else verification_cache
     who = {"client_id": client_id, "terminal_code": terminal_id}
     key = _throttle_key(client_id, terminal_id, source_ip)
-    row = _CREDENTIALS.execute(session, {
-        "p_client": client_id, "p_terminal": terminal_id, "p_key_client": key["client_id"],
-        "p_key_terminal": key["terminal_code"], "p_key_address": key["source_ip"]}).one()
+    row = _CREDENTIALS.execute(
+        session,
+        {
+            "p_client": client_id,
+            "p_terminal": terminal_id,
+            "p_key_client": key["client_id"],
+            "p_key_terminal": key["terminal_code"],
+            "p_key_address": key["source_ip"],
+        },
+    ).one()
     vendor_id, kind, vendor_status, term_id, term_status, secret_hash, version, cidrs = row[:8]
     commission_bp, commission_kwh_e4, failures, last_failure_ms = row[8:12]
     flags = row[12:]
@@ -455,8 +540,9 @@ def authenticate_terminal(
     now = int(time.time() * 1000) if now_ms is None else now_ms
     wait = backoff.wait(failures, last_failure_ms, now)
     if wait > 0:  # before any check: a blocked address learns nothing, not even a right secret
-        raise LoginThrottled(f"too many failed logins for {terminal_id!r} from {source_ip}",
-                             retry_after=wait, **who)
+        raise LoginThrottled(
+            f"too many failed logins for {terminal_id!r} from {source_ip}", retry_after=wait, **who
+        )
     if term_id is None:
         # The same cost as a known terminal of the usual kind: no ID oracle.
         if verifier_key is not None:
@@ -468,8 +554,9 @@ def authenticate_terminal(
         raise TerminalNotFound(f"vendor {client_id} has no terminal {terminal_id!r}", **who)
 
     if not _address_allowed(source_ip, cidrs):
-        raise AddressNotAllowed(f"terminal {terminal_id!r} may not call from {source_ip}",
-                                source_ip=source_ip, **who)
+        raise AddressNotAllowed(
+            f"terminal {terminal_id!r} may not call from {source_ip}", source_ip=source_ip, **who
+        )
     if secret_hash.startswith(HMAC_PREFIX):
         if verifier_key is None or not _verify_hmac(secret_hash, secret, verifier_key):
             raise WrongSecret(f"wrong secret for terminal {terminal_id!r} of {client_id}", **who)
@@ -477,19 +564,24 @@ def authenticate_terminal(
         cache_key = cache_.key(client_id, terminal_id, secret)
         if not cache_.hit(cache_key, term_id, version, secret_hash):
             if not _verify_argon2_bounded(secret_hash, secret, who):
-                raise WrongSecret(f"wrong secret for terminal {terminal_id!r} of {client_id}",
-                                  **who)
+                raise WrongSecret(
+                    f"wrong secret for terminal {terminal_id!r} of {client_id}", **who
+                )
             cache_.remember(cache_key, term_id, version, secret_hash)
     if vendor_status != "active":
-        raise VendorNotActive(f"vendor {client_id} is {vendor_status}",
-                              vendor_status=vendor_status, **who)
+        raise VendorNotActive(
+            f"vendor {client_id} is {vendor_status}", vendor_status=vendor_status, **who
+        )
     if term_status != "active":
         raise TerminalDisabled(f"terminal {terminal_id!r} of {client_id} is disabled", **who)
     return TerminalPrincipal(
-        vendor_id=vendor_id, client_id=client_id, terminal_id=terminal_id,
+        vendor_id=vendor_id,
+        client_id=client_id,
+        terminal_id=terminal_id,
         privileges=frozenset(p for p, on in zip(PRIVILEGES, flags, strict=True) if on),
         vendor_kind=kind,
-        commission=None if commission_bp is None
+        commission=None
+        if commission_bp is None
         else CommissionRate(commission_bp, commission_kwh_e4),
         earlier_failures=failures or 0,
     )

@@ -42,12 +42,34 @@ class DemoVendor:
 
 
 DEMO_VENDORS = (
-    DemoVendor("6004000000019", "Demo Bank", "atm_network", "ATM-0001", "demo-pass-1",
-               1_000_000, ("vend", "reprint", "reverse"), commission_bp=150),
-    DemoVendor("6004000000026", "Corner Shop", "agent", "POS-0001", "demo-pass-2",
-               5_000, ("vend", "reprint")),
-    DemoVendor("6004000000095", "Utility Office", "utility_office", "OFFICE-1", "demo-pass-3",
-               10_000_000, ("vend", "reprint", "reverse", "engineering")),
+    DemoVendor(
+        "6004000000019",
+        "Demo Bank",
+        "atm_network",
+        "ATM-0001",
+        "demo-pass-1",
+        1_000_000,
+        ("vend", "reprint", "reverse"),
+        commission_bp=150,
+    ),
+    DemoVendor(
+        "6004000000026",
+        "Corner Shop",
+        "agent",
+        "POS-0001",
+        "demo-pass-2",
+        5_000,
+        ("vend", "reprint"),
+    ),
+    DemoVendor(
+        "6004000000095",
+        "Utility Office",
+        "utility_office",
+        "OFFICE-1",
+        "demo-pass-3",
+        10_000_000,
+        ("vend", "reprint", "reverse", "engineering"),
+    ),
 )
 
 
@@ -61,17 +83,33 @@ def seed_demo_vendors(session: Session, verifier_key: bytes | None = None) -> No
         vendor = session.scalar(select(Vendor).where(Vendor.client_id == demo.client_id))
         if vendor is None:
             vendor = vendors.add_vendor(
-                session, client_id=demo.client_id, name=demo.name, kind=demo.kind,
-                actor=DEMO_ACTOR, floor_cents=demo.floor_cents,
+                session,
+                client_id=demo.client_id,
+                name=demo.name,
+                kind=demo.kind,
+                actor=DEMO_ACTOR,
+                floor_cents=demo.floor_cents,
                 commission=CommissionRate(basis_points=demo.commission_bp),
             )
         has_terminal = session.scalar(
-            select(Terminal.id).where(Terminal.vendor_id == vendor.id,
-                                      Terminal.code == demo.terminal)
+            select(Terminal.id).where(
+                Terminal.vendor_id == vendor.id, Terminal.code == demo.terminal
+            )
         )
         if has_terminal is None:
-            vendors.add_terminal(session, client_id=demo.client_id, terminal_code=demo.terminal,
-                                 actor=DEMO_ACTOR, secret=demo.secret,
-                                 privileges=demo.privileges, verifier_key=verifier_key)
-        floats.deposit(session, vendor_id=vendor.id, amount_cents=demo.float_cents,
-                       bank_reference=demo.bank_reference, actor=DEMO_ACTOR)
+            vendors.add_terminal(
+                session,
+                client_id=demo.client_id,
+                terminal_code=demo.terminal,
+                actor=DEMO_ACTOR,
+                secret=demo.secret,
+                privileges=demo.privileges,
+                verifier_key=verifier_key,
+            )
+        floats.deposit(
+            session,
+            vendor_id=vendor.id,
+            amount_cents=demo.float_cents,
+            bank_reference=demo.bank_reference,
+            actor=DEMO_ACTOR,
+        )

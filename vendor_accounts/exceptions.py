@@ -126,8 +126,14 @@ class DepositConflict(Conflict):
 
     code = "deposit-conflict"
 
-    def __init__(self, *, bank_reference: str, original_amount_cents: int, amount_cents: int,
-                 journal_entry_id: int) -> None:
+    def __init__(
+        self,
+        *,
+        bank_reference: str,
+        original_amount_cents: int,
+        amount_cents: int,
+        journal_entry_id: int,
+    ) -> None:
         super().__init__(
             f"bank reference {bank_reference!r} was already deposited with amount "
             f"{original_amount_cents} cents (entry {journal_entry_id}), not {amount_cents}"
@@ -173,8 +179,9 @@ class WrongSecret(AuthenticationError):
 class VendorNotActive(AuthenticationError):
     code = "auth-vendor-not-active"
 
-    def __init__(self, message: str, *, client_id: str, terminal_code: str,
-                 vendor_status: str) -> None:
+    def __init__(
+        self, message: str, *, client_id: str, terminal_code: str, vendor_status: str
+    ) -> None:
         super().__init__(message, client_id=client_id, terminal_code=terminal_code)
         self.vendor_status = vendor_status
 
@@ -186,8 +193,7 @@ class TerminalDisabled(AuthenticationError):
 class AddressNotAllowed(AuthenticationError):
     code = "auth-address-not-allowed"
 
-    def __init__(self, message: str, *, client_id: str, terminal_code: str,
-                 source_ip: str) -> None:
+    def __init__(self, message: str, *, client_id: str, terminal_code: str, source_ip: str) -> None:
         super().__init__(message, client_id=client_id, terminal_code=terminal_code)
         self.source_ip = source_ip
 
@@ -201,8 +207,9 @@ class LoginThrottled(AuthenticationError):
 
     code = "auth-throttled"
 
-    def __init__(self, message: str, *, client_id: str, terminal_code: str,
-                 retry_after: float) -> None:
+    def __init__(
+        self, message: str, *, client_id: str, terminal_code: str, retry_after: float
+    ) -> None:
         super().__init__(message, client_id=client_id, terminal_code=terminal_code)
         self.retry_after = retry_after
 
@@ -212,8 +219,9 @@ class VerifierBusy(AuthenticationError):
 
     code = "auth-verifier-busy"
 
-    def __init__(self, message: str, *, client_id: str, terminal_code: str,
-                 retry_after: float = 1.0) -> None:
+    def __init__(
+        self, message: str, *, client_id: str, terminal_code: str, retry_after: float = 1.0
+    ) -> None:
         super().__init__(message, client_id=client_id, terminal_code=terminal_code)
         self.retry_after = retry_after
 
@@ -227,17 +235,27 @@ class DebitRefused(VendorAccountsError):
 
     code = "debit-refused"
 
-    def __init__(self, message: str, *, vendor_id: int, amount_cents: int,
-                 balance_cents: int | None = None, floor_cents: int | None = None,
-                 daily_cap_cents: int | None = None, used_today_cents: int | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        vendor_id: int,
+        amount_cents: int,
+        balance_cents: int | None = None,
+        floor_cents: int | None = None,
+        daily_cap_cents: int | None = None,
+        used_today_cents: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.vendor_id = vendor_id
         self.amount_cents = amount_cents
         self.balance_cents = balance_cents
         self.floor_cents = floor_cents
-        self.available_cents = (None if balance_cents is None or floor_cents is None
-                                else max(balance_cents - floor_cents, 0))
+        self.available_cents = (
+            None
+            if balance_cents is None or floor_cents is None
+            else max(balance_cents - floor_cents, 0)
+        )
         self.daily_cap_cents = daily_cap_cents
         self.used_today_cents = used_today_cents
 
@@ -248,14 +266,24 @@ class InsufficientFloat(DebitRefused):
     balance_cents: int
     floor_cents: int
 
-    def __init__(self, *, vendor_id: int, amount_cents: int, balance_cents: int,
-                 floor_cents: int, daily_cap_cents: int | None = None,
-                 used_today_cents: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        vendor_id: int,
+        amount_cents: int,
+        balance_cents: int,
+        floor_cents: int,
+        daily_cap_cents: int | None = None,
+        used_today_cents: int | None = None,
+    ) -> None:
         available = max(balance_cents - floor_cents, 0)
         super().__init__(
             f"vendor {vendor_id}: {amount_cents} cents asked, {available} available",
-            vendor_id=vendor_id, amount_cents=amount_cents, balance_cents=balance_cents,
-            floor_cents=floor_cents, daily_cap_cents=daily_cap_cents,
+            vendor_id=vendor_id,
+            amount_cents=amount_cents,
+            balance_cents=balance_cents,
+            floor_cents=floor_cents,
+            daily_cap_cents=daily_cap_cents,
             used_today_cents=used_today_cents,
         )
 
@@ -265,29 +293,52 @@ class VendorSuspended(DebitRefused):
 
     code = "vendor-suspended"
 
-    def __init__(self, *, vendor_id: int, amount_cents: int, status: str,
-                 balance_cents: int | None = None, floor_cents: int | None = None,
-                 daily_cap_cents: int | None = None, used_today_cents: int | None = None
-                 ) -> None:
-        super().__init__(f"vendor {vendor_id} is {status}", vendor_id=vendor_id,
-                         amount_cents=amount_cents, balance_cents=balance_cents,
-                         floor_cents=floor_cents, daily_cap_cents=daily_cap_cents,
-                         used_today_cents=used_today_cents)
+    def __init__(
+        self,
+        *,
+        vendor_id: int,
+        amount_cents: int,
+        status: str,
+        balance_cents: int | None = None,
+        floor_cents: int | None = None,
+        daily_cap_cents: int | None = None,
+        used_today_cents: int | None = None,
+    ) -> None:
+        super().__init__(
+            f"vendor {vendor_id} is {status}",
+            vendor_id=vendor_id,
+            amount_cents=amount_cents,
+            balance_cents=balance_cents,
+            floor_cents=floor_cents,
+            daily_cap_cents=daily_cap_cents,
+            used_today_cents=used_today_cents,
+        )
         self.status = status
 
 
 class DailyCapExceeded(DebitRefused):
     code = "daily-cap-exceeded"
 
-    def __init__(self, *, vendor_id: int, amount_cents: int, cap_cents: int,
-                 used_cents: int, balance_cents: int | None = None,
-                 floor_cents: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        vendor_id: int,
+        amount_cents: int,
+        cap_cents: int,
+        used_cents: int,
+        balance_cents: int | None = None,
+        floor_cents: int | None = None,
+    ) -> None:
         self.cap_cents = cap_cents
         self.used_cents = used_cents
         self.remaining_cents = max(cap_cents - used_cents, 0)
         super().__init__(
             f"vendor {vendor_id}: {amount_cents} cents asked, {self.remaining_cents} left of "
             f"today's cap {cap_cents}",
-            vendor_id=vendor_id, amount_cents=amount_cents, balance_cents=balance_cents,
-            floor_cents=floor_cents, daily_cap_cents=cap_cents, used_today_cents=used_cents,
+            vendor_id=vendor_id,
+            amount_cents=amount_cents,
+            balance_cents=balance_cents,
+            floor_cents=floor_cents,
+            daily_cap_cents=cap_cents,
+            used_today_cents=used_cents,
         )

@@ -100,7 +100,8 @@ _posting = cast(Table, Posting.__table__)
 # The debit's statements are built once: on the hot path, building them cost more CPU than
 # running them. Parameters: p_vendor, p_amount (the tender), p_net (less commission), p_day.
 _RATES = select(_fa.c.commission_bp, _fa.c.commission_kwh_e4).where(
-    _fa.c.vendor_id == bindparam("p_vendor"))
+    _fa.c.vendor_id == bindparam("p_vendor")
+)
 _day = bindparam("p_day", type_=Date)
 _used_today = case((_fa.c.cap_day == _day, _fa.c.cap_day_vended_cents), else_=0)
 _DEBIT = (
@@ -109,12 +110,16 @@ _DEBIT = (
         _fa.c.vendor_id == bindparam("p_vendor"),
         _fa.c.balance_cents - bindparam("p_amount") >= _fa.c.floor_cents,
         exists().where(_vendor.c.id == bindparam("p_vendor"), _vendor.c.status == "active"),
-        or_(_fa.c.daily_cap_cents.is_(None),
-            _used_today + bindparam("p_amount") <= _fa.c.daily_cap_cents),
+        or_(
+            _fa.c.daily_cap_cents.is_(None),
+            _used_today + bindparam("p_amount") <= _fa.c.daily_cap_cents,
+        ),
     )
-    .values(balance_cents=_fa.c.balance_cents - bindparam("p_net"),
-            cap_day=_day,
-            cap_day_vended_cents=_used_today + bindparam("p_amount"))
+    .values(
+        balance_cents=_fa.c.balance_cents - bindparam("p_net"),
+        cap_day=_day,
+        cap_day_vended_cents=_used_today + bindparam("p_amount"),
+    )
     .returning(_fa.c.balance_cents, _fa.c.floor_cents, _fa.c.low_float_threshold_cents)
 )
 
@@ -126,29 +131,49 @@ _new_entry = (
     insert(_entry)
     .from_select(
         ["vendor_id", "kind", "reference", "at", "created_at"],
-        select(bindparam("p_vendor"), literal("vend"), bindparam("p_ref", type_=String),
-               bindparam("p_at", type_=UTCDateTime), bindparam("p_now", type_=UTCDateTime))
-        .select_from(_debit),
+        select(
+            bindparam("p_vendor"),
+            literal("vend"),
+            bindparam("p_ref", type_=String),
+            bindparam("p_at", type_=UTCDateTime),
+            bindparam("p_now", type_=UTCDateTime),
+        ).select_from(_debit),
     )
     .returning(_entry.c.id)
     .cte("entry")
 )
-_leg = func.unnest(
-    bindparam("p_accounts", type_=ARRAY(String)), bindparam("p_amounts", type_=ARRAY(BigInteger))
-).table_valued("account", "amount").render_derived(name="leg")
+_leg = (
+    func.unnest(
+        bindparam("p_accounts", type_=ARRAY(String)),
+        bindparam("p_amounts", type_=ARRAY(BigInteger)),
+    )
+    .table_valued("account", "amount")
+    .render_derived(name="leg")
+)
 _new_legs = (
     insert(_posting)
-    .from_select(["journal_entry_id", "account", "amount_cents"],
-                 select(_new_entry.c.id, _leg.c.account, _leg.c.amount)
-                 .select_from(_new_entry.join(_leg, true())))
+    .from_select(
+        ["journal_entry_id", "account", "amount_cents"],
+        select(_new_entry.c.id, _leg.c.account, _leg.c.amount).select_from(
+            _new_entry.join(_leg, true())
+        ),
+    )
     .cte("legs")
 )
-_DEBIT_AND_POST = PreparedStatement("vendgw_debit_and_post", (
-    select(_new_entry.c.id, _debit.c.balance_cents, _debit.c.floor_cents,
-           _debit.c.low_float_threshold_cents)
-    .select_from(_debit.join(_new_entry, true()))
-    .add_cte(_new_legs)
-))
+_DEBIT_AND_POST = PreparedStatement(
+    "vendgw_debit_and_post",
+    (
+        select(
+            _new_entry.c.id,
+            _debit.c.balance_cents,
+            _debit.c.floor_cents,
+            _debit.c.low_float_threshold_cents,
+        )
+        .select_from(_debit.join(_new_entry, true()))
+        .add_cte(_new_legs)
+    ),
+)
+
 
 @dataclass(frozen=True)
 class VendSplit:
@@ -167,11 +192,15 @@ class VendSplit:
         for name in ("energy_excl_vat", "vat", "fixed_charge_excl_vat", "debt_recovered"):
             value = getattr(self, name)
             if type(value) is not int or value < 0:
-                raise InvalidSplit(f"{name} must be a non-negative integer of cents",
-                                   field=name, value=value)
+                raise InvalidSplit(
+                    f"{name} must be a non-negative integer of cents", field=name, value=value
+                )
         if self.total != amount_cents:
-            raise InvalidSplit(f"the split adds up to {self.total} cents, not {amount_cents}",
-                               field="split", value=self)
+            raise InvalidSplit(
+                f"the split adds up to {self.total} cents, not {amount_cents}",
+                field="split",
+                value=self,
+            )
 
 
 @dataclass(frozen=True)
@@ -216,8 +245,9 @@ def _positive(field: str, value: object) -> int:
 
 def _reference(field: str, value: str) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= 64 or value != value.strip():
-        raise InvalidInput(f"{field} must be 1-64 characters without surrounding spaces",
-                           field=field, value=value)
+        raise InvalidInput(
+            f"{field} must be 1-64 characters without surrounding spaces", field=field, value=value
+        )
     return value
 
 
@@ -269,21 +299,26 @@ def post_vend(
     commission = commission_cents(rate, amount_cents=amount_cents, units_tenths=units_tenths)
     net = amount_cents - commission
 
-    legs = ledger.balanced_legs("vend", reference, {
-        ledger.FLOAT: -net,
-        ledger.ENERGY_REVENUE: split.energy_excl_vat,
-        ledger.VAT_PAYABLE: split.vat,
-        ledger.FIXED_CHARGE_REVENUE: split.fixed_charge_excl_vat,
-        ledger.DEBT_RECOVERED: split.debt_recovered,
-        ledger.COMMISSION_EXPENSE: -commission,
-    })
+    legs = ledger.balanced_legs(
+        "vend",
+        reference,
+        {
+            ledger.FLOAT: -net,
+            ledger.ENERGY_REVENUE: split.energy_excl_vat,
+            ledger.VAT_PAYABLE: split.vat,
+            ledger.FIXED_CHARGE_REVENUE: split.fixed_charge_excl_vat,
+            ledger.DEBT_RECOVERED: split.debt_recovered,
+            ledger.COMMISSION_EXPENSE: -commission,
+        },
+    )
     params = {"p_vendor": vendor_id, "p_amount": amount_cents, "p_net": net, "p_day": day}
     posted = _DEBIT_AND_POST_FOR(session)(session, params, vendor_id, reference, at, legs)
     if posted is None:
         raise _refusal(session, vendor_id, amount_cents, day)
     entry_id, after, floor, threshold = posted
-    _note_low_float(session, vendor_id, entry_id, at, before=after + net, after=after,
-                    threshold=threshold)
+    _note_low_float(
+        session, vendor_id, entry_id, at, before=after + net, after=after, threshold=threshold
+    )
     return VendPosting(entry_id, after, floor, _available(after, floor), commission)
 
 
@@ -291,24 +326,44 @@ def post_vend(
 _Posted = tuple[int, int, int, int] | None
 
 
-def _debit_and_post_in_one(session: Session, params: dict[str, object], vendor_id: int,
-                           reference: str, at: datetime, legs: dict[str, int]) -> _Posted:
+def _debit_and_post_in_one(
+    session: Session,
+    params: dict[str, object],
+    vendor_id: int,
+    reference: str,
+    at: datetime,
+    legs: dict[str, int],
+) -> _Posted:
     # One round trip while the row is locked; only the commit follows it.
-    row = _DEBIT_AND_POST.execute(session, {
-        **params, "p_ref": reference, "p_at": at, "p_now": utcnow(),
-        "p_accounts": list(legs), "p_amounts": list(legs.values()),
-    }).first()
+    row = _DEBIT_AND_POST.execute(
+        session,
+        {
+            **params,
+            "p_ref": reference,
+            "p_at": at,
+            "p_now": utcnow(),
+            "p_accounts": list(legs),
+            "p_amounts": list(legs.values()),
+        },
+    ).first()
     return None if row is None else (row[0], row[1], row[2], row[3])
 
 
-def _debit_then_post(session: Session, params: dict[str, object], vendor_id: int,
-                     reference: str, at: datetime, legs: dict[str, int]) -> _Posted:
+def _debit_then_post(
+    session: Session,
+    params: dict[str, object],
+    vendor_id: int,
+    reference: str,
+    at: datetime,
+    legs: dict[str, int],
+) -> _Posted:
     debited = execute_write(session, _DEBIT, params).first()
     if debited is None:
         return None
     after, floor, threshold = debited
-    entry_id = ledger.write_entry(session, vendor_id=vendor_id, kind="vend",
-                                  reference=reference, at=at, postings=legs)
+    entry_id = ledger.write_entry(
+        session, vendor_id=vendor_id, kind="vend", reference=reference, at=at, postings=legs
+    )
     return entry_id, after, floor, threshold
 
 
@@ -316,9 +371,14 @@ def _debit_then_post(session: Session, params: dict[str, object], vendor_id: int
 _DEBIT_AND_POST_FOR = PerDialect(postgresql=_debit_and_post_in_one, sqlite=_debit_then_post)
 
 
-def debit_refusal(session: Session, vendor_id: int, amount_cents: int, *,
-                  at: datetime | None = None, timezone: str | None = None
-                  ) -> DebitRefused | None:
+def debit_refusal(
+    session: Session,
+    vendor_id: int,
+    amount_cents: int,
+    *,
+    at: datetime | None = None,
+    timezone: str | None = None,
+) -> DebitRefused | None:
     """Why :func:`post_vend` would refuse to debit ``amount_cents`` now, or None if it would
     not: the vendor's status, the floor, the daily cap, checked as the debit checks them.
     A trial asks this; the debit asks it after its conditional UPDATE matched nothing. Reads
@@ -328,15 +388,22 @@ def debit_refusal(session: Session, vendor_id: int, amount_cents: int, *,
 
 
 _REFUSAL_FIGURES = (
-    select(_vendor.c.status, _fa.c.balance_cents, _fa.c.floor_cents, _fa.c.daily_cap_cents,
-           _fa.c.cap_day, _fa.c.cap_day_vended_cents)
+    select(
+        _vendor.c.status,
+        _fa.c.balance_cents,
+        _fa.c.floor_cents,
+        _fa.c.daily_cap_cents,
+        _fa.c.cap_day,
+        _fa.c.cap_day_vended_cents,
+    )
     .join(_fa, _fa.c.vendor_id == _vendor.c.id)
     .where(_vendor.c.id == bindparam("p_vendor"))
 )
 
 
-def _refusal_on(session: Session, vendor_id: int, amount_cents: int, day: object
-                ) -> DebitRefused | None:
+def _refusal_on(
+    session: Session, vendor_id: int, amount_cents: int, day: object
+) -> DebitRefused | None:
     # The same three conditions as _DEBIT's WHERE clause, in the order a client should hear
     # them: a vendor that may not sell at all first, then the day's cap, then the float.
     row = session.execute(_REFUSAL_FIGURES, {"p_vendor": vendor_id}).first()
@@ -346,19 +413,34 @@ def _refusal_on(session: Session, vendor_id: int, amount_cents: int, day: object
     used = cap_day_vended if cap_day == day else 0
     figures = {"balance_cents": balance_cents, "floor_cents": floor_cents}
     if status != "active":
-        return VendorSuspended(vendor_id=vendor_id, amount_cents=amount_cents, status=status,
-                               daily_cap_cents=cap, used_today_cents=used, **figures)
+        return VendorSuspended(
+            vendor_id=vendor_id,
+            amount_cents=amount_cents,
+            status=status,
+            daily_cap_cents=cap,
+            used_today_cents=used,
+            **figures,
+        )
     if cap is not None and used + amount_cents > cap:
-        return DailyCapExceeded(vendor_id=vendor_id, amount_cents=amount_cents, cap_cents=cap,
-                                used_cents=used, **figures)
+        return DailyCapExceeded(
+            vendor_id=vendor_id,
+            amount_cents=amount_cents,
+            cap_cents=cap,
+            used_cents=used,
+            **figures,
+        )
     if balance_cents - amount_cents < floor_cents:
-        return InsufficientFloat(vendor_id=vendor_id, amount_cents=amount_cents,
-                                 daily_cap_cents=cap, used_today_cents=used, **figures)
+        return InsufficientFloat(
+            vendor_id=vendor_id,
+            amount_cents=amount_cents,
+            daily_cap_cents=cap,
+            used_today_cents=used,
+            **figures,
+        )
     return None
 
 
-def _refusal(session: Session, vendor_id: int, amount_cents: int, day: object
-             ) -> DebitRefused:
+def _refusal(session: Session, vendor_id: int, amount_cents: int, day: object) -> DebitRefused:
     """Why the conditional debit updated nothing. Only picks the error; the debit decided."""
     refused = _refusal_on(session, vendor_id, amount_cents, day)
     if refused is not None:
@@ -367,18 +449,36 @@ def _refusal(session: Session, vendor_id: int, amount_cents: int, day: object
     balance_cents, floor_cents = session.execute(
         select(_fa.c.balance_cents, _fa.c.floor_cents).where(_fa.c.vendor_id == vendor_id)
     ).one()
-    return InsufficientFloat(vendor_id=vendor_id, amount_cents=amount_cents,
-                             balance_cents=balance_cents, floor_cents=floor_cents)
+    return InsufficientFloat(
+        vendor_id=vendor_id,
+        amount_cents=amount_cents,
+        balance_cents=balance_cents,
+        floor_cents=floor_cents,
+    )
 
 
-def _note_low_float(session: Session, vendor_id: int, entry_id: int, at: datetime, *,
-                    before: int, after: int, threshold: int) -> None:
+def _note_low_float(
+    session: Session,
+    vendor_id: int,
+    entry_id: int,
+    at: datetime,
+    *,
+    before: int,
+    after: int,
+    threshold: int,
+) -> None:
     # Under the row lock, so "before" is exactly the previous balance: one event per crossing.
     if before >= threshold > after:
-        session.execute(_low.insert(), {
-            "vendor_id": vendor_id, "journal_entry_id": entry_id, "at": at,
-            "balance_cents": after, "threshold_cents": threshold,
-        })
+        session.execute(
+            _low.insert(),
+            {
+                "vendor_id": vendor_id,
+                "journal_entry_id": entry_id,
+                "at": at,
+                "balance_cents": after,
+                "threshold_cents": threshold,
+            },
+        )
 
 
 def _lock_float(session: Session, vendor_id: int) -> tuple[int, int]:
@@ -387,7 +487,8 @@ def _lock_float(session: Session, vendor_id: int) -> tuple[int, int]:
     Returns the balance and the floor."""
     row = execute_write(
         session,
-        update(_fa).where(_fa.c.vendor_id == vendor_id)
+        update(_fa)
+        .where(_fa.c.vendor_id == vendor_id)
         .values(balance_cents=_fa.c.balance_cents)
         .returning(_fa.c.balance_cents, _fa.c.floor_cents),
     ).first()
@@ -397,9 +498,9 @@ def _lock_float(session: Session, vendor_id: int) -> tuple[int, int]:
 
 
 def _vendor_client_id(session: Session, vendor_id: int) -> str:
-    return str(session.execute(
-        select(_vendor.c.client_id).where(_vendor.c.id == vendor_id)
-    ).scalar_one())
+    return str(
+        session.execute(select(_vendor.c.client_id).where(_vendor.c.id == vendor_id)).scalar_one()
+    )
 
 
 def reverse_vend(
@@ -420,7 +521,8 @@ def reverse_vend(
     at = _when(at)
     original = session.execute(
         select(_entry.c.vendor_id, _entry.c.kind, _entry.c.at).where(
-            _entry.c.id == journal_entry_id)
+            _entry.c.id == journal_entry_id
+        )
     ).first()
     if original is None:
         raise UnknownEntry(journal_entry_id)
@@ -441,18 +543,27 @@ def reverse_vend(
     amount = credit + commission
     # Give the day's cap back when the vend counted towards the day still being counted.
     original_day = local_day(original_at, utility_zone(timezone))
-    cap_left = case((_fa.c.cap_day_vended_cents >= amount, _fa.c.cap_day_vended_cents - amount),
-                    else_=0)
+    cap_left = case(
+        (_fa.c.cap_day_vended_cents >= amount, _fa.c.cap_day_vended_cents - amount), else_=0
+    )
     after, floor = execute_write(
         session,
-        update(_fa).where(_fa.c.vendor_id == vendor_id)
-        .values(balance_cents=_fa.c.balance_cents + credit,
-                cap_day_vended_cents=case((_fa.c.cap_day == original_day, cap_left),
-                                          else_=_fa.c.cap_day_vended_cents))
+        update(_fa)
+        .where(_fa.c.vendor_id == vendor_id)
+        .values(
+            balance_cents=_fa.c.balance_cents + credit,
+            cap_day_vended_cents=case(
+                (_fa.c.cap_day == original_day, cap_left), else_=_fa.c.cap_day_vended_cents
+            ),
+        )
         .returning(_fa.c.balance_cents, _fa.c.floor_cents),
     ).one()
     entry_id = ledger.write_entry(
-        session, vendor_id=vendor_id, kind="reversal", reference=reference, at=at,
+        session,
+        vendor_id=vendor_id,
+        kind="reversal",
+        reference=reference,
+        at=at,
         postings={account: -amount_cents for account, amount_cents in legs.items()},
         reversal_of_id=journal_entry_id,
     )
@@ -478,30 +589,47 @@ def deposit(
     at = _when(at)
     current, floor = _lock_float(session, vendor_id)
     earlier = session.execute(
-        select(_entry.c.id).where(_entry.c.vendor_id == vendor_id, _entry.c.kind == "deposit",
-                                  _entry.c.reference == bank_reference)
+        select(_entry.c.id).where(
+            _entry.c.vendor_id == vendor_id,
+            _entry.c.kind == "deposit",
+            _entry.c.reference == bank_reference,
+        )
     ).scalar()
     if earlier is not None:
         original_amount = ledger.entry_postings(session, earlier)[ledger.FLOAT]
         if original_amount != amount_cents:
-            raise DepositConflict(bank_reference=bank_reference,
-                                  original_amount_cents=original_amount,
-                                  amount_cents=amount_cents, journal_entry_id=earlier)
+            raise DepositConflict(
+                bank_reference=bank_reference,
+                original_amount_cents=original_amount,
+                amount_cents=amount_cents,
+                journal_entry_id=earlier,
+            )
         return FloatMovement(earlier, current, floor, _available(current, floor), applied=False)
 
     after, floor = execute_write(
         session,
-        update(_fa).where(_fa.c.vendor_id == vendor_id)
+        update(_fa)
+        .where(_fa.c.vendor_id == vendor_id)
         .values(balance_cents=_fa.c.balance_cents + amount_cents)
         .returning(_fa.c.balance_cents, _fa.c.floor_cents),
     ).one()
     entry_id = ledger.write_entry(
-        session, vendor_id=vendor_id, kind="deposit", reference=bank_reference, at=at,
+        session,
+        vendor_id=vendor_id,
+        kind="deposit",
+        reference=bank_reference,
+        at=at,
         postings={ledger.BANK: -amount_cents, ledger.FLOAT: amount_cents},
     )
-    audit.record(session, actor, "float.deposit", _vendor_client_id(session, vendor_id),
-                 amount_cents=amount_cents, bank_reference=bank_reference,
-                 journal_entry_id=entry_id)
+    audit.record(
+        session,
+        actor,
+        "float.deposit",
+        _vendor_client_id(session, vendor_id),
+        amount_cents=amount_cents,
+        bank_reference=bank_reference,
+        journal_entry_id=entry_id,
+    )
     return FloatMovement(entry_id, after, floor, _available(after, floor))
 
 
@@ -521,8 +649,9 @@ def adjust(
     Audited as ``float.adjust`` with the reason and operator.
     """
     if type(amount_cents) is not int or amount_cents == 0:
-        raise InvalidInput("an adjustment is a non-zero integer of cents", field="amount_cents",
-                           value=amount_cents)
+        raise InvalidInput(
+            "an adjustment is a non-zero integer of cents", field="amount_cents", value=amount_cents
+        )
     for field, value in (("reason", reason), ("operator", operator)):
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(f"an adjustment needs a {field}", field=field, value=value)
@@ -531,8 +660,9 @@ def adjust(
 
     change = (
         update(_fa)
-        .where(_fa.c.vendor_id == vendor_id,
-               _fa.c.balance_cents + amount_cents >= _fa.c.floor_cents)
+        .where(
+            _fa.c.vendor_id == vendor_id, _fa.c.balance_cents + amount_cents >= _fa.c.floor_cents
+        )
         .values(balance_cents=_fa.c.balance_cents + amount_cents)
         .returning(_fa.c.balance_cents, _fa.c.floor_cents, _fa.c.low_float_threshold_cents)
     )
@@ -542,15 +672,34 @@ def adjust(
         raise _insufficient(session, vendor_id, -amount_cents)
     after, floor, threshold = row
     entry_id = ledger.write_entry(
-        session, vendor_id=vendor_id, kind="adjustment", reference=reference, at=at,
+        session,
+        vendor_id=vendor_id,
+        kind="adjustment",
+        reference=reference,
+        at=at,
         postings={ledger.FLOAT: amount_cents, ledger.ADJUSTMENTS: -amount_cents},
-        operator=operator.strip(), reason=reason.strip(),
+        operator=operator.strip(),
+        reason=reason.strip(),
     )
-    _note_low_float(session, vendor_id, entry_id, at, before=after - amount_cents, after=after,
-                    threshold=threshold)
-    audit.record(session, operator.strip(), "float.adjust", _vendor_client_id(session, vendor_id),
-                 amount_cents=amount_cents, reason=reason.strip(), reference=reference,
-                 journal_entry_id=entry_id)
+    _note_low_float(
+        session,
+        vendor_id,
+        entry_id,
+        at,
+        before=after - amount_cents,
+        after=after,
+        threshold=threshold,
+    )
+    audit.record(
+        session,
+        operator.strip(),
+        "float.adjust",
+        _vendor_client_id(session, vendor_id),
+        amount_cents=amount_cents,
+        reason=reason.strip(),
+        reference=reference,
+        journal_entry_id=entry_id,
+    )
     return FloatMovement(entry_id, after, floor, _available(after, floor))
 
 
@@ -561,18 +710,32 @@ def _insufficient(session: Session, vendor_id: int, amount_cents: int) -> Except
     if row is None:
         return UnknownVendor(vendor_id=vendor_id)
     balance_cents, floor_cents = row
-    return InsufficientFloat(vendor_id=vendor_id, amount_cents=amount_cents,
-                             balance_cents=balance_cents, floor_cents=floor_cents)
+    return InsufficientFloat(
+        vendor_id=vendor_id,
+        amount_cents=amount_cents,
+        balance_cents=balance_cents,
+        floor_cents=floor_cents,
+    )
 
 
 def balance(session: Session, vendor_id: int) -> FloatBalance:
     """The float as it stands (no lock taken)."""
     row = session.execute(
-        select(_fa.c.balance_cents, _fa.c.floor_cents, _fa.c.low_float_threshold_cents,
-               _fa.c.daily_cap_cents).where(_fa.c.vendor_id == vendor_id)
+        select(
+            _fa.c.balance_cents,
+            _fa.c.floor_cents,
+            _fa.c.low_float_threshold_cents,
+            _fa.c.daily_cap_cents,
+        ).where(_fa.c.vendor_id == vendor_id)
     ).first()
     if row is None:
         raise UnknownVendor(vendor_id=vendor_id)
     balance_cents, floor_cents, threshold, cap = row
-    return FloatBalance(vendor_id, balance_cents, floor_cents,
-                        _available(balance_cents, floor_cents), threshold, cap)
+    return FloatBalance(
+        vendor_id,
+        balance_cents,
+        floor_cents,
+        _available(balance_cents, floor_cents),
+        threshold,
+        cap,
+    )

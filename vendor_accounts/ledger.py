@@ -111,8 +111,13 @@ def write_entry(
     entry_id: int = session.execute(
         _INSERT_ENTRY,
         {
-            "vendor_id": vendor_id, "kind": kind, "reference": reference, "at": at,
-            "reversal_of_id": reversal_of_id, "operator": operator, "reason": reason,
+            "vendor_id": vendor_id,
+            "kind": kind,
+            "reference": reference,
+            "at": at,
+            "reversal_of_id": reversal_of_id,
+            "operator": operator,
+            "reason": reason,
         },
     ).scalar_one()
     session.execute(
@@ -158,7 +163,8 @@ def check_invariants(session: Session) -> list[LedgerProblem]:
 
     legs = (
         select(
-            _entry.c.id, _entry.c.vendor_id,
+            _entry.c.id,
+            _entry.c.vendor_id,
             func.count(_posting.c.id).label("n"),
             func.coalesce(func.sum(_posting.c.amount_cents), 0).label("total"),
         )
@@ -170,11 +176,14 @@ def check_invariants(session: Session) -> list[LedgerProblem]:
             (legs.c.n < 2) | (legs.c.total != 0)
         )
     ):
-        problems.append(LedgerProblem(
-            "unbalanced-entry",
-            f"journal entry {entry_id} has {n} postings summing to {total}",
-            vendor_id=vendor_id, journal_entry_id=entry_id,
-        ))
+        problems.append(
+            LedgerProblem(
+                "unbalanced-entry",
+                f"journal entry {entry_id} has {n} postings summing to {total}",
+                vendor_id=vendor_id,
+                journal_entry_id=entry_id,
+            )
+        )
 
     float_sums = (
         select(_entry.c.vendor_id, func.sum(_posting.c.amount_cents).label("total"))
@@ -189,22 +198,29 @@ def check_invariants(session: Session) -> list[LedgerProblem]:
     for vendor_id, stored, floor in accounts:
         expected = computed.pop(vendor_id, 0)
         if stored != expected:
-            problems.append(LedgerProblem(
-                "balance-mismatch",
-                f"vendor {vendor_id}: float says {stored}, postings sum to {expected}",
-                vendor_id=vendor_id,
-            ))
+            problems.append(
+                LedgerProblem(
+                    "balance-mismatch",
+                    f"vendor {vendor_id}: float says {stored}, postings sum to {expected}",
+                    vendor_id=vendor_id,
+                )
+            )
         if stored < floor:
-            problems.append(LedgerProblem(
-                "below-floor", f"vendor {vendor_id}: balance {stored} below floor {floor}",
-                vendor_id=vendor_id,
-            ))
+            problems.append(
+                LedgerProblem(
+                    "below-floor",
+                    f"vendor {vendor_id}: balance {stored} below floor {floor}",
+                    vendor_id=vendor_id,
+                )
+            )
     for vendor_id, total in computed.items():
-        problems.append(LedgerProblem(
-            "orphan-float-postings",
-            f"vendor {vendor_id} has float postings summing to {total} but no float account",
-            vendor_id=vendor_id,
-        ))
+        problems.append(
+            LedgerProblem(
+                "orphan-float-postings",
+                f"vendor {vendor_id} has float postings summing to {total} but no float account",
+                vendor_id=vendor_id,
+            )
+        )
 
     problems.extend(_reversal_problems(session))
     return problems
@@ -213,8 +229,9 @@ def check_invariants(session: Session) -> list[LedgerProblem]:
 def _reversal_problems(session: Session) -> list[LedgerProblem]:
     original = _entry.alias("original")
     pairs = session.execute(
-        select(_entry.c.id, _entry.c.vendor_id, original.c.id, original.c.vendor_id,
-               original.c.kind)
+        select(
+            _entry.c.id, _entry.c.vendor_id, original.c.id, original.c.vendor_id, original.c.kind
+        )
         .join(original, original.c.id == _entry.c.reversal_of_id)
         .where(_entry.c.kind == "reversal")
     ).all()
@@ -232,9 +249,12 @@ def _reversal_problems(session: Session) -> list[LedgerProblem]:
     for rev_id, rev_vendor, orig_id, orig_vendor, orig_kind in pairs:
         negated = {a: -v for a, v in legs.get(orig_id, {}).items()}
         if rev_vendor != orig_vendor or orig_kind != "vend" or legs.get(rev_id, {}) != negated:
-            problems.append(LedgerProblem(
-                "bad-reversal",
-                f"journal entry {rev_id} does not exactly reverse vend entry {orig_id}",
-                vendor_id=rev_vendor, journal_entry_id=rev_id,
-            ))
+            problems.append(
+                LedgerProblem(
+                    "bad-reversal",
+                    f"journal entry {rev_id} does not exactly reverse vend entry {orig_id}",
+                    vendor_id=rev_vendor,
+                    journal_entry_id=rev_id,
+                )
+            )
     return problems

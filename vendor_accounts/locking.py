@@ -33,9 +33,9 @@ def _is_sqlite_locked(exc: OperationalError) -> bool:
     return "database is locked" in str(exc.orig)
 
 
-def execute_write(session: Session, statement: Executable,
-                  params: Mapping[str, Any] | None = None
-                  ) -> CursorResult[*tuple[Any, ...]]:
+def execute_write(
+    session: Session, statement: Executable, params: Mapping[str, Any] | None = None
+) -> CursorResult[*tuple[Any, ...]]:
     """Run one write statement; on SQLite retry "database is locked" (nothing was written)."""
     attempt = 0
     while True:
@@ -44,7 +44,10 @@ def execute_write(session: Session, statement: Executable,
             return result  # type: ignore[return-value]  # Session types it as Result
         except OperationalError as exc:
             attempt += 1
-            if (session.get_bind().dialect.name != "sqlite" or not _is_sqlite_locked(exc)
-                    or attempt > _SQLITE_RETRIES):
+            if (
+                session.get_bind().dialect.name != "sqlite"
+                or not _is_sqlite_locked(exc)
+                or attempt > _SQLITE_RETRIES
+            ):
                 raise
             time.sleep(min(0.002 * attempt, 0.05) * (1 + random.random()))

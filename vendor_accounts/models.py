@@ -123,8 +123,9 @@ class FloatAccount(Base):
         CheckConstraint("balance_cents >= floor_cents", name="balance_not_below_floor"),
         CheckConstraint("floor_cents <= 0", name="floor_not_positive"),
         CheckConstraint("low_float_threshold_cents >= 0", name="threshold_not_negative"),
-        CheckConstraint("daily_cap_cents is null or daily_cap_cents > 0",
-                        name="daily_cap_positive"),
+        CheckConstraint(
+            "daily_cap_cents is null or daily_cap_cents > 0", name="daily_cap_positive"
+        ),
         CheckConstraint("cap_day_vended_cents >= 0", name="cap_day_vended_not_negative"),
         CheckConstraint("commission_bp between 0 and 10000", name="commission_bp_range"),
         CheckConstraint("commission_kwh_e4 >= 0", name="commission_kwh_not_negative"),
@@ -162,8 +163,12 @@ class JournalEntry(Base):
         ),
         # A bank reference applies once per vendor: the replayed deposit finds the original.
         Index(
-            "uq_journal_entry_deposit_reference", "vendor_id", "reference", unique=True,
-            postgresql_where=text("kind = 'deposit'"), sqlite_where=text("kind = 'deposit'"),
+            "uq_journal_entry_deposit_reference",
+            "vendor_id",
+            "reference",
+            unique=True,
+            postgresql_where=text("kind = 'deposit'"),
+            sqlite_where=text("kind = 'deposit'"),
         ),
         Index("ix_journal_entry_vendor_at", "vendor_id", "at"),
         # A vendor's latest movements (VendorStatement) without walking other vendors' entries.

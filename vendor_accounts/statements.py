@@ -77,25 +77,35 @@ def _movements(*extra: Any) -> Select[Any]:
     commission = _posting.alias("commission")
     commission_cents = (
         select(-commission.c.amount_cents)
-        .where(commission.c.journal_entry_id == _entry.c.id,
-               commission.c.account == ledger.COMMISSION_EXPENSE)
+        .where(
+            commission.c.journal_entry_id == _entry.c.id,
+            commission.c.account == ledger.COMMISSION_EXPENSE,
+        )
         .scalar_subquery()
     )
-    return (
-        select(_entry.c.id, _entry.c.at, _entry.c.kind, _entry.c.reference,
-               _entry.c.reversal_of_id, _posting.c.amount_cents,
-               func.coalesce(commission_cents, 0), *extra)
-        .join(_posting, (_posting.c.journal_entry_id == _entry.c.id)
-              & (_posting.c.account == ledger.FLOAT))
+    return select(
+        _entry.c.id,
+        _entry.c.at,
+        _entry.c.kind,
+        _entry.c.reference,
+        _entry.c.reversal_of_id,
+        _posting.c.amount_cents,
+        func.coalesce(commission_cents, 0),
+        *extra,
+    ).join(
+        _posting,
+        (_posting.c.journal_entry_id == _entry.c.id) & (_posting.c.account == ledger.FLOAT),
     )
 
 
-def statement(session: Session, vendor_id: int, from_date: date, to_date: date, *,
-              timezone: str | None = None) -> Statement:
+def statement(
+    session: Session, vendor_id: int, from_date: date, to_date: date, *, timezone: str | None = None
+) -> Statement:
     """The float's statement for the local days ``from_date`` to ``to_date``, both included."""
     if to_date < from_date:
-        raise InvalidInput("the statement period ends before it starts", field="to_date",
-                           value=to_date)
+        raise InvalidInput(
+            "the statement period ends before it starts", field="to_date", value=to_date
+        )
     vendor = session.get(Vendor, vendor_id)
     if vendor is None:
         raise UnknownVendor(vendor_id=vendor_id)
@@ -104,8 +114,9 @@ def statement(session: Session, vendor_id: int, from_date: date, to_date: date, 
     opening = session.execute(
         select(func.coalesce(func.sum(_posting.c.amount_cents), 0))
         .join(_entry, _entry.c.id == _posting.c.journal_entry_id)
-        .where(_entry.c.vendor_id == vendor_id, _posting.c.account == ledger.FLOAT,
-               _entry.c.at < start)
+        .where(
+            _entry.c.vendor_id == vendor_id, _posting.c.account == ledger.FLOAT, _entry.c.at < start
+        )
     ).scalar_one()
     running = int(opening)
     lines = []
@@ -115,34 +126,67 @@ def statement(session: Session, vendor_id: int, from_date: date, to_date: date, 
         .order_by(_entry.c.id)
     ):
         running += amount
-        lines.append(StatementLine(entry_id, at.astimezone(zone), kind, reference, amount,
-                                   running, commission, reversal_of))
-    return Statement(vendor_id, vendor.client_id, vendor.name, from_date, to_date, zone.key,
-                     int(opening), tuple(lines), running)
+        lines.append(
+            StatementLine(
+                entry_id,
+                at.astimezone(zone),
+                kind,
+                reference,
+                amount,
+                running,
+                commission,
+                reversal_of,
+            )
+        )
+    return Statement(
+        vendor_id,
+        vendor.client_id,
+        vendor.name,
+        from_date,
+        to_date,
+        zone.key,
+        int(opening),
+        tuple(lines),
+        running,
+    )
 
 
-def recent_movements(session: Session, vendor_id: int, limit: int, *,
-                     timezone: str | None = None) -> tuple[StatementLine, ...]:
+def recent_movements(
+    session: Session, vendor_id: int, limit: int, *, timezone: str | None = None
+) -> tuple[StatementLine, ...]:
     """The latest ``limit`` movements, newest first, each with the balance after it.
 
     One statement reads the movements and the current balance together (one snapshot), and the
     balances are worked backwards from it, so no history has to be summed.
     """
     zone = utility_zone(timezone)
-    current = (select(_fa.c.balance_cents).where(_fa.c.vendor_id == vendor_id)
-               .scalar_subquery())
+    current = select(_fa.c.balance_cents).where(_fa.c.vendor_id == vendor_id).scalar_subquery()
     # The ids first, on their own. From stale statistics (a busy vendor's first hours) PostgreSQL
     # sorted all of the vendor's entries, each joined to its postings, to keep five; now it sorts
     # bare ids at worst (2.3 ms -> 0.3 ms at 2,000 entries, measured).
-    latest = (select(_entry.c.id).where(_entry.c.vendor_id == vendor_id)
-              .order_by(_entry.c.id.desc()).limit(limit))
+    latest = (
+        select(_entry.c.id)
+        .where(_entry.c.vendor_id == vendor_id)
+        .order_by(_entry.c.id.desc())
+        .limit(limit)
+    )
     rows = session.execute(
         _movements(current).where(_entry.c.id.in_(latest)).order_by(_entry.c.id.desc())
     ).all()
     lines = []
     balance_after = rows[0][7] if rows else 0
     for entry_id, at, kind, reference, reversal_of, amount, commission_cents, _ in rows:
-        lines.append(StatementLine(entry_id, at.astimezone(zone), kind, reference, amount,
-                                   balance_after, commission_cents, reversal_of))
+        lines.append(
+            StatementLine(
+                entry_id,
+                at.astimezone(zone),
+                kind,
+                reference,
+                amount,
+                balance_after,
+                commission_cents,
+                reversal_of,
+            )
+        )
         balance_after -= amount
     return tuple(lines)

@@ -62,8 +62,7 @@ class VendorSummary:
 
 def _choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise InvalidInput(f"{field} must be one of {', '.join(allowed)}", field=field,
-                           value=value)
+        raise InvalidInput(f"{field} must be one of {', '.join(allowed)}", field=field, value=value)
     return value
 
 
@@ -85,31 +84,51 @@ def add_vendor(
     if not name.strip():
         raise InvalidInput("a vendor needs a name", field="name", value=name)
     if floor_cents > 0:
-        raise InvalidInput("the floor is 0 or negative (a credit line)", field="floor_cents",
-                           value=floor_cents)
+        raise InvalidInput(
+            "the floor is 0 or negative (a credit line)", field="floor_cents", value=floor_cents
+        )
     if low_float_threshold_cents < 0:
-        raise InvalidInput("the low-float threshold must not be negative",
-                           field="low_float_threshold_cents", value=low_float_threshold_cents)
+        raise InvalidInput(
+            "the low-float threshold must not be negative",
+            field="low_float_threshold_cents",
+            value=low_float_threshold_cents,
+        )
     if daily_cap_cents is not None and daily_cap_cents <= 0:
-        raise InvalidInput("a daily cap must be positive", field="daily_cap_cents",
-                           value=daily_cap_cents)
+        raise InvalidInput(
+            "a daily cap must be positive", field="daily_cap_cents", value=daily_cap_cents
+        )
     rate = commission or CommissionRate()
     if session.scalar(select(Vendor.id).where(Vendor.client_id == client_id)) is not None:
         raise DuplicateVendor(client_id)
     vendor = Vendor(client_id=client_id, name=name.strip(), kind=kind, status="active")
     session.add(vendor)
     session.flush()
-    session.add(FloatAccount(
-        vendor_id=vendor.id, balance_cents=0, floor_cents=floor_cents,
-        low_float_threshold_cents=low_float_threshold_cents, daily_cap_cents=daily_cap_cents,
-        cap_day_vended_cents=0, commission_bp=rate.basis_points,
-        commission_kwh_e4=rate.per_kwh_e4,
-    ))
+    session.add(
+        FloatAccount(
+            vendor_id=vendor.id,
+            balance_cents=0,
+            floor_cents=floor_cents,
+            low_float_threshold_cents=low_float_threshold_cents,
+            daily_cap_cents=daily_cap_cents,
+            cap_day_vended_cents=0,
+            commission_bp=rate.basis_points,
+            commission_kwh_e4=rate.per_kwh_e4,
+        )
+    )
     session.flush()
-    audit.record(session, actor, "vendor.add", client_id, name=vendor.name, kind=kind,
-                 floor_cents=floor_cents, low_float_threshold_cents=low_float_threshold_cents,
-                 daily_cap_cents=daily_cap_cents, commission_bp=rate.basis_points,
-                 commission_kwh_e4=rate.per_kwh_e4)
+    audit.record(
+        session,
+        actor,
+        "vendor.add",
+        client_id,
+        name=vendor.name,
+        kind=kind,
+        floor_cents=floor_cents,
+        low_float_threshold_cents=low_float_threshold_cents,
+        daily_cap_cents=daily_cap_cents,
+        commission_bp=rate.basis_points,
+        commission_kwh_e4=rate.per_kwh_e4,
+    )
     return vendor
 
 
@@ -121,23 +140,34 @@ def get_vendor(session: Session, client_id: str) -> Vendor:
 
 
 def list_vendors(session: Session) -> list[VendorSummary]:
-    counts = dict(session.execute(
-        select(Terminal.vendor_id, func.count(Terminal.id)).group_by(Terminal.vendor_id)
-    ).all())
+    counts = dict(
+        session.execute(
+            select(Terminal.vendor_id, func.count(Terminal.id)).group_by(Terminal.vendor_id)
+        ).all()
+    )
     rows = session.execute(
         select(Vendor, FloatAccount.balance_cents, FloatAccount.floor_cents)
         .join(FloatAccount, FloatAccount.vendor_id == Vendor.id)
         .order_by(Vendor.client_id)
     )
     return [
-        VendorSummary(v.id, v.client_id, v.name, v.kind, v.status, balance_cents, floor_cents,
-                      counts.get(v.id, 0))
+        VendorSummary(
+            v.id,
+            v.client_id,
+            v.name,
+            v.kind,
+            v.status,
+            balance_cents,
+            floor_cents,
+            counts.get(v.id, 0),
+        )
         for v, balance_cents, floor_cents in rows
     ]
 
 
-def set_vendor_status(session: Session, client_id: str, status: str, *, actor: str,
-                      reason: str = "") -> Vendor:
+def set_vendor_status(
+    session: Session, client_id: str, status: str, *, actor: str, reason: str = ""
+) -> Vendor:
     """Suspend, reactivate or close a vendor. Audited as ``vendor.<status>``."""
     _choice("status", status, VENDOR_STATUSES)
     vendor = get_vendor(session, client_id)
@@ -145,15 +175,17 @@ def set_vendor_status(session: Session, client_id: str, status: str, *, actor: s
     if previous != status:
         vendor.status = status
         vendor.updated_at = utcnow()
-        audit.record(session, actor, f"vendor.{status}", client_id, previous=previous,
-                     reason=reason)
+        audit.record(
+            session, actor, f"vendor.{status}", client_id, previous=previous, reason=reason
+        )
     return vendor
 
 
 def _terminal_code(code: str) -> str:
     if not 1 <= len(code) <= 40 or code != code.strip() or any(c.isspace() for c in code):
-        raise InvalidInput("a terminalID is 1-40 characters without spaces",
-                           field="terminal_code", value=code)
+        raise InvalidInput(
+            "a terminalID is 1-40 characters without spaces", field="terminal_code", value=code
+        )
     return code
 
 
@@ -190,25 +222,47 @@ def add_terminal(
     for privilege in wanted:
         _choice("privileges", privilege, PRIVILEGES)
     cidrs = parse_cidrs(allowed_cidrs)
-    if session.scalar(select(Terminal.id).where(
-            Terminal.vendor_id == vendor.id, Terminal.code == terminal_code)) is not None:
+    if (
+        session.scalar(
+            select(Terminal.id).where(
+                Terminal.vendor_id == vendor.id, Terminal.code == terminal_code
+            )
+        )
+        is not None
+    ):
         raise DuplicateTerminal(client_id=client_id, terminal_code=terminal_code)
     secret = secret if secret is not None else generate_secret()
     terminal = Terminal(
-        vendor_id=vendor.id, code=terminal_code,
+        vendor_id=vendor.id,
+        code=terminal_code,
         secret_hash=hash_secret(secret, verifier_key=verifier_key),
-        credential_version=1, allowed_cidrs=cidrs, status="active",
+        credential_version=1,
+        allowed_cidrs=cidrs,
+        status="active",
         **{f"can_{p}": p in wanted for p in PRIVILEGES},
     )
     session.add(terminal)
     session.flush()
-    audit.record(session, actor, "terminal.add", f"{client_id}/{terminal_code}",
-                 privileges=sorted(wanted), allowed_cidrs=cidrs)
+    audit.record(
+        session,
+        actor,
+        "terminal.add",
+        f"{client_id}/{terminal_code}",
+        privileges=sorted(wanted),
+        allowed_cidrs=cidrs,
+    )
     return terminal, secret
 
 
-def rotate_secret(session: Session, *, client_id: str, terminal_code: str, actor: str,
-                  secret: str | None = None, verifier_key: bytes | None = None) -> str:
+def rotate_secret(
+    session: Session,
+    *,
+    client_id: str,
+    terminal_code: str,
+    actor: str,
+    secret: str | None = None,
+    verifier_key: bytes | None = None,
+) -> str:
     """Give a terminal a new secret (generated unless given); the old one stops working at once
     in every process, because the credential version changes. `verifier_key` as for
     `add_terminal`. Audited as ``terminal.rotate``."""
@@ -217,13 +271,19 @@ def rotate_secret(session: Session, *, client_id: str, terminal_code: str, actor
     terminal.secret_hash = hash_secret(secret, verifier_key=verifier_key)
     terminal.credential_version += 1
     terminal.updated_at = utcnow()
-    audit.record(session, actor, "terminal.rotate", f"{client_id}/{terminal_code}",
-                 credential_version=terminal.credential_version)
+    audit.record(
+        session,
+        actor,
+        "terminal.rotate",
+        f"{client_id}/{terminal_code}",
+        credential_version=terminal.credential_version,
+    )
     return secret
 
 
-def set_terminal_status(session: Session, *, client_id: str, terminal_code: str, status: str,
-                        actor: str) -> Terminal:
+def set_terminal_status(
+    session: Session, *, client_id: str, terminal_code: str, status: str, actor: str
+) -> Terminal:
     """Disable or re-enable a terminal. Audited as ``terminal.<status>``."""
     _choice("status", status, TERMINAL_STATUSES)
     terminal = get_terminal(session, client_id, terminal_code)
@@ -231,6 +291,10 @@ def set_terminal_status(session: Session, *, client_id: str, terminal_code: str,
         terminal.status = status
         terminal.credential_version += 1
         terminal.updated_at = utcnow()
-        audit.record(session, actor, f"terminal.{'enable' if status == 'active' else 'disable'}",
-                     f"{client_id}/{terminal_code}")
+        audit.record(
+            session,
+            actor,
+            f"terminal.{'enable' if status == 'active' else 'disable'}",
+            f"{client_id}/{terminal_code}",
+        )
     return terminal

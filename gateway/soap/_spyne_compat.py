@@ -24,8 +24,7 @@ with warnings.catch_warnings():
 _Importer: Any = six._SixMetaPathImporter
 
 
-def _find_spec(self: Any, fullname: str, path: Any = None, target: Any = None
-               ) -> ModuleSpec | None:
+def _find_spec(self: Any, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
     if fullname in self.known_modules:
         return spec_from_loader(fullname, self)
     return None

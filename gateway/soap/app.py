@@ -65,17 +65,23 @@ spyne_const.MIN_GC_INTERVAL = float("inf")
 class VendWsgiApplication(WsgiApplication):  # type: ignore[misc]  # spyne is untyped
     """spyne's WSGI server with every fault passed through faults.to_fault."""
 
-    def handle_error(self, p_ctx: Any, others: Any, error: BaseException,
-                     start_response: StartResponse) -> Iterable[bytes]:
+    def handle_error(
+        self, p_ctx: Any, others: Any, error: BaseException, start_response: StartResponse
+    ) -> Iterable[bytes]:
         fault = to_fault(error)
         p_ctx.out_error = fault
         p_ctx.transport.req_env[FAULT_TYPE_KEY] = fault.fault_type
         body: Iterable[bytes] = super().handle_error(p_ctx, others, fault, start_response)
         return body
 
-    def fault_response(self, environ: dict[str, Any], start_response: StartResponse,
-                       error: BaseException, status: str | None = None,
-                       headers: Iterable[tuple[str, str]] = ()) -> Iterable[bytes]:
+    def fault_response(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        error: BaseException,
+        status: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> Iterable[bytes]:
         """A SOAP fault for a request refused before spyne took it (guard, auth)."""
         ctx = WsgiMethodContext(self, environ, self.app.out_protocol.mime_type)
         ctx.transport.resp_code = status
@@ -99,28 +105,36 @@ class WsdlDocument:
 
     def __init__(self, soap: WsgiApplication) -> None:
         soap.doc.wsdl11.build_interface_document(WSDL_PLACEHOLDER)
-        self.template: bytes = canonical(soap.doc.wsdl11.get_interface_document(),
-                                         WSDL_PLACEHOLDER)
+        self.template: bytes = canonical(soap.doc.wsdl11.get_interface_document(), WSDL_PLACEHOLDER)
         if self.template.count(WSDL_PLACEHOLDER.encode()) != 1:
             raise RuntimeError("the WSDL does not carry exactly one service address")
 
     def render(self, location: str) -> bytes:
-        return self.template.replace(WSDL_PLACEHOLDER.encode(),
-                                     escape(location, {'"': "&quot;"}).encode())
+        return self.template.replace(
+            WSDL_PLACEHOLDER.encode(), escape(location, {'"': "&quot;"}).encode()
+        )
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse
-                 ) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         body = self.render(request_location(environ))
-        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
-                                  ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK",
+            [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
         return [body]
 
 
-def _plain(start_response: StartResponse, status: str, text: str,
-           headers: Iterable[tuple[str, str]] = ()) -> Iterable[bytes]:
+def _plain(
+    start_response: StartResponse, status: str, text: str, headers: Iterable[tuple[str, str]] = ()
+) -> Iterable[bytes]:
     body = text.encode()
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
-                            ("Content-Length", str(len(body))), *headers])
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            *headers,
+        ],
+    )
     return [body]
 
 
@@ -129,8 +143,9 @@ def _wants_wsdl(environ: dict[str, Any]) -> bool:
     return query.split("&")[0].split("=")[0] == "wsdl"
 
 
-def create_soap_app(service: VendingService, runtime: Runtime, *,
-                    authenticator: Authenticator | None = None) -> WsgiApp:
+def create_soap_app(
+    service: VendingService, runtime: Runtime, *, authenticator: Authenticator | None = None
+) -> WsgiApp:
     """The `/vend` WSGI application calling `service` for every authenticated request."""
     limit = runtime.settings.server.max_body_bytes
     soap = VendWsgiApplication(build_application(service, runtime.settings.server.server_id))
@@ -142,28 +157,37 @@ def create_soap_app(service: VendingService, runtime: Runtime, *,
         if method == "GET" and _wants_wsdl(environ):
             return wsdl(environ, start_response)
         if method != "POST":
-            return _plain(start_response, "405 Method Not Allowed",
-                          "POST a SOAP 1.1 envelope here, or GET ?wsdl\n",
-                          [("Allow", "GET, POST")])
+            return _plain(
+                start_response,
+                "405 Method Not Allowed",
+                "POST a SOAP 1.1 envelope here, or GET ?wsdl\n",
+                [("Allow", "GET, POST")],
+            )
         try:
             check_content_type(environ)
             check_declared_length(environ, limit)
             who = authenticate(environ)
             if isinstance(who, AuthRefusal):
                 if who.fault is not None:
-                    return soap.fault_response(environ, start_response, who.fault, who.status,
-                                               who.headers)
-                return _plain(start_response, who.status, f"{who.status[4:].lower()}\n",
-                              who.headers)
+                    return soap.fault_response(
+                        environ, start_response, who.fault, who.status, who.headers
+                    )
+                return _plain(
+                    start_response, who.status, f"{who.status[4:].lower()}\n", who.headers
+                )
             body = read_body(environ, limit)
             document = parse_envelope(body)
             check_must_understand(document)
         except UnsupportedMediaType as exc:
-            return soap.fault_response(environ, start_response, exc,
-                                       "415 Unsupported Media Type")
+            return soap.fault_response(environ, start_response, exc, "415 Unsupported Media Type")
         except BodyTooLarge as exc:
-            return soap.fault_response(environ, start_response, exc,
-                                       "413 Request Entity Too Large", [("Connection", "close")])
+            return soap.fault_response(
+                environ,
+                start_response,
+                exc,
+                "413 Request Entity Too Large",
+                [("Connection", "close")],
+            )
         except Exception as exc:
             return soap.fault_response(environ, start_response, exc)
         environ[PRINCIPAL_KEY] = who

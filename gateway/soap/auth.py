@@ -167,8 +167,13 @@ def _retry_after(status: str, seconds: float) -> AuthRefusal:
 class TerminalAuthenticator:
     """Authenticates one request's Basic credentials against the vendor accounts."""
 
-    def __init__(self, runtime: Runtime, *, throttle: LoginThrottle | None = None,
-                 authenticate: AuthenticateFn = authenticate_terminal) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        throttle: LoginThrottle | None = None,
+        authenticate: AuthenticateFn = authenticate_terminal,
+    ) -> None:
         self.runtime = runtime
         self.throttle = throttle or LoginThrottle()
         self.authenticate = authenticate
@@ -183,10 +188,16 @@ class TerminalAuthenticator:
             return self._malformed(creds, address, now_ms)
         try:
             with self.runtime.single_reads.connect() as conn:
-                found = self.authenticate(conn, creds.client_id, creds.terminal_id,
-                                          creds.secret, address,
-                                          verifier_key=self.runtime.verifier_key,
-                                          backoff=self.throttle.backoff, now_ms=now_ms)
+                found = self.authenticate(
+                    conn,
+                    creds.client_id,
+                    creds.terminal_id,
+                    creds.secret,
+                    address,
+                    verifier_key=self.runtime.verifier_key,
+                    backoff=self.throttle.backoff,
+                    now_ms=now_ms,
+                )
                 if found.earlier_failures:
                     clear_login_failures(conn, creds.client_id, creds.terminal_id, address)
                     conn.commit()
@@ -195,10 +206,19 @@ class TerminalAuthenticator:
         except VerifierBusy as exc:
             return _retry_after("503 Service Unavailable", exc.retry_after)
         except (VendorNotActive, TerminalDisabled, AddressNotAllowed) as exc:
-            self._failed(creds, address, "soap.login_refused", exc, now_ms,
-                         counted=isinstance(exc, AddressNotAllowed))
-            return AuthRefusal("403 Forbidden", (), RequestAuthorisation(
-                _REFUSAL_MESSAGES[type(exc)], code=exc.code))
+            self._failed(
+                creds,
+                address,
+                "soap.login_refused",
+                exc,
+                now_ms,
+                counted=isinstance(exc, AddressNotAllowed),
+            )
+            return AuthRefusal(
+                "403 Forbidden",
+                (),
+                RequestAuthorisation(_REFUSAL_MESSAGES[type(exc)], code=exc.code),
+            )
         except AuthenticationError as exc:
             self._failed(creds, address, "soap.login_failed", exc, now_ms)
             return UNAUTHORISED
@@ -206,44 +226,72 @@ class TerminalAuthenticator:
 
     def _malformed(self, creds: Credentials, address: str, now_ms: int) -> AuthRefusal:
         with self.runtime.single_reads.connect() as conn:
-            wait = login_wait(conn, *creds.throttle_ids, address, now_ms=now_ms,
-                              backoff=self.throttle.backoff)
+            wait = login_wait(
+                conn, *creds.throttle_ids, address, now_ms=now_ms, backoff=self.throttle.backoff
+            )
         if wait > 0:
             return self._throttled(creds, address, wait, now_ms)
-        exc = MalformedCredentials("unreadable Basic credentials",
-                                   client_id=creds.throttle_ids[0],
-                                   terminal_code=creds.throttle_ids[1])
+        exc = MalformedCredentials(
+            "unreadable Basic credentials",
+            client_id=creds.throttle_ids[0],
+            terminal_code=creds.throttle_ids[1],
+        )
         self._failed(creds, address, "soap.login_failed", exc, now_ms)
         return UNAUTHORISED
 
-    def _failed(self, creds: Credentials, address: str, action: str,
-                exc: AuthenticationError, now_ms: int, *, counted: bool = True) -> None:
+    def _failed(
+        self,
+        creds: Credentials,
+        address: str,
+        action: str,
+        exc: AuthenticationError,
+        now_ms: int,
+        *,
+        counted: bool = True,
+    ) -> None:
         self._log(action, creds, address, exc.code)
         with transaction(self.runtime.sessions) as session:
             if counted:
-                record_login_failure(session, *creds.throttle_ids, address,
-                                     now_ms=now_ms, backoff=self.throttle.backoff)
+                record_login_failure(
+                    session,
+                    *creds.throttle_ids,
+                    address,
+                    now_ms=now_ms,
+                    backoff=self.throttle.backoff,
+                )
             self._audit(session, creds, action, reason=exc.code, source_ip=address)
 
-    def _throttled(self, creds: Credentials, address: str, wait: float,
-                   now_ms: int) -> AuthRefusal:
+    def _throttled(self, creds: Credentials, address: str, wait: float, now_ms: int) -> AuthRefusal:
         every_ms = int(self.throttle.audit_every_seconds * 1000)
         with self.runtime.single_reads.connect() as conn:
-            count = note_throttled(conn, *creds.throttle_ids, address,
-                                   now_ms=now_ms, every_ms=every_ms)
+            count = note_throttled(
+                conn, *creds.throttle_ids, address, now_ms=now_ms, every_ms=every_ms
+            )
             conn.commit()
         if count:
             self._log("soap.login_throttled", creds, address, f"{count} refused")
             with transaction(self.runtime.sessions) as session:
-                self._audit(session, creds, "soap.login_throttled", reason="auth-throttled",
-                            source_ip=address, count=count,
-                            retry_after_seconds=math.ceil(wait))
+                self._audit(
+                    session,
+                    creds,
+                    "soap.login_throttled",
+                    reason="auth-throttled",
+                    source_ip=address,
+                    count=count,
+                    retry_after_seconds=math.ceil(wait),
+                )
         return _retry_after("429 Too Many Requests", wait)
 
     @staticmethod
     def _log(action: str, creds: Credentials, address: str, what: str) -> None:
-        log.warning("%s %s/%s from %s: %s", action, escape_control(creds.client_id),
-                    escape_control(creds.terminal_id), escape_control(address), what)
+        log.warning(
+            "%s %s/%s from %s: %s",
+            action,
+            escape_control(creds.client_id),
+            escape_control(creds.terminal_id),
+            escape_control(address),
+            what,
+        )
 
     @staticmethod
     def _audit(session: Session, creds: Credentials, action: str, **detail: Any) -> None:

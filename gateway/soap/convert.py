@@ -32,6 +32,7 @@ DEFAULT_MAX_ITEMS = 10
 
 # Inbound -----------------------------------------------------------------------------------
 
+
 def msg_id(value: Any) -> MsgID:
     """A spyne MsgID -> types.MsgID (which checks the date and the number)."""
     if value is None or value.dateTime is None or value.uniqueNumber is None:
@@ -52,6 +53,7 @@ def amount_cents(value: Any) -> int:
 
 # Outbound ----------------------------------------------------------------------------------
 
+
 def cents(value: int) -> Decimal:
     return Decimal(money.format_cents(value))
 
@@ -64,8 +66,9 @@ def wire_msg_id(value: MsgID) -> t.MsgID:
     return t.MsgID(dateTime=value.date_time, uniqueNumber=value.unique_number)
 
 
-def base_fields(client_id: str, terminal_id: str, req_msg_id: MsgID, server_id: str,
-                now: datetime | None = None) -> dict[str, Any]:
+def base_fields(
+    client_id: str, terminal_id: str, req_msg_id: MsgID, server_id: str, now: datetime | None = None
+) -> dict[str, Any]:
     """What every response starts with: the request's IDs echoed, ours added."""
     return {
         "clientID": client_id,
@@ -77,14 +80,26 @@ def base_fields(client_id: str, terminal_id: str, req_msg_id: MsgID, server_id: 
 
 
 def meter_detail(value: MeterDetail) -> t.MeterDetail:
-    return t.MeterDetail(msno=value.meter_number, sgc=value.sgc, krn=value.krn, ti=value.ti,
-                         ea=value.ea, kt=value.kt, tct=value.tct)
+    return t.MeterDetail(
+        msno=value.meter_number,
+        sgc=value.sgc,
+        krn=value.krn,
+        ti=value.ti,
+        ea=value.ea,
+        kt=value.kt,
+        tct=value.tct,
+    )
 
 
 def transaction(line: ReceiptLine) -> t.Transaction:
-    return t.Transaction(type=line.type, description=line.description,
-                         amount=cents(line.amount_cents), vat=cents(line.vat_cents),
-                         units=kwh(line.units_tenths), tokens=list(line.tokens))
+    return t.Transaction(
+        type=line.type,
+        description=line.description,
+        amount=cents(line.amount_cents),
+        vat=cents(line.vat_cents),
+        units=kwh(line.units_tenths),
+        tokens=list(line.tokens),
+    )
 
 
 def receipt_fields(receipt: VendReceipt) -> dict[str, Any]:
@@ -108,9 +123,12 @@ def receipt_fields(receipt: VendReceipt) -> dict[str, Any]:
 def confirm_customer_resp(base: dict[str, Any], info: CustomerInfo) -> t.ConfirmCustomerResp:
     return t.ConfirmCustomerResp(
         **base,
-        customer=t.CustomerDetail(name=info.customer_name, address=info.address,
-                                  accountNo=info.account_no,
-                                  daysLastPurchase=info.days_since_last_purchase),
+        customer=t.CustomerDetail(
+            name=info.customer_name,
+            address=info.address,
+            accountNo=info.account_no,
+            daysLastPurchase=info.days_since_last_purchase,
+        ),
         meter=meter_detail(info.meter),
         canVend=info.can_vend,
         fbeDue=info.fbe_due,
@@ -129,15 +147,23 @@ def reprint_resp(base: dict[str, Any], receipts: tuple[VendReceipt, ...]) -> t.R
 
 
 def confirmation_resp(base: dict[str, Any], result: AdviceResult) -> t.ConfirmationAdviceResp:
-    return t.ConfirmationAdviceResp(**base, originalMsgID=wire_msg_id(result.original_msg_id),
-                                    receiptNo=result.receipt_no, txConfirmed=result.confirmed)
+    return t.ConfirmationAdviceResp(
+        **base,
+        originalMsgID=wire_msg_id(result.original_msg_id),
+        receiptNo=result.receipt_no,
+        txConfirmed=result.confirmed,
+    )
 
 
 def reversal_resp(base: dict[str, Any], result: AdviceResult) -> t.ReversalAdviceResp:
     avail = result.avail_credit_cents
-    return t.ReversalAdviceResp(**base, originalMsgID=wire_msg_id(result.original_msg_id),
-                                receiptNo=result.receipt_no, txReversed=result.reversed,
-                                availCredit=None if avail is None else cents(avail))
+    return t.ReversalAdviceResp(
+        **base,
+        originalMsgID=wire_msg_id(result.original_msg_id),
+        receiptNo=result.receipt_no,
+        txReversed=result.reversed,
+        availCredit=None if avail is None else cents(avail),
+    )
 
 
 def statement_resp(base: dict[str, Any], statement: VendorStatement) -> t.VendorStatementResp:
@@ -146,13 +172,23 @@ def statement_resp(base: dict[str, Any], statement: VendorStatement) -> t.Vendor
         balance=cents(statement.balance_cents),
         floor=cents(statement.floor_cents),
         availCredit=cents(statement.avail_credit_cents),
-        movements=[t.Movement(at=m.at, kind=m.kind, reference=m.reference,
-                              amount=cents(m.amount_cents),
-                              balanceAfter=cents(m.balance_after_cents))
-                   for m in statement.movements],
+        movements=[
+            t.Movement(
+                at=m.at,
+                kind=m.kind,
+                reference=m.reference,
+                amount=cents(m.amount_cents),
+                balanceAfter=cents(m.balance_after_cents),
+            )
+            for m in statement.movements
+        ],
     )
 
 
 def eng_resp(base: dict[str, Any], result: EngineeringResult) -> t.EngResp:
-    return t.EngResp(**base, description=result.description, tokens=list(result.tokens),
-                     meter=None if result.meter is None else meter_detail(result.meter))
+    return t.EngResp(
+        **base,
+        description=result.description,
+        tokens=list(result.tokens),
+        meter=None if result.meter is None else meter_detail(result.meter),
+    )

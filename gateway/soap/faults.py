@@ -72,8 +72,14 @@ class XMLVendFault(Fault):  # type: ignore[misc]  # spyne is untyped
 class VendFault(Fault):  # type: ignore[misc]  # spyne is untyped
     """A fault already mapped by `to_fault`: carries the XMLVend type and code as attributes."""
 
-    def __init__(self, fault_type: str, client: bool, message: str, code: str,
-                 correlation_id: str | None = None) -> None:
+    def __init__(
+        self,
+        fault_type: str,
+        client: bool,
+        message: str,
+        code: str,
+        correlation_id: str | None = None,
+    ) -> None:
         self.fault_type = fault_type
         self.code = code
         self.correlation_id = correlation_id
@@ -92,15 +98,21 @@ class MustUnderstandFault(VendFault):
         self.code = "must-understand"
         self.correlation_id = None
         shown = ", ".join(names)
-        Fault.__init__(self, faultcode="MustUnderstand",
-                       faultstring=_clip(f"SOAP header not understood: {shown}"))
+        Fault.__init__(
+            self,
+            faultcode="MustUnderstand",
+            faultstring=_clip(f"SOAP header not understood: {shown}"),
+        )
 
 
-def _detail(fault_type: str, code: str, message: str,
-            correlation_id: str | None) -> etree._Element:
+def _detail(fault_type: str, code: str, message: str, correlation_id: str | None) -> etree._Element:
     root = etree.Element(f"{{{TNS}}}{XMLVendFault.get_type_name()}", nsmap={None: TNS})
-    for name, value in (("faultType", fault_type), ("code", code), ("desc", message),
-                        ("correlationID", correlation_id)):
+    for name, value in (
+        ("faultType", fault_type),
+        ("code", code),
+        ("desc", message),
+        ("correlationID", correlation_id),
+    ):
         if value is not None:
             etree.SubElement(root, f"{{{TNS}}}{name}").text = value
     return root
@@ -123,17 +135,28 @@ def to_fault(exc: BaseException) -> VendFault:
         return VendFault(exc.fault_type, True, _clip(exc.message), exc.code)
     if isinstance(exc, Fault) and str(exc.faultcode).startswith("Client"):
         # spyne's own refusals: schema validation, XML syntax, unknown operation, wrong verb.
-        return to_fault(SchemaError(
-            f"the request does not follow the XMLVend schema: {exc.faultstring}",
-            code="schema"))
+        return to_fault(
+            SchemaError(
+                f"the request does not follow the XMLVend schema: {exc.faultstring}", code="schema"
+            )
+        )
     correlation_id = uuid.uuid4().hex[:16]
     unavailable = as_database_unavailable(exc)
     if unavailable is not None:
         # Expected in operation, and retried by the client: one line, no traceback.
-        log.warning("Server.SystemEx correlation=%s code=%s: %s", correlation_id,
-                    unavailable.code, unavailable.detail.get("reason") or database_reason(exc))
-        return VendFault("SystemEx", False, f"{unavailable.message} ({correlation_id})",
-                         unavailable.code, correlation_id)
+        log.warning(
+            "Server.SystemEx correlation=%s code=%s: %s",
+            correlation_id,
+            unavailable.code,
+            unavailable.detail.get("reason") or database_reason(exc),
+        )
+        return VendFault(
+            "SystemEx",
+            False,
+            f"{unavailable.message} ({correlation_id})",
+            unavailable.code,
+            correlation_id,
+        )
     message = exc.message if isinstance(exc, SystemError_) else GENERIC_SYSTEM_MESSAGE
     code = exc.code if isinstance(exc, SystemError_) else "system"
     log.error("Server.SystemEx correlation=%s: %r", correlation_id, exc, exc_info=exc)

@@ -138,18 +138,21 @@ def parse_envelope(body: bytes) -> etree._Element:
     if not body.strip():
         raise SchemaError("the request has no body", code="empty-body")
     if _DTD_MARKERS.search(body):
-        raise SchemaError("document type and entity declarations are not accepted",
-                          code="dtd-refused")
+        raise SchemaError(
+            "document type and entity declarations are not accepted", code="dtd-refused"
+        )
     try:
         root = etree.fromstring(body, _parser())
     except etree.XMLSyntaxError as exc:
-        raise SchemaError(f"the request is not well-formed XML: {exc.msg}",
-                          code="malformed-xml") from None
+        raise SchemaError(
+            f"the request is not well-formed XML: {exc.msg}", code="malformed-xml"
+        ) from None
     tree = root.getroottree()
     # A second look, for encodings the byte scan cannot read (UTF-16, UTF-32, EBCDIC).
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise SchemaError("document type and entity declarations are not accepted",
-                          code="dtd-refused")
+        raise SchemaError(
+            "document type and entity declarations are not accepted", code="dtd-refused"
+        )
     if root.tag != f"{{{SOAP11_ENV}}}Envelope":
         raise SchemaError("the request is not a SOAP 1.1 envelope", code="not-soap")
     bodies = root.findall(f"{{{SOAP11_ENV}}}Body")
@@ -157,6 +160,5 @@ def parse_envelope(body: bytes) -> etree._Element:
         raise SchemaError("the envelope must have exactly one Body", code="not-soap")
     children = [child for child in bodies[0] if isinstance(child.tag, str)]
     if len(children) != 1:
-        raise SchemaError("the SOAP Body must hold exactly one request element",
-                          code="not-soap")
+        raise SchemaError("the SOAP Body must hold exactly one request element", code="not-soap")
     return root

@@ -34,10 +34,20 @@ FAULT_TYPE_KEY = "vendgw.soap.fault_type"
 class VendApplication(Application):  # type: ignore[misc]  # spyne is untyped
     """The spyne application plus what the operations need: the service and our serverID."""
 
-    def __init__(self, vending: VendingService | None, server_id: str,
-                 in_protocol: Soap11, out_protocol: Soap11) -> None:
-        super().__init__([VendGateway], tns=t.TNS, name=t.SERVICE_NAME,
-                         in_protocol=in_protocol, out_protocol=out_protocol)
+    def __init__(
+        self,
+        vending: VendingService | None,
+        server_id: str,
+        in_protocol: Soap11,
+        out_protocol: Soap11,
+    ) -> None:
+        super().__init__(
+            [VendGateway],
+            tns=t.TNS,
+            name=t.SERVICE_NAME,
+            in_protocol=in_protocol,
+            out_protocol=out_protocol,
+        )
         self.vending = vending
         self.server_id = server_id
 
@@ -49,21 +59,26 @@ class Call:
         app: VendApplication = ctx.app
         who: Principal | None = ctx.transport.req_env.get(PRINCIPAL_KEY)
         if who is None or app.vending is None:
-            raise SystemError_("the request reached the service unauthenticated",
-                               code="wiring")
+            raise SystemError_("the request reached the service unauthenticated", code="wiring")
         if req.clientID != who.client_id or req.terminalID != who.terminal_id:
             raise ClientIDAuthorisation(
-                "clientID and terminalID in the request must be those of the HTTP credentials")
+                "clientID and terminalID in the request must be those of the HTTP credentials"
+            )
         operator = req.authCred.opName if req.authCred is not None else ""
         self.who = who
-        self.header = RequestHeader(client_id=who.client_id, terminal_id=who.terminal_id,
-                                    msg_id=convert.msg_id(req.msgID), operator=operator or "")
+        self.header = RequestHeader(
+            client_id=who.client_id,
+            terminal_id=who.terminal_id,
+            msg_id=convert.msg_id(req.msgID),
+            operator=operator or "",
+        )
         self.service: VendingService = app.vending
         self.server_id = app.server_id
 
     def base(self) -> dict[str, Any]:
-        return convert.base_fields(self.who.client_id, self.who.terminal_id,
-                                   self.header.msg_id, self.server_id)
+        return convert.base_fields(
+            self.who.client_id, self.who.terminal_id, self.header.msg_id, self.server_id
+        )
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,8 +93,14 @@ def operation(request: Any, response: Any) -> Callable[[F], F]:
         name = function.__name__
         # Every operation can refuse (at least XMLVendSchemaEx, SystemEx), and client tooling
         # only maps a fault to a typed exception when the operation declares it.
-        wrapped: F = rpc(request, _returns=response, _throws=[XMLVendFault], _body_style="bare",
-                         _in_message_name=f"{name}Req", _out_message_name=f"{name}Resp")(function)
+        wrapped: F = rpc(
+            request,
+            _returns=response,
+            _throws=[XMLVendFault],
+            _body_style="bare",
+            _in_message_name=f"{name}Req",
+            _out_message_name=f"{name}Resp",
+        )(function)
         return wrapped
 
     return decorate
@@ -101,39 +122,50 @@ class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
     @operation(t.MeterReq, t.ConfirmCustomerResp)
     def ConfirmCustomer(ctx: Any, req: Any) -> t.ConfirmCustomerResp:
         call = Call(ctx, req)
-        info = call.service.confirm_customer(call.who, call.header,
-                                             convert.meter_number(req.meterNumber))
+        info = call.service.confirm_customer(
+            call.who, call.header, convert.meter_number(req.meterNumber)
+        )
         return convert.confirm_customer_resp(call.base(), info)
 
     @operation(t.VendReq, t.VendResp)
     def CreditVend(ctx: Any, req: Any) -> t.VendResp:
         call = Call(ctx, req)
-        receipt = call.service.credit_vend(call.who, call.header,
-                                           convert.meter_number(req.meterNumber),
-                                           convert.amount_cents(req.amount), req.payType)
+        receipt = call.service.credit_vend(
+            call.who,
+            call.header,
+            convert.meter_number(req.meterNumber),
+            convert.amount_cents(req.amount),
+            req.payType,
+        )
         return convert.vend_resp(call.base(), receipt)
 
     @operation(t.VendReq, t.VendResp)
     def TrialCreditVend(ctx: Any, req: Any) -> t.VendResp:
         call = Call(ctx, req)
-        receipt = call.service.trial_credit_vend(call.who, call.header,
-                                                 convert.meter_number(req.meterNumber),
-                                                 convert.amount_cents(req.amount), req.payType)
+        receipt = call.service.trial_credit_vend(
+            call.who,
+            call.header,
+            convert.meter_number(req.meterNumber),
+            convert.amount_cents(req.amount),
+            req.payType,
+        )
         return convert.vend_resp(call.base(), receipt)
 
     @operation(t.MeterReq, t.VendResp)
     def FBEVend(ctx: Any, req: Any) -> t.VendResp:
         call = Call(ctx, req)
-        receipt = call.service.fbe_vend(call.who, call.header,
-                                        convert.meter_number(req.meterNumber))
+        receipt = call.service.fbe_vend(
+            call.who, call.header, convert.meter_number(req.meterNumber)
+        )
         return convert.vend_resp(call.base(), receipt)
 
     @operation(t.ReprintReq, t.ReprintResp)
     def Reprint(ctx: Any, req: Any) -> t.ReprintResp:
         call = Call(ctx, req)
         original = None if req.originalMsgID is None else convert.msg_id(req.originalMsgID)
-        receipts = call.service.reprint(call.who, call.header,
-                                        convert.meter_number(req.meterNumber), original)
+        receipts = call.service.reprint(
+            call.who, call.header, convert.meter_number(req.meterNumber), original
+        )
         return convert.reprint_resp(call.base(), receipts)
 
     # Advice --------------------------------------------------------------------------------
@@ -141,22 +173,25 @@ class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
     @operation(t.AdviceReq, t.ConfirmationAdviceResp)
     def ConfirmationAdvice(ctx: Any, req: Any) -> t.ConfirmationAdviceResp:
         call = Call(ctx, req)
-        result = call.service.confirmation_advice(call.who, call.header,
-                                                  convert.msg_id(req.originalMsgID))
+        result = call.service.confirmation_advice(
+            call.who, call.header, convert.msg_id(req.originalMsgID)
+        )
         return convert.confirmation_resp(call.base(), result)
 
     @operation(t.AdviceReq, t.ReversalAdviceResp)
     def ReversalAdvice(ctx: Any, req: Any) -> t.ReversalAdviceResp:
         call = Call(ctx, req)
-        result = call.service.reversal_advice(call.who, call.header,
-                                              convert.msg_id(req.originalMsgID))
+        result = call.service.reversal_advice(
+            call.who, call.header, convert.msg_id(req.originalMsgID)
+        )
         return convert.reversal_resp(call.base(), result)
 
     @operation(t.AdviceReq, t.VendResp)
     def LastResponseAdvice(ctx: Any, req: Any) -> t.VendResp:
         call = Call(ctx, req)
-        receipt = call.service.last_response_advice(call.who, call.header,
-                                                    convert.msg_id(req.originalMsgID))
+        receipt = call.service.last_response_advice(
+            call.who, call.header, convert.msg_id(req.originalMsgID)
+        )
         return convert.vend_resp(call.base(), receipt)
 
     # Vendor --------------------------------------------------------------------------------
@@ -174,24 +209,31 @@ class VendGateway(ServiceBase):  # type: ignore[misc]  # spyne is untyped
     def MeterSpecificEng(ctx: Any, req: Any) -> t.EngResp:
         call = Call(ctx, req)
         value = None if req.value is None else int(req.value)
-        result = call.service.meter_specific_eng(call.who, call.header,
-                                                 convert.meter_number(req.meterNumber),
-                                                 req.engType, value)
+        result = call.service.meter_specific_eng(
+            call.who, call.header, convert.meter_number(req.meterNumber), req.engType, value
+        )
         return convert.eng_resp(call.base(), result)
 
     @operation(t.NonMeterSpecificEngReq, t.EngResp)
     def NonMeterSpecificEng(ctx: Any, req: Any) -> t.EngResp:
         call = Call(ctx, req)
         mfr_code = None if req.mfrCode is None else int(req.mfrCode)
-        result = call.service.non_meter_specific_eng(call.who, call.header, req.engType,
-                                                     mfr_code)
+        result = call.service.non_meter_specific_eng(call.who, call.header, req.engType, mfr_code)
         return convert.eng_resp(call.base(), result)
 
 
 OPERATIONS: tuple[str, ...] = (
-    "ConfirmCustomer", "CreditVend", "TrialCreditVend", "FBEVend", "Reprint",
-    "ConfirmationAdvice", "ReversalAdvice", "LastResponseAdvice", "VendorStatement",
-    "MeterSpecificEng", "NonMeterSpecificEng",
+    "ConfirmCustomer",
+    "CreditVend",
+    "TrialCreditVend",
+    "FBEVend",
+    "Reprint",
+    "ConfirmationAdvice",
+    "ReversalAdvice",
+    "LastResponseAdvice",
+    "VendorStatement",
+    "MeterSpecificEng",
+    "NonMeterSpecificEng",
 )
 
 
@@ -222,8 +264,9 @@ class HardenedSoap11(Soap11):  # type: ignore[misc]  # spyne is untyped
             error = None if valid else schema.error_log.last_error
             message = error.message if error else "invalid"
         if not valid:
-            raise to_fault(SchemaError(f"the request does not follow the schema: {message}",
-                                       code="schema"))
+            raise to_fault(
+                SchemaError(f"the request does not follow the schema: {message}", code="schema")
+            )
 
 
 def build_application(vending: VendingService | None, server_id: str) -> VendApplication:

@@ -43,8 +43,17 @@ TRANSACTION_TYPES = ("credit", "fbe", "keychange", "debt", "fixed_charge")
 METER_ENG_TYPES = ("KeyChange", "ClearTamper", "ClearCredit", "PowerLimit")
 # XMLVend's NonMeterSpecificEng names for the class 1 test and display tokens.
 NON_METER_ENG_TYPES = (
-    "TestAll", "TestBreaker", "TestDisp", "DispPwrLmt", "DispTI", "DispKRN", "DispTamper",
-    "DispInstPwr", "DispConsTot", "DispUnbalance", "DispVer",
+    "TestAll",
+    "TestBreaker",
+    "TestDisp",
+    "DispPwrLmt",
+    "DispTI",
+    "DispKRN",
+    "DispTamper",
+    "DispInstPwr",
+    "DispConsTot",
+    "DispUnbalance",
+    "DispVer",
 )
 
 
@@ -74,28 +83,28 @@ def repeated(model: Any) -> Any:
 # Simple types ------------------------------------------------------------------------------
 
 EAN = Unicode(pattern=r"[0-9]{13}", type_name="EAN", __namespace__=TNS)
-TerminalID = Unicode(min_len=1, max_len=40, pattern=r"\S+", type_name="TerminalID",
-                     __namespace__=TNS)
-MeterNumber = Unicode(pattern=r"[0-9]{11}|[0-9]{13}", type_name="MeterNumber",
-                      __namespace__=TNS)
+TerminalID = Unicode(
+    min_len=1, max_len=40, pattern=r"\S+", type_name="TerminalID", __namespace__=TNS
+)
+MeterNumber = Unicode(pattern=r"[0-9]{11}|[0-9]{13}", type_name="MeterNumber", __namespace__=TNS)
 MsgIDDateTime = Unicode(pattern=r"[0-9]{14}", type_name="MsgIDDateTime", __namespace__=TNS)
-MsgIDUniqueNumber = Integer64(ge=1, le=10**18 - 1, type_name="MsgIDUniqueNumber",
-                              __namespace__=TNS)
+MsgIDUniqueNumber = Integer64(ge=1, le=10**18 - 1, type_name="MsgIDUniqueNumber", __namespace__=TNS)
 Msg = Unicode(max_len=160, type_name="Msg", __namespace__=TNS)
 OpName = Unicode(min_len=1, max_len=40, type_name="OpName", __namespace__=TNS)
 Password = Unicode(max_len=128, type_name="Password", __namespace__=TNS)
 # A tender: positive, at most 2 decimals, at most 12 whole digits (what money.parse_cents takes).
-TenderAmount = Decimal(gt=0, fraction_digits=2, total_digits=14, type_name="TenderAmount",
-                       __namespace__=TNS)
+TenderAmount = Decimal(
+    gt=0, fraction_digits=2, total_digits=14, type_name="TenderAmount", __namespace__=TNS
+)
 Money = Decimal(fraction_digits=2, type_name="Money", __namespace__=TNS)
 KWh = Decimal(fraction_digits=1, type_name="KWh", __namespace__=TNS)
 Token = Unicode(pattern=r"[0-9]{20}", type_name="Token", __namespace__=TNS)
 PayType = Unicode(values=PAY_TYPES, type_name="PayType", __namespace__=TNS)
-TransactionType = Unicode(values=TRANSACTION_TYPES, type_name="TransactionType",
-                          __namespace__=TNS)
+TransactionType = Unicode(values=TRANSACTION_TYPES, type_name="TransactionType", __namespace__=TNS)
 MeterEngType = Unicode(values=METER_ENG_TYPES, type_name="MeterEngType", __namespace__=TNS)
-NonMeterEngType = Unicode(values=NON_METER_ENG_TYPES, type_name="NonMeterEngType",
-                          __namespace__=TNS)
+NonMeterEngType = Unicode(
+    values=NON_METER_ENG_TYPES, type_name="NonMeterEngType", __namespace__=TNS
+)
 MaxItems = Integer(ge=1, le=100, type_name="MaxItems", __namespace__=TNS)
 EngValue = Integer(ge=0, le=999_999_999, type_name="EngValue", __namespace__=TNS)
 MfrCode = Integer(ge=0, le=9999, type_name="MfrCode", __namespace__=TNS)
@@ -106,6 +115,7 @@ class Model(ComplexModel):  # type: ignore[misc]  # spyne is untyped
 
 
 # Header ------------------------------------------------------------------------------------
+
 
 class MsgID(Model):
     """yyyyMMddHHmmss and a positive number; unique per clientID for ever."""
@@ -139,6 +149,7 @@ class BaseResp(Model):
 
 
 # Requests ----------------------------------------------------------------------------------
+
 
 class MeterReq(BaseReq):
     """ConfirmCustomerReq, FBEVendReq."""
@@ -181,6 +192,7 @@ class NonMeterSpecificEngReq(BaseReq):
 
 
 # Response parts ----------------------------------------------------------------------------
+
 
 class MeterDetail(Model):
     msno = required(Unicode)
@@ -240,6 +252,7 @@ class Movement(Model):
 
 
 # Responses ---------------------------------------------------------------------------------
+
 
 class ConfirmCustomerResp(BaseResp):
     customer = required(CustomerDetail)

@@ -26,11 +26,11 @@ DEFAULT_PATH = Path(__file__).resolve().parents[2] / "wsdl" / "vendgw.wsdl"
 
 def canonical(wsdl: bytes, location: str = CANONICAL_LOCATION) -> bytes:
     """The WSDL with its soap:address set to `location`, pretty printed with a declaration."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                             remove_blank_text=True)
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True
+    )
     root = etree.fromstring(wsdl, parser)
-    addresses = root.findall(f"{{{WSDL_NS}}}service/{{{WSDL_NS}}}port/"
-                             f"{{{SOAP_BINDING_NS}}}address")
+    addresses = root.findall(f"{{{WSDL_NS}}}service/{{{WSDL_NS}}}port/{{{SOAP_BINDING_NS}}}address")
     if len(addresses) != 1:
         raise ValueError(f"expected one soap:address in the WSDL, found {len(addresses)}")
     addresses[0].set("location", location)
@@ -42,10 +42,12 @@ def canonical(wsdl: bytes, location: str = CANONICAL_LOCATION) -> bytes:
 
 # spyne emits top-level declarations in set order, which changes with the hash seed; their order
 # means nothing in XSD or WSDL, so both are sorted by kind and name.
-_SCHEMA_ORDER = [f"{{{XSD_NS}}}{kind}" for kind in ("import", "simpleType", "complexType",
-                                                     "element")]
-_WSDL_ORDER = [f"{{{WSDL_NS}}}{kind}" for kind in ("types", "message", "portType", "binding",
-                                                    "service")]
+_SCHEMA_ORDER = [
+    f"{{{XSD_NS}}}{kind}" for kind in ("import", "simpleType", "complexType", "element")
+]
+_WSDL_ORDER = [
+    f"{{{WSDL_NS}}}{kind}" for kind in ("types", "message", "portType", "binding", "service")
+]
 
 
 def _sort_children(parent: etree._Element, kinds: list[str]) -> None:
@@ -70,10 +72,20 @@ def wsdl_group() -> None:
 
 
 @wsdl_group.command("export")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_PATH, show_default=True, help="Where to write the WSDL.")
-@click.option("--location", default=CANONICAL_LOCATION, show_default=True,
-              help="The service address written into the WSDL.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_PATH,
+    show_default=True,
+    help="Where to write the WSDL.",
+)
+@click.option(
+    "--location",
+    default=CANONICAL_LOCATION,
+    show_default=True,
+    help="The service address written into the WSDL.",
+)
 def export_command(output: Path, location: str) -> None:
     """Write the WSDL the service serves (with LOCATION as its address)."""
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -82,8 +94,12 @@ def export_command(output: Path, location: str) -> None:
 
 
 @wsdl_group.command("check")
-@click.option("--path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=DEFAULT_PATH, show_default=True)
+@click.option(
+    "--path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_PATH,
+    show_default=True,
+)
 def check_command(path: Path) -> None:
     """Fail when the checked-in WSDL differs from what the service would serve."""
     if canonical(path.read_bytes()) != generate():

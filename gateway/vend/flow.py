@@ -110,9 +110,12 @@ class StoredTransaction:
 
 def pricing_policy(settings: Settings) -> pricing.PricingPolicy:
     u = settings.utility
-    return pricing.PricingPolicy(vat_rate_bp=u.vat_rate_bp, min_vend_cents=u.min_vend_cents,
-                                 max_vend_cents=u.max_vend_cents,
-                                 fbe_monthly_tenths=u.fbe_monthly_kwh_tenths)
+    return pricing.PricingPolicy(
+        vat_rate_bp=u.vat_rate_bp,
+        min_vend_cents=u.min_vend_cents,
+        max_vend_cents=u.max_vend_cents,
+        fbe_monthly_tenths=u.fbe_monthly_kwh_tenths,
+    )
 
 
 def find_meter(session: Session, meter_number: str, clock: VendClock) -> MeterInMonth:
@@ -132,20 +135,34 @@ def position(meter: MeterRecord, month: MonthToDate) -> pricing.CustomerPosition
     )
 
 
-def price(session: Session, tariffs: TariffBook, found: MeterInMonth, tender_cents: int,
-          clock: VendClock, settings: Settings) -> PricedVend:
+def price(
+    session: Session,
+    tariffs: TariffBook,
+    found: MeterInMonth,
+    tender_cents: int,
+    clock: VendClock,
+    settings: Settings,
+) -> PricedVend:
     """Step 2: the quote for this tender, refusing what the pricing rules refuse."""
     if found.tariff_version_id is None:
-        raise errors.SystemError_(f"tariff {found.meter.tariff_code} has no version in force "
-                                  f"on {clock.local.date()}", code="no-tariff-version")
+        raise errors.SystemError_(
+            f"tariff {found.meter.tariff_code} has no version in force on {clock.local.date()}",
+            code="no-tariff-version",
+        )
     steps = tariffs.steps(session, found.tariff_version_id)
-    quote = pricing.price_vend(tender_cents, steps, position(found.meter, found.month),
-                               pricing_policy(settings))
+    quote = pricing.price_vend(
+        tender_cents, steps, position(found.meter, found.month), pricing_policy(settings)
+    )
     return PricedVend(quote, steps, found.tariff_version_id, found.month)
 
 
-def issue_tokens(session: Session, hsm: SoftwareSecurityModule, meter: MeterRecord,
-                 credits: list[tuple[str, int]], clock: VendClock) -> IssuedTokens:
+def issue_tokens(
+    session: Session,
+    hsm: SoftwareSecurityModule,
+    meter: MeterRecord,
+    credits: list[tuple[str, int]],
+    clock: VendClock,
+) -> IssuedTokens:
     """Step 3: the key-change set when one is pending, then one credit token per (kind, units),
     each with a TID strictly above the meter's last one."""
     current = meters.current_keys(meter)
@@ -153,16 +170,23 @@ def issue_tokens(session: Session, hsm: SoftwareSecurityModule, meter: MeterReco
     issued: list[IssuedToken] = []
     last_tid = meter.last_tid
     if new is not None:
-        for t in hsm.key_change_tokens(current.wrapped_key, current.key_id, current.key_data,
-                                       new.wrapped_key, new.key_id, new.key_data):
+        for t in hsm.key_change_tokens(
+            current.wrapped_key,
+            current.key_id,
+            current.key_data,
+            new.wrapped_key,
+            new.key_id,
+            new.key_data,
+        ):
             issued.append(IssuedToken("keychange", t.number, None))
         if new.key_data.base_date != current.key_data.base_date:
             last_tid = None  # the rollover clears the meter's TID memory
     keys = new or current
     for kind, units in credits:
         tid = next_tid(clock.tid_time, keys.key_data.base_date, last_tid)
-        token = hsm.credit_token(keys.wrapped_key, keys.key_id, keys.key_data, subclass=0,
-                                 amount_tenths=units, tid=tid)
+        token = hsm.credit_token(
+            keys.wrapped_key, keys.key_id, keys.key_data, subclass=0, amount_tenths=units, tid=tid
+        )
         assert isinstance(token.payload, TransferCredit)
         # Above 1638.3 kWh the STS amount field rounds up in the customer's favour; the receipt
         # shows what the meter will actually credit.
@@ -176,78 +200,144 @@ _ADVANCE_TID = {
     first: PreparedStatement(
         f"vendgw_advance_tid_{'first' if first else 'next'}",
         update(_meter)
-        .where(_meter.c.id == bindparam("p_meter"),
-               _meter.c.last_tid.is_(None) if first else _meter.c.last_tid == bindparam("p_seen"))
-        .values(last_tid=bindparam("p_tid")))
+        .where(
+            _meter.c.id == bindparam("p_meter"),
+            _meter.c.last_tid.is_(None) if first else _meter.c.last_tid == bindparam("p_seen"),
+        )
+        .values(last_tid=bindparam("p_tid")),
+    )
     for first in (True, False)
 }
 
 
 def _month_upsert(dialect_insert: Callable[[Table], Any]) -> Any:
     new = dialect_insert(_month).values(
-        meter_id=bindparam("p_meter"), month=bindparam("p_month"),
-        units_tenths=bindparam("p_units"), fixed_charge_paid_cents=bindparam("p_fixed"),
-        fbe_units_tenths=bindparam("p_fbe"))
+        meter_id=bindparam("p_meter"),
+        month=bindparam("p_month"),
+        units_tenths=bindparam("p_units"),
+        fixed_charge_paid_cents=bindparam("p_fixed"),
+        fbe_units_tenths=bindparam("p_fbe"),
+    )
     # Added to what is there, never overwritten: a reversal may change the row meanwhile.
     return new.on_conflict_do_update(
         index_elements=[_month.c.meter_id, _month.c.month],
-        set_={c: _month.c[c] + new.excluded[c]
-              for c in ("units_tenths", "fixed_charge_paid_cents", "fbe_units_tenths")})
+        set_={
+            c: _month.c[c] + new.excluded[c]
+            for c in ("units_tenths", "fixed_charge_paid_cents", "fbe_units_tenths")
+        },
+    )
 
 
-_ADD_TO_MONTH = PreparedStatement("vendgw_add_to_month", _month_upsert(postgresql.insert),
-                                  sqlite=_month_upsert(sqlite.insert))
+_ADD_TO_MONTH = PreparedStatement(
+    "vendgw_add_to_month", _month_upsert(postgresql.insert), sqlite=_month_upsert(sqlite.insert)
+)
 _RECOVER_DEBT = (
     update(_customer)
-    .where(_customer.c.id == bindparam("p_customer"),
-           _customer.c.debt_cents == bindparam("p_seen"))
+    .where(_customer.c.id == bindparam("p_customer"), _customer.c.debt_cents == bindparam("p_seen"))
     .values(debt_cents=_customer.c.debt_cents - bindparam("p_recovered"))
 )
-_TX_COLUMNS = ("receipt_no", "request_id", "kind", "status", "vendor_id", "client_id",
-               "terminal_id", "operator", "msg_id", "meter_id", "meter_number", "customer_id",
-               "tariff_version_id", "month", "created_at", "tender_cents",
-               "debt_recovered_cents", "fixed_charge_cents", "fixed_charge_vat_cents",
-               "energy_cents", "energy_vat_cents", "units_tenths", "fbe_units_tenths",
-               "reversal_reason")
-_STORE_TRANSACTION = (insert(_transaction)
-                      .values({c: bindparam(c, type_=_transaction.c[c].type) for c in _TX_COLUMNS})
-                      .returning(_transaction.c.id))
+_TX_COLUMNS = (
+    "receipt_no",
+    "request_id",
+    "kind",
+    "status",
+    "vendor_id",
+    "client_id",
+    "terminal_id",
+    "operator",
+    "msg_id",
+    "meter_id",
+    "meter_number",
+    "customer_id",
+    "tariff_version_id",
+    "month",
+    "created_at",
+    "tender_cents",
+    "debt_recovered_cents",
+    "fixed_charge_cents",
+    "fixed_charge_vat_cents",
+    "energy_cents",
+    "energy_vat_cents",
+    "units_tenths",
+    "fbe_units_tenths",
+    "reversal_reason",
+)
+_STORE_TRANSACTION = (
+    insert(_transaction)
+    .values({c: bindparam(c, type_=_transaction.c[c].type) for c in _TX_COLUMNS})
+    .returning(_transaction.c.id)
+)
 _STORE_TOKENS = insert(_token)
 # On PostgreSQL the transaction and its tokens are one statement (a data-modifying CTE).
 _stored_tx = _STORE_TRANSACTION.cte("tx")
-_token_rows = func.unnest(
-    bindparam("p_seqs", type_=ARRAY(Integer)), bindparam("p_kinds", type_=ARRAY(String)),
-    bindparam("p_tokens", type_=ARRAY(String)), bindparam("p_tids", type_=ARRAY(BigInteger)),
-    bindparam("p_units", type_=ARRAY(BigInteger)),
-).table_valued("seq", "kind", "token", "tid", "units").render_derived(name="t")
-_STORE_TRANSACTION_AND_TOKENS = PreparedStatement("vendgw_store_transaction", select(
-    _stored_tx.c.id).add_cte(
-    insert(_token).from_select(
-        ["transaction_id", "seq", "kind", "token", "tid", "units_tenths"],
-        select(_stored_tx.c.id, _token_rows.c.seq, _token_rows.c.kind, _token_rows.c.token,
-               _token_rows.c.tid, _token_rows.c.units)
-        .select_from(_stored_tx.join(_token_rows, true())),
-    ).cte("tokens")))
+_token_rows = (
+    func.unnest(
+        bindparam("p_seqs", type_=ARRAY(Integer)),
+        bindparam("p_kinds", type_=ARRAY(String)),
+        bindparam("p_tokens", type_=ARRAY(String)),
+        bindparam("p_tids", type_=ARRAY(BigInteger)),
+        bindparam("p_units", type_=ARRAY(BigInteger)),
+    )
+    .table_valued("seq", "kind", "token", "tid", "units")
+    .render_derived(name="t")
+)
+_STORE_TRANSACTION_AND_TOKENS = PreparedStatement(
+    "vendgw_store_transaction",
+    select(_stored_tx.c.id).add_cte(
+        insert(_token)
+        .from_select(
+            ["transaction_id", "seq", "kind", "token", "tid", "units_tenths"],
+            select(
+                _stored_tx.c.id,
+                _token_rows.c.seq,
+                _token_rows.c.kind,
+                _token_rows.c.token,
+                _token_rows.c.tid,
+                _token_rows.c.units,
+            ).select_from(_stored_tx.join(_token_rows, true())),
+        )
+        .cte("tokens")
+    ),
+)
 
 
-def _store_in_one_statement(session: Session, row: dict[str, Any],
-                            tokens: tuple[IssuedToken, ...]) -> int:
-    return int(_STORE_TRANSACTION_AND_TOKENS.execute(session, {
-        **row, "p_seqs": list(range(1, len(tokens) + 1)),
-        "p_kinds": [t.kind for t in tokens], "p_tokens": [t.token for t in tokens],
-        "p_tids": [t.tid for t in tokens], "p_units": [t.units_tenths for t in tokens],
-    }).scalar_one())
+def _store_in_one_statement(
+    session: Session, row: dict[str, Any], tokens: tuple[IssuedToken, ...]
+) -> int:
+    return int(
+        _STORE_TRANSACTION_AND_TOKENS.execute(
+            session,
+            {
+                **row,
+                "p_seqs": list(range(1, len(tokens) + 1)),
+                "p_kinds": [t.kind for t in tokens],
+                "p_tokens": [t.token for t in tokens],
+                "p_tids": [t.tid for t in tokens],
+                "p_units": [t.units_tenths for t in tokens],
+            },
+        ).scalar_one()
+    )
 
 
-def _store_then_tokens(session: Session, row: dict[str, Any],
-                       tokens: tuple[IssuedToken, ...]) -> int:
+def _store_then_tokens(
+    session: Session, row: dict[str, Any], tokens: tuple[IssuedToken, ...]
+) -> int:
     tx_id = int(session.execute(_STORE_TRANSACTION, row).scalar_one())
     if tokens:
-        session.execute(_STORE_TOKENS, [
-            {"transaction_id": tx_id, "seq": i, "kind": t.kind, "token": t.token,
-             "tid": t.tid, "units_tenths": t.units_tenths}
-            for i, t in enumerate(tokens, start=1)
-        ])
+        session.execute(
+            _STORE_TOKENS,
+            [
+                {
+                    "transaction_id": tx_id,
+                    "seq": i,
+                    "kind": t.kind,
+                    "token": t.token,
+                    "tid": t.tid,
+                    "units_tenths": t.units_tenths,
+                }
+                for i, t in enumerate(tokens, start=1)
+            ],
+        )
     return tx_id
 
 
@@ -266,26 +356,48 @@ def advance_meter(session: Session, meter: MeterRecord, issued: IssuedTokens) ->
         result = statement.execute(session, params)
     else:
         k = issued.key_change.key_data
-        seen = (_meter.c.last_tid.is_(None) if meter.last_tid is None
-                else _meter.c.last_tid == meter.last_tid)
+        seen = (
+            _meter.c.last_tid.is_(None)
+            if meter.last_tid is None
+            else _meter.c.last_tid == meter.last_tid
+        )
         result = session.connection().execute(
-            update(_meter).where(_meter.c.id == meter.id, seen).values(
-                last_tid=issued.last_tid, supply_group_id=issued.key_change.group.id,
-                krn=k.krn, ti=k.ti, kt=k.kt, base_date=k.base_date, pending_sgc_id=None,
-                pending_krn=None, pending_ti=None, pending_kt=None, pending_base_date=None))
+            update(_meter)
+            .where(_meter.c.id == meter.id, seen)
+            .values(
+                last_tid=issued.last_tid,
+                supply_group_id=issued.key_change.group.id,
+                krn=k.krn,
+                ti=k.ti,
+                kt=k.kt,
+                base_date=k.base_date,
+                pending_sgc_id=None,
+                pending_krn=None,
+                pending_ti=None,
+                pending_kt=None,
+                pending_base_date=None,
+            )
+        )
     if result.rowcount != 1:
         raise MeterRace(meter.meter_number)
-    moved = meter if issued.key_change is None else meters.after_key_change(
-        meter, issued.key_change)
+    moved = (
+        meter if issued.key_change is None else meters.after_key_change(meter, issued.key_change)
+    )
     return replace(moved, last_tid=issued.last_tid)
 
 
-def add_to_month(session: Session, meter: MeterRecord, month: str, priced: PricedVend | None,
-                 fbe_tenths: int) -> None:
+def add_to_month(
+    session: Session, meter: MeterRecord, month: str, priced: PricedVend | None, fbe_tenths: int
+) -> None:
     """Add this vend to the meter's month figures (the row is created on its first vend)."""
     q = priced.quote if priced else None
-    params = {"p_meter": meter.id, "p_month": month, "p_units": q.units_tenths if q else 0,
-              "p_fixed": q.fixed_charge_cents if q else 0, "p_fbe": fbe_tenths}
+    params = {
+        "p_meter": meter.id,
+        "p_month": month,
+        "p_units": q.units_tenths if q else 0,
+        "p_fixed": q.fixed_charge_cents if q else 0,
+        "p_fbe": fbe_tenths,
+    }
     _ADD_TO_MONTH.execute(session, params)
 
 
@@ -293,9 +405,14 @@ def recover_debt(session: Session, meter: MeterRecord, recovered_cents: int) -> 
     """Reduce the customer's debt by what this vend recovered, only from the figure priced."""
     if not recovered_cents or meter.customer is None:
         return
-    result = session.execute(_RECOVER_DEBT, {"p_customer": meter.customer.id,
-                                             "p_seen": meter.customer.debt_cents,
-                                             "p_recovered": recovered_cents})
+    result = session.execute(
+        _RECOVER_DEBT,
+        {
+            "p_customer": meter.customer.id,
+            "p_seen": meter.customer.debt_cents,
+            "p_recovered": recovered_cents,
+        },
+    )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise MeterRace(meter.meter_number)
 
@@ -306,41 +423,82 @@ def receipt_lines(priced: PricedVend | None, issued: IssuedTokens) -> tuple[Rece
         by_kind.setdefault(t.kind, []).append(t)
     lines: list[ReceiptLine] = []
     if "keychange" in by_kind:
-        lines.append(ReceiptLine("keychange", "Key change: enter these tokens first, in order",
-                                 tokens=tuple(t.token for t in by_kind["keychange"])))
+        lines.append(
+            ReceiptLine(
+                "keychange",
+                "Key change: enter these tokens first, in order",
+                tokens=tuple(t.token for t in by_kind["keychange"]),
+            )
+        )
     if priced is not None:
         q = priced.quote
         if q.debt_recovered_cents:
             remaining = pricing.format_cents(q.debt_remaining_cents)
-            lines.append(ReceiptLine("debt", f"Debt recovered; {remaining} outstanding",
-                                     amount_cents=q.debt_recovered_cents))
+            lines.append(
+                ReceiptLine(
+                    "debt",
+                    f"Debt recovered; {remaining} outstanding",
+                    amount_cents=q.debt_recovered_cents,
+                )
+            )
         if q.fixed_charge_cents:
-            lines.append(ReceiptLine("fixed_charge", "Monthly fixed charge",
-                                     amount_cents=q.fixed_charge_cents,
-                                     vat_cents=q.fixed_charge_vat_cents))
+            lines.append(
+                ReceiptLine(
+                    "fixed_charge",
+                    "Monthly fixed charge",
+                    amount_cents=q.fixed_charge_cents,
+                    vat_cents=q.fixed_charge_vat_cents,
+                )
+            )
         credit = by_kind["credit"][0]
-        lines.append(ReceiptLine("credit", f"Electricity {priced.tariff.code}",
-                                 amount_cents=q.energy_cents, vat_cents=q.energy_vat_cents,
-                                 units_tenths=credit.units_tenths, tokens=(credit.token,)))
+        lines.append(
+            ReceiptLine(
+                "credit",
+                f"Electricity {priced.tariff.code}",
+                amount_cents=q.energy_cents,
+                vat_cents=q.energy_vat_cents,
+                units_tenths=credit.units_tenths,
+                tokens=(credit.token,),
+            )
+        )
     for fbe in by_kind.get("fbe", []):
-        lines.append(ReceiptLine("fbe", "Free basic electricity", units_tenths=fbe.units_tenths,
-                                 tokens=(fbe.token,)))
+        lines.append(
+            ReceiptLine(
+                "fbe", "Free basic electricity", units_tenths=fbe.units_tenths, tokens=(fbe.token,)
+            )
+        )
     return tuple(lines)
 
 
-def store_transaction(session: Session, request_id: int, kind: str, who: Principal,
-                      header: RequestHeader, meter: MeterRecord, clock: VendClock,
-                      priced: PricedVend | None, issued: IssuedTokens) -> StoredTransaction:
+def store_transaction(
+    session: Session,
+    request_id: int,
+    kind: str,
+    who: Principal,
+    header: RequestHeader,
+    meter: MeterRecord,
+    clock: VendClock,
+    priced: PricedVend | None,
+    issued: IssuedTokens,
+) -> StoredTransaction:
     q = priced.quote if priced else None
     receipt_no = f"{request_id:012d}"
     row = {
-        "receipt_no": receipt_no, "request_id": request_id, "kind": kind, "status": "issued",
-        "vendor_id": who.vendor_id, "client_id": who.client_id,
-        "terminal_id": who.terminal_id, "operator": header.operator,
-        "msg_id": header.msg_id.key, "meter_id": meter.id, "meter_number": meter.meter_number,
+        "receipt_no": receipt_no,
+        "request_id": request_id,
+        "kind": kind,
+        "status": "issued",
+        "vendor_id": who.vendor_id,
+        "client_id": who.client_id,
+        "terminal_id": who.terminal_id,
+        "operator": header.operator,
+        "msg_id": header.msg_id.key,
+        "meter_id": meter.id,
+        "meter_number": meter.meter_number,
         "customer_id": meter.customer.id if meter.customer else None,
         "tariff_version_id": priced.tariff_version_id if priced else None,
-        "month": clock.month, "created_at": clock.now,
+        "month": clock.month,
+        "created_at": clock.now,
         "tender_cents": q.tender_cents if q else 0,
         "debt_recovered_cents": q.debt_recovered_cents if q else 0,
         "fixed_charge_cents": q.fixed_charge_cents if q else 0,
@@ -355,8 +513,9 @@ def store_transaction(session: Session, request_id: int, kind: str, who: Princip
     return StoredTransaction(tx_id, receipt_no, clock.now)
 
 
-def debit_float(session: Session, who: Principal, tx: StoredTransaction, priced: PricedVend,
-                clock_timezone: str) -> VendPosting:
+def debit_float(
+    session: Session, who: Principal, tx: StoredTransaction, priced: PricedVend, clock_timezone: str
+) -> VendPosting:
     """Step 4's last act: debit the vendor's float and post the ledger entry (the request's
     completion links the entry to the transaction). Refuses with DebitRefused, changing
     nothing, below the floor."""
@@ -367,41 +526,64 @@ def debit_float(session: Session, who: Principal, tx: StoredTransaction, priced:
         fixed_charge_excl_vat=q.fixed_charge_excl_vat_cents,
         debt_recovered=q.debt_recovered_cents,
     )
-    return post_vend(session, vendor_id=who.vendor_id, amount_cents=q.tender_cents,
-                     split=split, reference=f"vend:{tx.receipt_no}", at=tx.created_at,
-                     units_tenths=q.units_tenths, timezone=clock_timezone,
-                     rate=who.commission)
+    return post_vend(
+        session,
+        vendor_id=who.vendor_id,
+        amount_cents=q.tender_cents,
+        split=split,
+        reference=f"vend:{tx.receipt_no}",
+        at=tx.created_at,
+        units_tenths=q.units_tenths,
+        timezone=clock_timezone,
+        rate=who.commission,
+    )
 
 
-def build_receipt(receipt_no: str, issued_at: datetime, meter: MeterRecord,
-                  priced: PricedVend | None, issued: IssuedTokens, avail_credit_cents: int,
-                  msg_id: MsgID) -> VendReceipt:
+def build_receipt(
+    receipt_no: str,
+    issued_at: datetime,
+    meter: MeterRecord,
+    priced: PricedVend | None,
+    issued: IssuedTokens,
+    avail_credit_cents: int,
+    msg_id: MsgID,
+) -> VendReceipt:
     customer = meter.customer
     credited = sum(t.units_tenths for t in issued.tokens if t.kind == "credit")
     return VendReceipt(
-        receipt_no=receipt_no, msg_id=msg_id, meter=meters.meter_detail(meter),
+        receipt_no=receipt_no,
+        msg_id=msg_id,
+        meter=meters.meter_detail(meter),
         customer_name=customer.name if customer else "",
         account_no=customer.account_no if customer else "",
-        tender_cents=priced.quote.tender_cents if priced else 0, units_tenths=credited,
+        tender_cents=priced.quote.tender_cents if priced else 0,
+        units_tenths=credited,
         avail_credit_cents=avail_credit_cents,
         tariff_description=pricing.describe_tariff(priced.tariff) if priced else "",
-        issued_at=issued_at, lines=receipt_lines(priced, issued),
+        issued_at=issued_at,
+        lines=receipt_lines(priced, issued),
     )
 
 
 # A reversal's writes, beside the forward ones they undo: taken off what is there, never
 # overwritten (a vend may add to the same rows meanwhile), in the order a vend locks its rows.
-_LOCK_CUSTOMER = (select(_customer.c.id).where(_customer.c.id == bindparam("p_customer"))
-                  .with_for_update())
+_LOCK_CUSTOMER = (
+    select(_customer.c.id).where(_customer.c.id == bindparam("p_customer")).with_for_update()
+)
 _GIVE_BACK_MONTH = (
     update(_month)
     .where(_month.c.meter_id == bindparam("p_meter"), _month.c.month == bindparam("p_month"))
-    .values(units_tenths=_month.c.units_tenths - bindparam("p_units"),
-            fixed_charge_paid_cents=_month.c.fixed_charge_paid_cents - bindparam("p_fixed"),
-            fbe_units_tenths=_month.c.fbe_units_tenths - bindparam("p_fbe"))
+    .values(
+        units_tenths=_month.c.units_tenths - bindparam("p_units"),
+        fixed_charge_paid_cents=_month.c.fixed_charge_paid_cents - bindparam("p_fixed"),
+        fbe_units_tenths=_month.c.fbe_units_tenths - bindparam("p_fbe"),
+    )
 )
-_GIVE_BACK_DEBT = (update(_customer).where(_customer.c.id == bindparam("p_customer"))
-                   .values(debt_cents=_customer.c.debt_cents + bindparam("p_recovered")))
+_GIVE_BACK_DEBT = (
+    update(_customer)
+    .where(_customer.c.id == bindparam("p_customer"))
+    .values(debt_cents=_customer.c.debt_cents + bindparam("p_recovered"))
+)
 
 
 def lock_for_reversal(session: Session, tx: VendTransaction) -> None:
@@ -413,36 +595,49 @@ def lock_for_reversal(session: Session, tx: VendTransaction) -> None:
         session.execute(_LOCK_CUSTOMER, {"p_customer": tx.customer_id}).one()
 
 
-def credit_float(session: Session, tx: VendTransaction, at: datetime,
-                 clock_timezone: str) -> VendPosting | None:
+def credit_float(
+    session: Session, tx: VendTransaction, at: datetime, clock_timezone: str
+) -> VendPosting | None:
     """Credit the vend's debit back with a compensating entry linked to it (None for a vend
     that debited nothing). The entry is linked to the transaction too."""
     if tx.journal_entry_id is None:
         return None
-    posting = reverse_vend(session, journal_entry_id=tx.journal_entry_id,
-                           reference=f"reversal:{tx.receipt_no}", at=at,
-                           timezone=clock_timezone)
+    posting = reverse_vend(
+        session,
+        journal_entry_id=tx.journal_entry_id,
+        reference=f"reversal:{tx.receipt_no}",
+        at=at,
+        timezone=clock_timezone,
+    )
     tx.reversal_journal_entry_id = posting.journal_entry_id
     return posting
 
 
 def give_back_month(session: Session, tx: VendTransaction) -> None:
     """Take the vend off its meter's month figures."""
-    session.execute(_GIVE_BACK_MONTH, {
-        "p_meter": tx.meter_id, "p_month": tx.month, "p_units": tx.units_tenths,
-        "p_fixed": tx.fixed_charge_cents, "p_fbe": tx.fbe_units_tenths})
+    session.execute(
+        _GIVE_BACK_MONTH,
+        {
+            "p_meter": tx.meter_id,
+            "p_month": tx.month,
+            "p_units": tx.units_tenths,
+            "p_fixed": tx.fixed_charge_cents,
+            "p_fbe": tx.fbe_units_tenths,
+        },
+    )
 
 
 def give_back_debt(session: Session, tx: VendTransaction) -> None:
     """Give the customer back the debt the vend recovered."""
     if tx.debt_recovered_cents and tx.customer_id is not None:
-        session.execute(_GIVE_BACK_DEBT, {"p_customer": tx.customer_id,
-                                          "p_recovered": tx.debt_recovered_cents})
+        session.execute(
+            _GIVE_BACK_DEBT, {"p_customer": tx.customer_id, "p_recovered": tx.debt_recovered_cents}
+        )
 
 
 def lock_transaction(session: Session, request_id: int) -> VendTransaction | None:
     """The transaction a request produced, if any, its row locked until the caller's
     transaction ends: advice and reversals that decide on its status queue on it."""
     return session.scalar(
-        select(VendTransaction).where(VendTransaction.request_id == request_id)
-        .with_for_update())
+        select(VendTransaction).where(VendTransaction.request_id == request_id).with_for_update()
+    )

@@ -65,8 +65,9 @@ def find(session: Session, client_id: str, msg_id: MsgID) -> VendRequest | None:
 
 
 def stored_outcome(row: VendRequest) -> StoredOutcome:
-    return StoredOutcome(row.operation, row.request_hash, row.outcome,
-                         json.loads(row.response_json or "{}"))
+    return StoredOutcome(
+        row.operation, row.request_hash, row.outcome, json.loads(row.response_json or "{}")
+    )
 
 
 # The operation recorded on a tombstone: an advice declared this msgID not processed.
@@ -75,10 +76,20 @@ NOT_PROCESSED_CODE = "msg-id-declared-not-processed"
 
 _requests = cast(Table, VendRequest.__table__)
 _meters = cast(Table, Meter.__table__)
-_CLAIM_COLUMNS = ("client_id", "msg_date_time", "msg_unique_number", "terminal_id", "operation",
-                  "request_hash", "outcome", "response_json", "created_at")
-_new_request = insert(_requests).values({
-    c: bindparam(c, type_=_requests.c[c].type) for c in _CLAIM_COLUMNS})
+_CLAIM_COLUMNS = (
+    "client_id",
+    "msg_date_time",
+    "msg_unique_number",
+    "terminal_id",
+    "operation",
+    "request_hash",
+    "outcome",
+    "response_json",
+    "created_at",
+)
+_new_request = insert(_requests).values(
+    {c: bindparam(c, type_=_requests.c[c].type) for c in _CLAIM_COLUMNS}
+)
 _CLAIM = PreparedStatement("vendgw_claim", _new_request.returning(_requests.c.id))
 # A vend's claim also locks its meter's row, so vends for one meter queue behind each other
 # instead of pricing from the same figures and failing the TID compare-and-set. It is taken here,
@@ -88,22 +99,37 @@ _CLAIM = PreparedStatement("vendgw_claim", _new_request.returning(_requests.c.id
 # only the locked row itself). The lookup that follows reads after the wait. No round trip more.
 # The key is inserted first, so a retry or an advice for this msgID waits for this vend rather
 # than finding nothing while it queues for the meter.
-_locked_meter = (select(_meters.c.id).where(_meters.c.meter_number == bindparam("p_meter"))
-                 .with_for_update().cte("locked_meter"))
-_CLAIM_LOCKING_METER = PreparedStatement("vendgw_claim_locking_meter", _new_request.returning(
-    _requests.c.id, select(func.count()).select_from(_locked_meter).scalar_subquery(),
-).add_cte(_locked_meter))
+_locked_meter = (
+    select(_meters.c.id)
+    .where(_meters.c.meter_number == bindparam("p_meter"))
+    .with_for_update()
+    .cte("locked_meter")
+)
+_CLAIM_LOCKING_METER = PreparedStatement(
+    "vendgw_claim_locking_meter",
+    _new_request.returning(
+        _requests.c.id,
+        select(func.count()).select_from(_locked_meter).scalar_subquery(),
+    ).add_cte(_locked_meter),
+)
 # SQLite's transactions already hold the database's write lock: no meter lock to take.
 _LOCKS_METER = PerDialect(postgresql=True, sqlite=False)
 _transactions = cast(Table, VendTransaction.__table__)
-_COMPLETE = (update(_requests).where(_requests.c.id == bindparam("p_request"))
-             .values(outcome="ok", response_json=bindparam("p_response")))
-_LINK_ENTRY = (update(_transactions).where(_transactions.c.request_id == bindparam("p_request"))
-               .values(journal_entry_id=bindparam("p_entry")))
+_COMPLETE = (
+    update(_requests)
+    .where(_requests.c.id == bindparam("p_request"))
+    .values(outcome="ok", response_json=bindparam("p_response"))
+)
+_LINK_ENTRY = (
+    update(_transactions)
+    .where(_transactions.c.request_id == bindparam("p_request"))
+    .values(journal_entry_id=bindparam("p_entry"))
+)
 # On PostgreSQL one statement: a vend's float row stays locked from its debit to the commit, and
 # this is the only statement in between.
-_COMPLETE_AND_LINK = PreparedStatement("vendgw_complete_and_link",
-                                       _COMPLETE.add_cte(_LINK_ENTRY.cte("link")))
+_COMPLETE_AND_LINK = PreparedStatement(
+    "vendgw_complete_and_link", _COMPLETE.add_cte(_LINK_ENTRY.cte("link"))
+)
 
 
 @dataclass(frozen=True)
@@ -115,43 +141,63 @@ class Answer:
     journal_entry_id: int | None = None
 
 
-def claim(session: Session, header: RequestHeader, operation: str, fingerprint: str, *,
-          refused: dict[str, Any] | None = None, meter_number: str | None = None) -> int:
+def claim(
+    session: Session,
+    header: RequestHeader,
+    operation: str,
+    fingerprint: str,
+    *,
+    refused: dict[str, Any] | None = None,
+    meter_number: str | None = None,
+) -> int:
     """Insert the request row, pending (or already refused); its id. Raises IntegrityError when
     the key is taken. With `meter_number`, also lock that meter's row until the transaction
     ends (on PostgreSQL; SQLite's transactions already hold the database's write lock)."""
     statement, extra = _CLAIM, {}
     if meter_number is not None and _LOCKS_METER(session):
         statement, extra = _CLAIM_LOCKING_METER, {"p_meter": meter_number}
-    return int(statement.execute(session, {
-        **extra,
-        "client_id": header.client_id,
-        "msg_date_time": header.msg_id.date_time,
-        "msg_unique_number": header.msg_id.unique_number,
-        "terminal_id": header.terminal_id,
-        "operation": operation,
-        "request_hash": fingerprint,
-        "outcome": "pending" if refused is None else "refused",
-        "response_json": "" if refused is None else json.dumps(refused),
-        "created_at": utcnow(),
-    }).scalar_one())
+    return int(
+        statement.execute(
+            session,
+            {
+                **extra,
+                "client_id": header.client_id,
+                "msg_date_time": header.msg_id.date_time,
+                "msg_unique_number": header.msg_id.unique_number,
+                "terminal_id": header.terminal_id,
+                "operation": operation,
+                "request_hash": fingerprint,
+                "outcome": "pending" if refused is None else "refused",
+                "response_json": "" if refused is None else json.dumps(refused),
+                "created_at": utcnow(),
+            },
+        ).scalar_one()
+    )
 
 
 def _tombstone_insert(dialect_insert: Any) -> Any:
-    return (dialect_insert(_requests).values({
-        c: bindparam(c, type_=_requests.c[c].type) for c in _CLAIM_COLUMNS})
-        .on_conflict_do_nothing(index_elements=[_requests.c.client_id,
-                                                _requests.c.msg_date_time,
-                                                _requests.c.msg_unique_number])
-        .returning(_requests.c.id))
+    return (
+        dialect_insert(_requests)
+        .values({c: bindparam(c, type_=_requests.c[c].type) for c in _CLAIM_COLUMNS})
+        .on_conflict_do_nothing(
+            index_elements=[
+                _requests.c.client_id,
+                _requests.c.msg_date_time,
+                _requests.c.msg_unique_number,
+            ]
+        )
+        .returning(_requests.c.id)
+    )
 
 
-_TOMBSTONE = PerDialect(postgresql=_tombstone_insert(postgresql.insert),
-                        sqlite=_tombstone_insert(sqlite.insert))
+_TOMBSTONE = PerDialect(
+    postgresql=_tombstone_insert(postgresql.insert), sqlite=_tombstone_insert(sqlite.insert)
+)
 
 
-def settle(session: Session, client_id: str, terminal_id: str, msg_id: MsgID, advice: str
-           ) -> VendRequest | None:
+def settle(
+    session: Session, client_id: str, terminal_id: str, msg_id: MsgID, advice: str
+) -> VendRequest | None:
     """Settle the fate of an earlier request before an advice answers about it.
 
     Returns the request's committed row, having waited for it if it was still in flight; or
@@ -159,16 +205,25 @@ def settle(session: Session, client_id: str, terminal_id: str, msg_id: MsgID, ad
     not processed. The caller must commit that answer before giving it, and from then on the
     msgID is refused (DuplicateMsgIDEx) should the original turn up late."""
     refusal_body = {
-        "type": errors.DuplicateMsgID.fault_type, "code": NOT_PROCESSED_CODE,
+        "type": errors.DuplicateMsgID.fault_type,
+        "code": NOT_PROCESSED_CODE,
         "message": f"msgID {msg_id.key} was declared not processed (by a {advice}) before it "
-                   "arrived; nothing was sold: send the purchase again with a new msgID"}
-    inserted = session.execute(_TOMBSTONE(session), {
-        "client_id": client_id, "msg_date_time": msg_id.date_time,
-        "msg_unique_number": msg_id.unique_number, "terminal_id": terminal_id,
-        "operation": NOT_PROCESSED, "request_hash": request_hash(NOT_PROCESSED, advice=advice),
-        "outcome": "refused", "response_json": json.dumps(refusal_body),
-        "created_at": utcnow(),
-    }).first()
+        "arrived; nothing was sold: send the purchase again with a new msgID",
+    }
+    inserted = session.execute(
+        _TOMBSTONE(session),
+        {
+            "client_id": client_id,
+            "msg_date_time": msg_id.date_time,
+            "msg_unique_number": msg_id.unique_number,
+            "terminal_id": terminal_id,
+            "operation": NOT_PROCESSED,
+            "request_hash": request_hash(NOT_PROCESSED, advice=advice),
+            "outcome": "refused",
+            "response_json": json.dumps(refusal_body),
+            "created_at": utcnow(),
+        },
+    ).first()
     if inserted is not None:
         return None
     row = find(session, client_id, msg_id)
@@ -182,8 +237,7 @@ def declared_not_processed(row: VendRequest) -> bool:
 
 def complete(session: Session, request_id: int, answer: Answer) -> None:
     """Store the answer with the request (and link a vend's journal entry)."""
-    params = {"p_request": request_id,
-              "p_response": json.dumps(answer.response, sort_keys=True)}
+    params = {"p_request": request_id, "p_response": json.dumps(answer.response, sort_keys=True)}
     if answer.journal_entry_id is None:
         session.execute(_COMPLETE, params)
     else:
@@ -199,8 +253,7 @@ def _link_then_complete(session: Session, params: dict[str, Any]) -> None:
     session.execute(_COMPLETE, {k: v for k, v in params.items() if k != "p_entry"})
 
 
-_COMPLETE_WITH_LINK = PerDialect(postgresql=_complete_and_link_in_one,
-                                 sqlite=_link_then_complete)
+_COMPLETE_WITH_LINK = PerDialect(postgresql=_complete_and_link_in_one, sqlite=_link_then_complete)
 
 
 def refusal(error: errors.GatewayError) -> dict[str, Any]:
@@ -214,8 +267,9 @@ def refusal_error(response: dict[str, Any]) -> errors.GatewayError:
     return cls(response.get("message", "refused"), code=response.get("code"))
 
 
-def check_same_request(outcome: StoredOutcome, operation: str, fingerprint: str,
-                       msg_id: MsgID) -> None:
+def check_same_request(
+    outcome: StoredOutcome, operation: str, fingerprint: str, msg_id: MsgID
+) -> None:
     if outcome.operation == NOT_PROCESSED:
         raise refusal_error(outcome.response)  # an advice said it never arrived: it stays so
     if outcome.operation != operation or outcome.request_hash != fingerprint:
@@ -231,9 +285,15 @@ class Retry(Exception):
     """The work lost a race it guards against (a meter moved meanwhile): run it again."""
 
 
-def run_once(sessions: sessionmaker[Session], header: RequestHeader, operation: str,
-             fingerprint: str, work: Callable[[Session, int], Answer], *,
-             meter_number: str | None = None) -> dict[str, Any]:
+def run_once(
+    sessions: sessionmaker[Session],
+    header: RequestHeader,
+    operation: str,
+    fingerprint: str,
+    work: Callable[[Session, int], Answer],
+    *,
+    meter_number: str | None = None,
+) -> dict[str, Any]:
     """Run `work` exactly once for this (clientID, msgID); answer retries from the record.
     With `meter_number`, the claim locks that meter, so requests for one meter queue."""
     for _ in range(MAX_RACE_RETRIES):
@@ -241,8 +301,9 @@ def run_once(sessions: sessionmaker[Session], header: RequestHeader, operation: 
             # Claim first: a new request (the common case) costs no extra read, and a retry
             # finds the key taken and reads the stored outcome below.
             with refusals.translated(), transaction(sessions) as session:
-                request_id = claim(session, header, operation, fingerprint,
-                                   meter_number=meter_number)
+                request_id = claim(
+                    session, header, operation, fingerprint, meter_number=meter_number
+                )
                 answer = work(session, request_id)
                 complete(session, request_id, answer)
             return answer.response
@@ -259,12 +320,14 @@ def run_once(sessions: sessionmaker[Session], header: RequestHeader, operation: 
             if refused.client_fault:
                 remember_refusal(sessions, header, operation, fingerprint, refused)
             raise
-    raise errors.SystemError_("the request could not be completed; retry with the same msgID",
-                              code="contention")
+    raise errors.SystemError_(
+        "the request could not be completed; retry with the same msgID", code="contention"
+    )
 
 
-def stored(sessions: sessionmaker[Session], header: RequestHeader, operation: str,
-           fingerprint: str) -> dict[str, Any] | None:
+def stored(
+    sessions: sessionmaker[Session], header: RequestHeader, operation: str, fingerprint: str
+) -> dict[str, Any] | None:
     """The stored answer to this request (raising its remembered refusal), or None while it
     is pending or gone."""
     with sessions() as session:
@@ -278,8 +341,13 @@ def stored(sessions: sessionmaker[Session], header: RequestHeader, operation: st
     return outcome.response
 
 
-def remember_refusal(sessions: sessionmaker[Session], header: RequestHeader, operation: str,
-                     fingerprint: str, refused: errors.GatewayError) -> None:
+def remember_refusal(
+    sessions: sessionmaker[Session],
+    header: RequestHeader,
+    operation: str,
+    fingerprint: str,
+    refused: errors.GatewayError,
+) -> None:
     try:
         with transaction(sessions) as session:
             claim(session, header, operation, fingerprint, refused=refusal(refused))

@@ -37,8 +37,9 @@ class VendRequest(Base):
 
     __tablename__ = "vend_request"
     __table_args__ = (
-        UniqueConstraint("client_id", "msg_date_time", "msg_unique_number",
-                         name="uq_vend_request_msg_id"),
+        UniqueConstraint(
+            "client_id", "msg_date_time", "msg_unique_number", name="uq_vend_request_msg_id"
+        ),
         CheckConstraint("outcome in ('pending', 'ok', 'refused')", name="outcome_known"),
     )
 

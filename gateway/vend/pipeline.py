@@ -101,36 +101,52 @@ class Plan:
 def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
     """Run `plan` for `ask` exactly once for its msgID: the stored response."""
     fingerprint = idempotency.request_hash(
-        plan.operation, **{name: getattr(ask, name) for name in plan.fingerprint})
+        plan.operation, **{name: getattr(ask, name) for name in plan.fingerprint}
+    )
 
     def work(session: Session, request_id: int) -> idempotency.Answer:
         clock = ctx.clock()
-        found = flow.find_meter(session, ask.meter, clock)                      # 1
+        found = flow.find_meter(session, ask.meter, clock)  # 1
         if plan.vends:
             meters.require_active(found.meter)
-        priced, credits = _price(ctx, plan, found, ask, clock, session)        # 2
-        if plan.issue is not None:                                             # 3
+        priced, credits = _price(ctx, plan, found, ask, clock, session)  # 2
+        if plan.issue is not None:  # 3
             issued = plan.issue(ctx, session, found.meter, ask, clock)
         else:
-            issued = flow.issue_tokens(session, ctx.runtime.security_module, found.meter,
-                                       credits, clock)
-        meter = flow.advance_meter(session, found.meter, issued)               # 4
+            issued = flow.issue_tokens(
+                session, ctx.runtime.security_module, found.meter, credits, clock
+            )
+        meter = flow.advance_meter(session, found.meter, issued)  # 4
         if plan.vends:
-            flow.add_to_month(session, meter, clock.month, priced,
-                              sum(units for kind, units in credits if kind == "fbe"))
+            flow.add_to_month(
+                session,
+                meter,
+                clock.month,
+                priced,
+                sum(units for kind, units in credits if kind == "fbe"),
+            )
         if priced is not None:
             flow.recover_debt(session, found.meter, priced.quote.debt_recovered_cents)
-        tx = flow.store_transaction(session, request_id, plan.kind, ask.who, ask.header, meter,
-                                    clock, priced, issued)
+        tx = flow.store_transaction(
+            session, request_id, plan.kind, ask.who, ask.header, meter, clock, priced, issued
+        )
         if plan.audit_action is not None:
-            audit.record(session, f"{ask.who.client_id}/{ask.who.terminal_id}",
-                         plan.audit_action, ask.meter, eng_type=ask.eng_type, value=ask.value,
-                         msg_id=ask.header.msg_id.key, tokens=len(issued.tokens))
+            audit.record(
+                session,
+                f"{ask.who.client_id}/{ask.who.terminal_id}",
+                plan.audit_action,
+                ask.meter,
+                eng_type=ask.eng_type,
+                value=ask.value,
+                msg_id=ask.header.msg_id.key,
+                tokens=len(issued.tokens),
+            )
         posting: VendPosting | None = None
         if plan.debits_float:
             assert priced is not None
-            posting = flow.debit_float(session, ask.who, tx, priced,
-                                       ctx.runtime.settings.utility.timezone)
+            posting = flow.debit_float(
+                session, ask.who, tx, priced, ctx.runtime.settings.utility.timezone
+            )
         if posting is not None:
             available: int | None = posting.available_cents
         elif plan.shows_float:
@@ -138,15 +154,19 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
         else:
             available = None
         done = Done(ask, meter, tx, priced, issued, available)
-        return idempotency.Answer(plan.answer(done),                           # 5
-                                  None if posting is None else posting.journal_entry_id)
+        return idempotency.Answer(
+            plan.answer(done),  # 5
+            None if posting is None else posting.journal_entry_id,
+        )
 
-    return idempotency.run_once(ctx.runtime.sessions, ask.header, plan.operation, fingerprint,
-                                work, meter_number=ask.meter)
+    return idempotency.run_once(
+        ctx.runtime.sessions, ask.header, plan.operation, fingerprint, work, meter_number=ask.meter
+    )
 
 
-def _price(ctx: Context, plan: Plan, found: MeterInMonth, ask: Ask, clock: flow.VendClock,
-           session: Session) -> tuple[flow.PricedVend | None, list[tuple[str, int]]]:
+def _price(
+    ctx: Context, plan: Plan, found: MeterInMonth, ask: Ask, clock: flow.VendClock, session: Session
+) -> tuple[flow.PricedVend | None, list[tuple[str, int]]]:
     """Step 2: the quote (or none) and the credit tokens it buys, as (kind, units)."""
     settings = ctx.runtime.settings
     if plan.priced:
@@ -157,8 +177,9 @@ def _price(ctx: Context, plan: Plan, found: MeterInMonth, ask: Ask, clock: flow.
             credits.append(("fbe", priced.quote.fbe_units_tenths))
         return priced, credits
     if plan.free_basic_alone:
-        fbe = pricing.issue_fbe(flow.position(found.meter, found.month),
-                                flow.pricing_policy(settings))
+        fbe = pricing.issue_fbe(
+            flow.position(found.meter, found.month), flow.pricing_policy(settings)
+        )
         return None, [("fbe", fbe.units_tenths)]
     return None, []
 
@@ -166,14 +187,32 @@ def _price(ctx: Context, plan: Plan, found: MeterInMonth, ask: Ask, clock: flow.
 def receipt_answer(done: Done) -> dict[str, Any]:
     """Step 5 of a vend: the receipt, showing the vendor's float."""
     assert done.available_cents is not None
-    receipt = flow.build_receipt(done.tx.receipt_no, done.tx.created_at, done.meter,
-                                 done.priced, done.issued, done.available_cents,
-                                 done.ask.header.msg_id)
+    receipt = flow.build_receipt(
+        done.tx.receipt_no,
+        done.tx.created_at,
+        done.meter,
+        done.priced,
+        done.issued,
+        done.available_cents,
+        done.ask.header.msg_id,
+    )
     return receipt_to_json(receipt)
 
 
-CREDIT_VEND = Plan(operation="CreditVend", kind="credit",
-                   fingerprint=("meter", "amount", "pay_type"), answer=receipt_answer,
-                   priced=True, debits_float=True, shows_float=True)
-FBE_VEND = Plan(operation="FBEVend", kind="fbe", fingerprint=("meter",), answer=receipt_answer,
-                free_basic_alone=True, shows_float=True)
+CREDIT_VEND = Plan(
+    operation="CreditVend",
+    kind="credit",
+    fingerprint=("meter", "amount", "pay_type"),
+    answer=receipt_answer,
+    priced=True,
+    debits_float=True,
+    shows_float=True,
+)
+FBE_VEND = Plan(
+    operation="FBEVend",
+    kind="fbe",
+    fingerprint=("meter",),
+    answer=receipt_answer,
+    free_basic_alone=True,
+    shows_float=True,
+)

@@ -14,9 +14,13 @@ def receipt_to_json(receipt: VendReceipt) -> dict[str, Any]:
         "receipt_no": receipt.receipt_no,
         "msg_id": [receipt.msg_id.date_time, receipt.msg_id.unique_number],
         "meter": {
-            "meter_number": receipt.meter.meter_number, "sgc": receipt.meter.sgc,
-            "krn": receipt.meter.krn, "ti": receipt.meter.ti, "ea": receipt.meter.ea,
-            "kt": receipt.meter.kt, "tct": receipt.meter.tct,
+            "meter_number": receipt.meter.meter_number,
+            "sgc": receipt.meter.sgc,
+            "krn": receipt.meter.krn,
+            "ti": receipt.meter.ti,
+            "ea": receipt.meter.ea,
+            "kt": receipt.meter.kt,
+            "tct": receipt.meter.tct,
         },
         "customer_name": receipt.customer_name,
         "account_no": receipt.account_no,
@@ -26,9 +30,14 @@ def receipt_to_json(receipt: VendReceipt) -> dict[str, Any]:
         "tariff_description": receipt.tariff_description,
         "issued_at": receipt.issued_at.isoformat(),
         "lines": [
-            {"type": line.type, "description": line.description,
-             "amount_cents": line.amount_cents, "vat_cents": line.vat_cents,
-             "units_tenths": line.units_tenths, "tokens": list(line.tokens)}
+            {
+                "type": line.type,
+                "description": line.description,
+                "amount_cents": line.amount_cents,
+                "vat_cents": line.vat_cents,
+                "units_tenths": line.units_tenths,
+                "tokens": list(line.tokens),
+            }
             for line in receipt.lines
         ],
     }
@@ -47,9 +56,14 @@ def receipt_from_json(data: dict[str, Any], *, reversed_: bool = False) -> VendR
         tariff_description=data["tariff_description"],
         issued_at=datetime.fromisoformat(data["issued_at"]),
         lines=tuple(
-            ReceiptLine(type=line["type"], description=line["description"],
-                        amount_cents=line["amount_cents"], vat_cents=line["vat_cents"],
-                        units_tenths=line["units_tenths"], tokens=tuple(line["tokens"]))
+            ReceiptLine(
+                type=line["type"],
+                description=line["description"],
+                amount_cents=line["amount_cents"],
+                vat_cents=line["vat_cents"],
+                units_tenths=line["units_tenths"],
+                tokens=tuple(line["tokens"]),
+            )
             for line in data["lines"]
         ),
         reversed=reversed_,

@@ -53,7 +53,8 @@ def _available(session: Session, vendor_id: int) -> int:
 def require(who: Principal, privilege: str) -> None:
     if privilege not in who.privileges:
         raise errors.RequestAuthorisation(
-            f"terminal {who.terminal_id} may not {privilege}", code=f"no-{privilege}-privilege")
+            f"terminal {who.terminal_id} may not {privilege}", code=f"no-{privilege}-privilege"
+        )
 
 
 @refusals.translating
@@ -71,16 +72,18 @@ class DatabaseVendingService:
     def vend_clock(self) -> flow.VendClock:
         return flow.VendClock(self.clock(), self.tz)
 
-    def _meter_for_vend(self, session: Session, meter_number: str,
-                        clock: flow.VendClock) -> MeterInMonth:
+    def _meter_for_vend(
+        self, session: Session, meter_number: str, clock: flow.VendClock
+    ) -> MeterInMonth:
         found = flow.find_meter(session, meter_number, clock)
         meters.require_active(found.meter)
         return found
 
     # -- revenue domain ---------------------------------------------------------------------
 
-    def confirm_customer(self, who: Principal, header: RequestHeader,
-                         meter_number: str) -> CustomerInfo:
+    def confirm_customer(
+        self, who: Principal, header: RequestHeader, meter_number: str
+    ) -> CustomerInfo:
         require(who, "vend")
         clock = self.vend_clock()
         with self.runtime.sessions() as session:
@@ -88,8 +91,11 @@ class DatabaseVendingService:
             meter = found.meter
             last = session.scalar(
                 select(func.max(VendTransaction.created_at)).where(
-                    VendTransaction.meter_id == meter.id, VendTransaction.kind == "credit",
-                    VendTransaction.status != "reversed"))
+                    VendTransaction.meter_id == meter.id,
+                    VendTransaction.kind == "credit",
+                    VendTransaction.status != "reversed",
+                )
+            )
             customer = meter.customer
             position = flow.position(meter, found.month)
             return CustomerInfo(
@@ -105,73 +111,112 @@ class DatabaseVendingService:
                 arrears_cents=customer.debt_cents if customer else 0,
             )
 
-    def credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
-                    amount_cents: int, pay_type: str) -> VendReceipt:
+    def credit_vend(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        amount_cents: int,
+        pay_type: str,
+    ) -> VendReceipt:
         require(who, "vend")
-        return receipt_from_json(pipeline.run(self.pipeline, pipeline.CREDIT_VEND, pipeline.Ask(
-            who, header, meter_number, amount=amount_cents, pay_type=pay_type)))
+        return receipt_from_json(
+            pipeline.run(
+                self.pipeline,
+                pipeline.CREDIT_VEND,
+                pipeline.Ask(who, header, meter_number, amount=amount_cents, pay_type=pay_type),
+            )
+        )
 
-    def trial_credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
-                          amount_cents: int, pay_type: str) -> VendReceipt:
+    def trial_credit_vend(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        amount_cents: int,
+        pay_type: str,
+    ) -> VendReceipt:
         """The same answer as a vend with tokens of twenty zeros; nothing is debited or stored."""
         require(who, "vend")
         clock = self.vend_clock()
         with self.runtime.sessions() as session:
             found = self._meter_for_vend(session, meter_number, clock)
             meter = found.meter
-            priced = flow.price(session, self.tariffs, found, amount_cents, clock,
-                                self.settings)
+            priced = flow.price(session, self.tariffs, found, amount_cents, clock, self.settings)
             # The debit's own question (status, floor, daily cap): a trial never says yes
             # where the vend would refuse.
-            refused = vendor_floats.debit_refusal(session, who.vendor_id, amount_cents,
-                                                  at=clock.now,
-                                                  timezone=self.settings.utility.timezone)
+            refused = vendor_floats.debit_refusal(
+                session,
+                who.vendor_id,
+                amount_cents,
+                at=clock.now,
+                timezone=self.settings.utility.timezone,
+            )
             if refused is not None:
                 raise refused
             available = _available(session, who.vendor_id)
             zeros = [flow.IssuedToken("credit", TRIAL_TOKEN, None, priced.quote.units_tenths)]
             if priced.quote.fbe_units_tenths:
-                zeros.append(flow.IssuedToken("fbe", TRIAL_TOKEN, None,
-                                              priced.quote.fbe_units_tenths))
+                zeros.append(
+                    flow.IssuedToken("fbe", TRIAL_TOKEN, None, priced.quote.fbe_units_tenths)
+                )
             if meter.has_pending_key_change:
                 zeros[:0] = [flow.IssuedToken("keychange", TRIAL_TOKEN, None)] * 2
             issued = flow.IssuedTokens(tuple(zeros), meter.last_tid, None)
-            return flow.build_receipt("TRIAL", clock.now, meter, priced, issued,
-                                      available - amount_cents, header.msg_id)
+            return flow.build_receipt(
+                "TRIAL", clock.now, meter, priced, issued, available - amount_cents, header.msg_id
+            )
 
     def fbe_vend(self, who: Principal, header: RequestHeader, meter_number: str) -> VendReceipt:
         require(who, "vend")
-        return receipt_from_json(pipeline.run(self.pipeline, pipeline.FBE_VEND,
-                                              pipeline.Ask(who, header, meter_number)))
+        return receipt_from_json(
+            pipeline.run(self.pipeline, pipeline.FBE_VEND, pipeline.Ask(who, header, meter_number))
+        )
 
-    def reprint(self, who: Principal, header: RequestHeader, meter_number: str,
-                original_msg_id: MsgID | None) -> tuple[VendReceipt, ...]:
+    def reprint(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        original_msg_id: MsgID | None,
+    ) -> tuple[VendReceipt, ...]:
         """The stored receipts, never regenerated: of one transaction or the meter's last 3,
         only ever of the caller's own vendor (a receipt carries its vendor's float balance)."""
         require(who, "reprint")
         meters.check_meter_number(meter_number)
         with transaction(self.runtime.sessions) as session:
-            query = (select(VendTransaction, VendRequest.response_json)
-                     .join(VendRequest, VendRequest.id == VendTransaction.request_id)
-                     .where(VendTransaction.meter_number == meter_number,
-                            VendTransaction.vendor_id == who.vendor_id,
-                            VendTransaction.kind.in_(("credit", "fbe"))))
+            query = (
+                select(VendTransaction, VendRequest.response_json)
+                .join(VendRequest, VendRequest.id == VendTransaction.request_id)
+                .where(
+                    VendTransaction.meter_number == meter_number,
+                    VendTransaction.vendor_id == who.vendor_id,
+                    VendTransaction.kind.in_(("credit", "fbe")),
+                )
+            )
             if original_msg_id is not None:
-                query = query.where(VendRequest.client_id == who.client_id,
-                                    VendRequest.msg_date_time == original_msg_id.date_time,
-                                    VendRequest.msg_unique_number ==
-                                    original_msg_id.unique_number)
+                query = query.where(
+                    VendRequest.client_id == who.client_id,
+                    VendRequest.msg_date_time == original_msg_id.date_time,
+                    VendRequest.msg_unique_number == original_msg_id.unique_number,
+                )
             else:
                 query = query.order_by(VendTransaction.id.desc()).limit(REPRINT_LAST_N)
             rows = session.execute(query).all()
             if not rows:
                 meters.find_meter(session, meter_number)  # UnknownMeterEx when it is that
-                raise errors.BusinessRuleError("no vend to reprint for that meter and msgID",
-                                               code="nothing-to-reprint")
+                raise errors.BusinessRuleError(
+                    "no vend to reprint for that meter and msgID", code="nothing-to-reprint"
+                )
             session.add_all(
-                VendReprint(at=self.clock(), client_id=who.client_id,
-                            terminal_id=who.terminal_id, operator=header.operator,
-                            msg_id=header.msg_id.key, transaction_id=tx.id)
+                VendReprint(
+                    at=self.clock(),
+                    client_id=who.client_id,
+                    terminal_id=who.terminal_id,
+                    operator=header.operator,
+                    msg_id=header.msg_id.key,
+                    transaction_id=tx.id,
+                )
                 for tx, _ in rows
             )
             return tuple(
@@ -187,77 +232,101 @@ class DatabaseVendingService:
     # reversal then lock the vend's transaction row, so whichever comes second sees the first's
     # result.
 
-    def _advised_transaction(self, session: Session, who: Principal, original_msg_id: MsgID,
-                             advice: str) -> VendTransaction | None:
+    def _advised_transaction(
+        self, session: Session, who: Principal, original_msg_id: MsgID, advice: str
+    ) -> VendTransaction | None:
         """The original request's transaction, locked; None when it has none (never arrived,
         refused, or not a vend)."""
-        row = idempotency.settle(session, who.client_id, who.terminal_id, original_msg_id,
-                                 advice)
+        row = idempotency.settle(session, who.client_id, who.terminal_id, original_msg_id, advice)
         if row is None or idempotency.declared_not_processed(row):
             return None
         return flow.lock_transaction(session, row.id)
 
-    def confirmation_advice(self, who: Principal, header: RequestHeader,
-                            original_msg_id: MsgID) -> AdviceResult:
+    def confirmation_advice(
+        self, who: Principal, header: RequestHeader, original_msg_id: MsgID
+    ) -> AdviceResult:
         with transaction(self.runtime.sessions) as session:
             tx = self._advised_transaction(session, who, original_msg_id, "ConfirmationAdvice")
             if tx is not None:
                 if tx.status == "reversed":
                     raise errors.ConfirmationError(
                         f"transaction {tx.receipt_no} was reversed and cannot be confirmed",
-                        code="already-reversed")
+                        code="already-reversed",
+                    )
                 if tx.status == "issued":
                     tx.status = "confirmed"
                     tx.confirmed_at = self.clock()
                 return AdviceResult(original_msg_id, tx.receipt_no, confirmed=True)
         # Raised after the commit: a "not processed" answer is only given once it is recorded.
         raise errors.ConfirmationError(
-            f"no transaction with msgID {original_msg_id.key} to confirm")
+            f"no transaction with msgID {original_msg_id.key} to confirm"
+        )
 
-    def reversal_advice(self, who: Principal, header: RequestHeader,
-                        original_msg_id: MsgID) -> AdviceResult:
+    def reversal_advice(
+        self, who: Principal, header: RequestHeader, original_msg_id: MsgID
+    ) -> AdviceResult:
         require(who, "reverse")
         with transaction(self.runtime.sessions) as session:
             tx = self._advised_transaction(session, who, original_msg_id, "ReversalAdvice")
             if tx is not None:
-                available = self._reverse(session, tx, reason="reversal advice",
-                                          actor=f"{who.client_id}/{who.terminal_id}",
-                                          enforce_policy=True)
-                return AdviceResult(original_msg_id, tx.receipt_no, reversed=True,
-                                    avail_credit_cents=available)
+                available = self._reverse(
+                    session,
+                    tx,
+                    reason="reversal advice",
+                    actor=f"{who.client_id}/{who.terminal_id}",
+                    enforce_policy=True,
+                )
+                return AdviceResult(
+                    original_msg_id, tx.receipt_no, reversed=True, avail_credit_cents=available
+                )
         raise errors.ReversalError(
             f"no transaction with msgID {original_msg_id.key} to reverse",
-            code="unknown-transaction")
+            code="unknown-transaction",
+        )
 
     def reverse_by_receipt(self, receipt_no: str, reason: str, operator: str) -> VendTransaction:
         """An authorised utility operator's reversal (`vendgw vend reverse`): no time window,
         but never of a confirmed vend, and audited."""
         with transaction(self.runtime.sessions) as session:
-            tx = session.scalar(select(VendTransaction).where(
-                VendTransaction.receipt_no == receipt_no).with_for_update())
+            tx = session.scalar(
+                select(VendTransaction)
+                .where(VendTransaction.receipt_no == receipt_no)
+                .with_for_update()
+            )
             if tx is None:
-                raise errors.ReversalError(f"no transaction with receipt {receipt_no}",
-                                           code="unknown-transaction")
+                raise errors.ReversalError(
+                    f"no transaction with receipt {receipt_no}", code="unknown-transaction"
+                )
             self._reverse(session, tx, reason=reason, actor=operator, enforce_policy=False)
             return tx
 
-    def _reverse(self, session: Session, tx: VendTransaction, *, reason: str, actor: str,
-                 enforce_policy: bool) -> int:
+    def _reverse(
+        self,
+        session: Session,
+        tx: VendTransaction,
+        *,
+        reason: str,
+        actor: str,
+        enforce_policy: bool,
+    ) -> int:
         """Reverse `tx`, which the caller has locked, so its status is the last word."""
         if tx.status == "reversed":
             return _available(session, tx.vendor_id)  # idempotent
         if tx.kind == "engineering":
-            raise errors.ReversalError("engineering tokens cannot be reversed",
-                                       code="not-reversible")
+            raise errors.ReversalError(
+                "engineering tokens cannot be reversed", code="not-reversible"
+            )
         if tx.status == "confirmed":
-            raise errors.ReversalError(f"transaction {tx.receipt_no} was confirmed",
-                                       code="already-confirmed")
+            raise errors.ReversalError(
+                f"transaction {tx.receipt_no} was confirmed", code="already-confirmed"
+            )
         window = timedelta(minutes=self.settings.server.reversal_window_minutes)
         now = self.clock()
         if enforce_policy and now - tx.created_at > window:
             raise errors.ReversalError(
                 f"transaction {tx.receipt_no} is older than the {window} reversal window",
-                code="outside-window")
+                code="outside-window",
+            )
         flow.lock_for_reversal(session, tx)
         posting = flow.credit_float(session, tx, now, self.settings.utility.timezone)
         # A replayed posting means the ledger already holds this vend's reversal: its debt and
@@ -269,24 +338,38 @@ class DatabaseVendingService:
         tx.status = "reversed"
         tx.reversed_at = now
         tx.reversal_reason = reason
-        audit.record(session, actor, "vend.reverse", tx.receipt_no, reason=reason,
-                     amount_cents=tx.tender_cents, replayed=replayed)
+        audit.record(
+            session,
+            actor,
+            "vend.reverse",
+            tx.receipt_no,
+            reason=reason,
+            amount_cents=tx.tender_cents,
+            replayed=replayed,
+        )
         session.flush()
         return _available(session, tx.vendor_id)
 
-    def last_response_advice(self, who: Principal, header: RequestHeader,
-                             original_msg_id: MsgID) -> VendReceipt:
+    def last_response_advice(
+        self, who: Principal, header: RequestHeader, original_msg_id: MsgID
+    ) -> VendReceipt:
         found: tuple[idempotency.StoredOutcome, str | None] | None = None
         with transaction(self.runtime.sessions) as session:
-            row = idempotency.settle(session, who.client_id, who.terminal_id, original_msg_id,
-                                     "LastResponseAdvice")
+            row = idempotency.settle(
+                session, who.client_id, who.terminal_id, original_msg_id, "LastResponseAdvice"
+            )
             if row is not None and not idempotency.declared_not_processed(row):
-                found = (idempotency.stored_outcome(row), session.scalar(
-                    select(VendTransaction.status).where(VendTransaction.request_id == row.id)))
+                found = (
+                    idempotency.stored_outcome(row),
+                    session.scalar(
+                        select(VendTransaction.status).where(VendTransaction.request_id == row.id)
+                    ),
+                )
         if found is None:
             # After the commit: the answer stands from now on (a late original is refused).
             raise errors.LastResponseError(
-                f"no request with msgID {original_msg_id.key}; it was not processed")
+                f"no request with msgID {original_msg_id.key}; it was not processed"
+            )
         outcome, status = found
         if outcome.outcome == "refused":
             raise idempotency.refusal_error(outcome.response)
@@ -294,29 +377,39 @@ class DatabaseVendingService:
 
     # -- vendor -------------------------------------------------------------------------------
 
-    def vendor_statement(self, who: Principal, header: RequestHeader,
-                         max_items: int) -> VendorStatement:
+    def vendor_statement(
+        self, who: Principal, header: RequestHeader, max_items: int
+    ) -> VendorStatement:
         max_items = max(0, min(max_items, 100))
         with self.runtime.sessions() as session:
             state = vendor_floats.balance(session, who.vendor_id)
-            moves = recent_movements(session, who.vendor_id, max_items,
-                                     timezone=self.settings.utility.timezone)
+            moves = recent_movements(
+                session, who.vendor_id, max_items, timezone=self.settings.utility.timezone
+            )
         return VendorStatement(
-            balance_cents=state.balance_cents, floor_cents=state.floor_cents,
+            balance_cents=state.balance_cents,
+            floor_cents=state.floor_cents,
             avail_credit_cents=state.available_cents,
-            movements=tuple(Movement(m.at, m.kind, m.reference, m.amount_cents,
-                                     m.balance_cents) for m in moves),
+            movements=tuple(
+                Movement(m.at, m.kind, m.reference, m.amount_cents, m.balance_cents) for m in moves
+            ),
         )
 
     # -- meter domain (engineering) ------------------------------------------------------------
 
-    def meter_specific_eng(self, who: Principal, header: RequestHeader, meter_number: str,
-                           eng_type: str, value: int | None) -> EngineeringResult:
+    def meter_specific_eng(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        eng_type: str,
+        value: int | None,
+    ) -> EngineeringResult:
         require(who, "engineering")
-        return engineering.meter_specific(self.pipeline, who, header, meter_number, eng_type,
-                                          value)
+        return engineering.meter_specific(self.pipeline, who, header, meter_number, eng_type, value)
 
-    def non_meter_specific_eng(self, who: Principal, header: RequestHeader, eng_type: str,
-                               mfr_code: int | None) -> EngineeringResult:
+    def non_meter_specific_eng(
+        self, who: Principal, header: RequestHeader, eng_type: str, mfr_code: int | None
+    ) -> EngineeringResult:
         require(who, "engineering")
         return engineering.non_meter_specific(self.runtime, who, header, eng_type, mfr_code)

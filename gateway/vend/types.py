@@ -29,16 +29,23 @@ class MsgID:
 
     def __post_init__(self) -> None:
         if not _MSG_DATETIME.fullmatch(self.date_time):
-            raise SchemaError("msgID dateTime must be 14 digits yyyyMMddHHmmss",
-                              code="msg-id", value=self.date_time)
+            raise SchemaError(
+                "msgID dateTime must be 14 digits yyyyMMddHHmmss",
+                code="msg-id",
+                value=self.date_time,
+            )
         try:
             datetime.strptime(self.date_time, "%Y%m%d%H%M%S")
         except ValueError:
-            raise SchemaError("msgID dateTime is not a valid date and time", code="msg-id",
-                              value=self.date_time) from None
+            raise SchemaError(
+                "msgID dateTime is not a valid date and time", code="msg-id", value=self.date_time
+            ) from None
         if not 0 < self.unique_number < 10**18:
-            raise SchemaError("msgID uniqueNumber must be a positive integer", code="msg-id",
-                              value=self.unique_number)
+            raise SchemaError(
+                "msgID uniqueNumber must be a positive integer",
+                code="msg-id",
+                value=self.unique_number,
+            )
 
     @property
     def key(self) -> str:
@@ -157,35 +164,63 @@ class VendingService(Protocol):
     """The gateway's operations, one per XMLVend request. Each raises a `GatewayError` subtype
     for a refusal; a refused request changes nothing."""
 
-    def confirm_customer(self, who: Principal, header: RequestHeader,
-                         meter_number: str) -> CustomerInfo: ...
+    def confirm_customer(
+        self, who: Principal, header: RequestHeader, meter_number: str
+    ) -> CustomerInfo: ...
 
-    def credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
-                    amount_cents: int, pay_type: str) -> VendReceipt: ...
+    def credit_vend(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        amount_cents: int,
+        pay_type: str,
+    ) -> VendReceipt: ...
 
-    def trial_credit_vend(self, who: Principal, header: RequestHeader, meter_number: str,
-                          amount_cents: int, pay_type: str) -> VendReceipt: ...
+    def trial_credit_vend(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        amount_cents: int,
+        pay_type: str,
+    ) -> VendReceipt: ...
 
-    def fbe_vend(self, who: Principal, header: RequestHeader,
-                 meter_number: str) -> VendReceipt: ...
+    def fbe_vend(self, who: Principal, header: RequestHeader, meter_number: str) -> VendReceipt: ...
 
-    def reprint(self, who: Principal, header: RequestHeader, meter_number: str,
-                original_msg_id: MsgID | None) -> tuple[VendReceipt, ...]: ...
+    def reprint(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        original_msg_id: MsgID | None,
+    ) -> tuple[VendReceipt, ...]: ...
 
-    def confirmation_advice(self, who: Principal, header: RequestHeader,
-                            original_msg_id: MsgID) -> AdviceResult: ...
+    def confirmation_advice(
+        self, who: Principal, header: RequestHeader, original_msg_id: MsgID
+    ) -> AdviceResult: ...
 
-    def reversal_advice(self, who: Principal, header: RequestHeader,
-                        original_msg_id: MsgID) -> AdviceResult: ...
+    def reversal_advice(
+        self, who: Principal, header: RequestHeader, original_msg_id: MsgID
+    ) -> AdviceResult: ...
 
-    def last_response_advice(self, who: Principal, header: RequestHeader,
-                             original_msg_id: MsgID) -> VendReceipt: ...
+    def last_response_advice(
+        self, who: Principal, header: RequestHeader, original_msg_id: MsgID
+    ) -> VendReceipt: ...
 
-    def vendor_statement(self, who: Principal, header: RequestHeader,
-                         max_items: int) -> VendorStatement: ...
+    def vendor_statement(
+        self, who: Principal, header: RequestHeader, max_items: int
+    ) -> VendorStatement: ...
 
-    def meter_specific_eng(self, who: Principal, header: RequestHeader, meter_number: str,
-                           eng_type: str, value: int | None) -> EngineeringResult: ...
+    def meter_specific_eng(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        eng_type: str,
+        value: int | None,
+    ) -> EngineeringResult: ...
 
-    def non_meter_specific_eng(self, who: Principal, header: RequestHeader, eng_type: str,
-                               mfr_code: int | None) -> EngineeringResult: ...
+    def non_meter_specific_eng(
+        self, who: Principal, header: RequestHeader, eng_type: str, mfr_code: int | None
+    ) -> EngineeringResult: ...

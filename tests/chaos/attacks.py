@@ -15,8 +15,14 @@ from tests.chaos.client import Terminal, credit_vend, new_msg_id, post
 
 
 @contextmanager
-def slowloris(port: int, *, connections: int = 20, drip_every: float = 2.0,
-              lying_length: int = 0, max_seconds: float = 60.0) -> Iterator[list[socket.socket]]:
+def slowloris(
+    port: int,
+    *,
+    connections: int = 20,
+    drip_every: float = 2.0,
+    lying_length: int = 0,
+    max_seconds: float = 60.0,
+) -> Iterator[list[socket.socket]]:
     """`connections` clients without credentials that send a request line and then one header
     byte every `drip_every` seconds, and `lying_length` more that send full headers announcing a
     60000-byte body and drip that; all closed when the block ends (or after `max_seconds`)."""
@@ -40,8 +46,10 @@ def slowloris(port: int, *, connections: int = 20, drip_every: float = 2.0,
         if s is not None:
             socks.append(s)
     for _ in range(lying_length):
-        s = open_one(b"POST /vend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
-                     b"Content-Length: 60000\r\n\r\n<")
+        s = open_one(
+            b"POST /vend HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+            b"Content-Length: 60000\r\n\r\n<"
+        )
         if s is not None:
             socks.append(s)
 
@@ -67,8 +75,14 @@ def slowloris(port: int, *, connections: int = 20, drip_every: float = 2.0,
 
 
 @contextmanager
-def bad_logins(base_url: str, targets: Sequence[tuple[Terminal, str]], *, threads: int = 4,
-               max_requests: int = 2000, max_seconds: float = 60.0) -> Iterator[list[int]]:
+def bad_logins(
+    base_url: str,
+    targets: Sequence[tuple[Terminal, str]],
+    *,
+    threads: int = 4,
+    max_requests: int = 2000,
+    max_seconds: float = 60.0,
+) -> Iterator[list[int]]:
     """Threads sending CreditVends with wrong secrets, each (terminal, source address) of
     `targets` in turn, until the block ends; yields the HTTP statuses they got."""
     stop = threading.Event()
@@ -84,9 +98,14 @@ def bad_logins(base_url: str, targets: Sequence[tuple[Terminal, str]], *, thread
                     return
             terminal, source = targets[rng.randrange(len(targets))]
             body = credit_vend(terminal, new_msg_id(), "01234567897", "10.00")
-            answer = post(base_url, "attacker", body,
-                          terminal.authorization(f"wrong-{rng.randrange(10**9)}"),
-                          timeout=10, source=source)
+            answer = post(
+                base_url,
+                "attacker",
+                body,
+                terminal.authorization(f"wrong-{rng.randrange(10**9)}"),
+                timeout=10,
+                source=source,
+            )
             with lock:
                 statuses.append(answer.status or 0)
 

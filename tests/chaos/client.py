@@ -63,8 +63,10 @@ class MsgID:
         return f"{self.date_time}{self.unique_number}"
 
     def xml(self, tag: str = "msgID") -> str:
-        return (f"<{tag}><dateTime>{self.date_time}</dateTime>"
-                f"<uniqueNumber>{self.unique_number}</uniqueNumber></{tag}>")
+        return (
+            f"<{tag}><dateTime>{self.date_time}</dateTime>"
+            f"<uniqueNumber>{self.unique_number}</uniqueNumber></{tag}>"
+        )
 
 
 def new_msg_id() -> MsgID:
@@ -74,23 +76,30 @@ def new_msg_id() -> MsgID:
 
 
 def envelope(body: str) -> bytes:
-    return (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP_NS}"'
-            f' xmlns="{TNS}"><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>').encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP_NS}"'
+        f' xmlns="{TNS}"><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>'
+    ).encode()
 
 
 def _head(terminal: Terminal, msg_id: MsgID) -> str:
-    return (f"<clientID>{terminal.client_id}</clientID>"
-            f"<terminalID>{terminal.terminal_id}</terminalID>{msg_id.xml()}")
+    return (
+        f"<clientID>{terminal.client_id}</clientID>"
+        f"<terminalID>{terminal.terminal_id}</terminalID>{msg_id.xml()}"
+    )
 
 
 def credit_vend(terminal: Terminal, msg_id: MsgID, meter: str, amount: str) -> bytes:
-    return envelope(f"<CreditVendReq>{_head(terminal, msg_id)}<meterNumber>{meter}</meterNumber>"
-                    f"<amount>{amount}</amount><payType>cash</payType></CreditVendReq>")
+    return envelope(
+        f"<CreditVendReq>{_head(terminal, msg_id)}<meterNumber>{meter}</meterNumber>"
+        f"<amount>{amount}</amount><payType>cash</payType></CreditVendReq>"
+    )
 
 
 def advice(operation: str, terminal: Terminal, msg_id: MsgID, original: MsgID) -> bytes:
-    return envelope(f"<{operation}Req>{_head(terminal, msg_id)}"
-                    f"{original.xml('originalMsgID')}</{operation}Req>")
+    return envelope(
+        f"<{operation}Req>{_head(terminal, msg_id)}{original.xml('originalMsgID')}</{operation}Req>"
+    )
 
 
 @dataclass
@@ -98,22 +107,23 @@ class Answer:
     """One attempt's outcome, as the bank saw it."""
 
     node: str
-    status: int | None          # HTTP status, None when no HTTP answer came
+    status: int | None  # HTTP status, None when no HTTP answer came
     elapsed: float
-    kind: str                   # response | fault | http | error
-    faultcode: str = ""         # e.g. Client.ReversalEx, Server.SystemEx
-    code: str = ""              # the XMLVendFault code, e.g. unknown-transaction
+    kind: str  # response | fault | http | error
+    faultcode: str = ""  # e.g. Client.ReversalEx, Server.SystemEx
+    code: str = ""  # the XMLVendFault code, e.g. unknown-transaction
     receipt: str = ""
     tokens: tuple[str, ...] = ()
-    element: str = ""           # the response element's local name, e.g. VendResp
-    detail: str = ""            # exception or a body excerpt, for failure messages
+    element: str = ""  # the response element's local name, e.g. VendResp
+    detail: str = ""  # exception or a body excerpt, for failure messages
 
     @property
     def final(self) -> bool:
         """An answer a bank acts on: a response or a Client fault. Time-outs, connection
         errors, SystemEx, 429/503 and other HTTP errors are retried with the same msgID."""
-        return self.kind == "response" or (self.kind == "fault"
-                                          and self.faultcode.startswith("Client."))
+        return self.kind == "response" or (
+            self.kind == "fault" and self.faultcode.startswith("Client.")
+        )
 
     def __str__(self) -> str:
         what = self.element or self.faultcode or self.detail[:120]
@@ -129,25 +139,47 @@ def parse_answer(node: str, status: int, body: bytes, elapsed: float) -> Answer:
     if fault is not None:
         code = (fault.findtext("faultcode") or "").split(":")[-1]
         detail_code = fault.findtext(f"detail/{{{TNS}}}XMLVendFault/{{{TNS}}}code") or ""
-        return Answer(node, status, elapsed, "fault", faultcode=code, code=detail_code,
-                      detail=fault.findtext("faultstring") or "")
+        return Answer(
+            node,
+            status,
+            elapsed,
+            "fault",
+            faultcode=code,
+            code=detail_code,
+            detail=fault.findtext("faultstring") or "",
+        )
     body_el = root.find(f"{{{SOAP_NS}}}Body")
     if status != 200 or body_el is None or len(body_el) == 0:
         return Answer(node, status, elapsed, "http", detail=body[:300].decode(errors="replace"))
     resp = body_el[0]
     receipt = resp.findtext(f"{{{TNS}}}receiptNo") or ""
     tokens = tuple(t.text or "" for t in resp.iter(f"{{{TNS}}}tokens"))
-    return Answer(node, status, elapsed, "response", receipt=receipt, tokens=tokens,
-                  element=etree.QName(resp).localname)
+    return Answer(
+        node,
+        status,
+        elapsed,
+        "response",
+        receipt=receipt,
+        tokens=tokens,
+        element=etree.QName(resp).localname,
+    )
 
 
-def post(base_url: str, node: str, body: bytes, authorization: str | None, *,
-         timeout: float = ATTEMPT_TIMEOUT, source: str | None = None) -> Answer:
+def post(
+    base_url: str,
+    node: str,
+    body: bytes,
+    authorization: str | None,
+    *,
+    timeout: float = ATTEMPT_TIMEOUT,
+    source: str | None = None,
+) -> Answer:
     """One POST /vend; never raises: a failure is an Answer of kind 'error'."""
     host, port = base_url.removeprefix("http://").split(":")
     started = time.monotonic()
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout,
-                                      source_address=(source, 0) if source else None)
+    conn = http.client.HTTPConnection(
+        host, int(port), timeout=timeout, source_address=(source, 0) if source else None
+    )
     headers = {"Content-Type": "text/xml; charset=utf-8", "Connection": "close"}
     if authorization is not None:
         headers["Authorization"] = authorization
@@ -157,8 +189,9 @@ def post(base_url: str, node: str, body: bytes, authorization: str | None, *,
         data = response.read()
         return parse_answer(node, response.status, data, time.monotonic() - started)
     except (OSError, http.client.HTTPException) as exc:
-        return Answer(node, None, time.monotonic() - started, "error",
-                      detail=f"{type(exc).__name__}: {exc}")
+        return Answer(
+            node, None, time.monotonic() - started, "error", detail=f"{type(exc).__name__}: {exc}"
+        )
     finally:
         conn.close()
 
@@ -204,10 +237,18 @@ class Bank:
         with self._lock:
             return [e for e in self.journal if operation is None or e.operation == operation]
 
-    def until_answered(self, exchange: Exchange, body: bytes, *, first_node: int = 0,
-                       only_node: int | None = None, retry_seconds: float = RETRY_SECONDS,
-                       timeout: float = ATTEMPT_TIMEOUT, source: str | None = None,
-                       before_retry: Callable[[Answer], None] | None = None) -> Answer | None:
+    def until_answered(
+        self,
+        exchange: Exchange,
+        body: bytes,
+        *,
+        first_node: int = 0,
+        only_node: int | None = None,
+        retry_seconds: float = RETRY_SECONDS,
+        timeout: float = ATTEMPT_TIMEOUT,
+        source: str | None = None,
+        before_retry: Callable[[Answer], None] | None = None,
+    ) -> Answer | None:
         """Send until a final answer, the same body (same msgID) every time, alternating
         nodes as a load balancer would (or always `only_node`); bounded in tries and time."""
         deadline = time.monotonic() + retry_seconds
@@ -224,19 +265,29 @@ class Bank:
             time.sleep(min(0.2 * (attempt + 1), 1.0))
         return None
 
-    def vend(self, terminal: Terminal, meter: str, amount: str, *, msg_id: MsgID | None = None,
-             **kwargs: Any) -> Exchange:
+    def vend(
+        self,
+        terminal: Terminal,
+        meter: str,
+        amount: str,
+        *,
+        msg_id: MsgID | None = None,
+        **kwargs: Any,
+    ) -> Exchange:
         exchange = self.record(Exchange(terminal, "CreditVend", msg_id or new_msg_id(), meter))
-        self.until_answered(exchange, credit_vend(terminal, exchange.msg_id, meter, amount),
-                            **kwargs)
+        self.until_answered(
+            exchange, credit_vend(terminal, exchange.msg_id, meter, amount), **kwargs
+        )
         return exchange
 
-    def advise(self, operation: str, terminal: Terminal, original: MsgID,
-               **kwargs: Any) -> Exchange:
+    def advise(
+        self, operation: str, terminal: Terminal, original: MsgID, **kwargs: Any
+    ) -> Exchange:
         exchange = self.record(Exchange(terminal, operation, new_msg_id()))
         exchange.meter = original.key  # what the advice is about, for failure messages
-        self.until_answered(exchange, advice(operation, terminal, exchange.msg_id, original),
-                            **kwargs)
+        self.until_answered(
+            exchange, advice(operation, terminal, exchange.msg_id, original), **kwargs
+        )
         return exchange
 
 
@@ -260,8 +311,7 @@ class LoadResult:
         return [e for e in self.exchanges if e.acknowledged]
 
     def first_attempt_latencies(self) -> list[float]:
-        return [e.attempts[0].elapsed for e in self.exchanges
-                if e.attempts and e.attempts[0].final]
+        return [e.attempts[0].elapsed for e in self.exchanges if e.attempts and e.attempts[0].final]
 
     def summary(self) -> str:
         lat = self.first_attempt_latencies()
@@ -276,15 +326,24 @@ class LoadResult:
             if e.answer is not None and e.answer.kind == "fault":
                 refused[e.answer.faultcode] = refused.get(e.answer.faultcode, 0) + 1
         p50 = statistics.median(lat) * 1000 if lat else float("nan")
-        return (f"{len(self.exchanges)} vends, {len(self.acknowledged)} acknowledged, "
-                f"{len(self.unanswered)} unanswered; first-attempt p50 {p50:.0f} ms, "
-                f"p99 {percentile(lat, 0.99) * 1000:.0f} ms; refused: {refused or 'none'}; "
-                f"retried: {faults or 'none'}")
+        return (
+            f"{len(self.exchanges)} vends, {len(self.acknowledged)} acknowledged, "
+            f"{len(self.unanswered)} unanswered; first-attempt p50 {p50:.0f} ms, "
+            f"p99 {percentile(lat, 0.99) * 1000:.0f} ms; refused: {refused or 'none'}; "
+            f"retried: {faults or 'none'}"
+        )
 
 
 @contextmanager
-def vend_load(bank: Bank, terminal: Terminal, meters: Sequence[str], *, threads: int = 3,
-              max_vends: int = 400, pause: float = 0.05) -> Iterator[LoadResult]:
+def vend_load(
+    bank: Bank,
+    terminal: Terminal,
+    meters: Sequence[str],
+    *,
+    threads: int = 3,
+    max_vends: int = 400,
+    pause: float = 0.05,
+) -> Iterator[LoadResult]:
     """Client threads vending until the block ends (or `max_vends` in all); on the way out the
     threads finish their current msgID (retrying it to an answer) and stop."""
     stop = threading.Event()
@@ -304,8 +363,10 @@ def vend_load(bank: Bank, terminal: Terminal, meters: Sequence[str], *, threads:
                 result.exchanges.append(exchange)
             time.sleep(pause)
 
-    workers = [threading.Thread(target=client, args=(i,), name=f"vend-load-{i}", daemon=True)
-               for i in range(threads)]
+    workers = [
+        threading.Thread(target=client, args=(i,), name=f"vend-load-{i}", daemon=True)
+        for i in range(threads)
+    ]
     for w in workers:
         w.start()
     try:

@@ -37,8 +37,9 @@ def free_port() -> int:
 
 def pg_bin_dir() -> Path:
     """The newest installed PostgreSQL's bin directory (Debian layout)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parent.parent.name))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parent.parent.name)
+    )
     if not found:
         raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
     return Path(found[-1]).parent
@@ -99,23 +100,52 @@ class PgCluster:
         return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}"
 
     def _as_postgres(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["runuser", "-u", PG_USER, "--", *args], capture_output=True,
-                              text=True, timeout=timeout, check=True, cwd=self.dir)
+        return subprocess.run(
+            ["runuser", "-u", PG_USER, "--", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+            cwd=self.dir,
+        )
 
     def init(self) -> None:
-        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
-                          "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8")
+        self._as_postgres(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
         # Loopback only, the socket in our directory (no clash with the machine's lock file),
         # and no fsync: these scenarios kill processes and stop PostgreSQL cleanly, never the OS.
         with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                       f"unix_socket_directories = '{self.dir}'\nfsync = off\n"
-                       "full_page_writes = off\nmax_connections = 200\n"
-                       "shared_buffers = 64MB\n")
+            conf.write(
+                f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.dir}'\nfsync = off\n"
+                "full_page_writes = off\nmax_connections = 200\n"
+                "shared_buffers = 64MB\n"
+            )
 
     def pg_ctl(self, *args: str, timeout: float = 60) -> None:
-        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
-                          "-w", "-t", str(int(timeout)), *args, timeout=timeout + 10)
+        self._as_postgres(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-w",
+            "-t",
+            str(int(timeout)),
+            *args,
+            timeout=timeout + 10,
+        )
 
     def start(self) -> None:
         self.pg_ctl("start")
@@ -165,8 +195,13 @@ class Node:
         self.name = name
         self.port = free_port()
         self.workers = workers
-        self.env = {**os.environ, **env, "VENDGW_SERVER_SERVER_ID": name,
-                    "VENDGW_GUNICORN_ACCESSLOG": "-", "PYTHONUNBUFFERED": "1"}
+        self.env = {
+            **os.environ,
+            **env,
+            "VENDGW_SERVER_SERVER_ID": name,
+            "VENDGW_GUNICORN_ACCESSLOG": "-",
+            "PYTHONUNBUFFERED": "1",
+        }
         self.log = log_dir / f"node-{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.pgid: int | None = None
@@ -178,10 +213,22 @@ class Node:
     def spawn(self) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "vendgw.cli", "serve", "--bind",
-                 f"127.0.0.1:{self.port}", "--workers", str(self.workers)],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                [
+                    sys.executable,
+                    "-m",
+                    "vendgw.cli",
+                    "serve",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(self.workers),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.process, self.pgid = process, process.pid
         return process
 

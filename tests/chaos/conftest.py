@@ -51,16 +51,50 @@ DEBT_CENTS = 100000  # 1000.00 each, recovered at 20 %: a 50.00 vend recovers 10
 def _meter_csv(path: Path) -> None:
     with path.open("w", newline="") as fh:
         out = csv.writer(fh)
-        out.writerow(["meter_number", "iin", "sgc", "ti", "krn", "kt", "ea", "tct", "base_date",
-                      "tariff", "status", "account_no", "customer_name", "address", "debt",
-                      "recovery_rate_pct", "fbe"])
+        out.writerow(
+            [
+                "meter_number",
+                "iin",
+                "sgc",
+                "ti",
+                "krn",
+                "kt",
+                "ea",
+                "tct",
+                "base_date",
+                "tariff",
+                "status",
+                "account_no",
+                "customer_name",
+                "address",
+                "debt",
+                "recovery_rate_pct",
+                "fbe",
+            ]
+        )
         for i, number in enumerate(LOAD_METERS + RACE_METERS, start=1):
             race = number in RACE_METERS
-            out.writerow([number, "600727", "123456", "01", "1", "2", "07", "02", "2014",
-                          "DOMESTIC", "active",
-                          f"CHAOS-{i:03d}", f"Chaos Customer {i}", f"{i} Fault Road",
-                          f"{DEBT_CENTS / 100:.2f}" if race else "0.00",
-                          "20" if race else "0", "yes" if i % 3 == 0 else "no"])
+            out.writerow(
+                [
+                    number,
+                    "600727",
+                    "123456",
+                    "01",
+                    "1",
+                    "2",
+                    "07",
+                    "02",
+                    "2014",
+                    "DOMESTIC",
+                    "active",
+                    f"CHAOS-{i:03d}",
+                    f"Chaos Customer {i}",
+                    f"{i} Fault Road",
+                    f"{DEBT_CENTS / 100:.2f}" if race else "0.00",
+                    "20" if race else "0",
+                    "yes" if i % 3 == 0 else "no",
+                ]
+            )
 
 
 @dataclass
@@ -95,11 +129,18 @@ class Chaos:
 
 
 def vendgw(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "vendgw.cli", *args], cwd=ROOT,
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "vendgw.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.returncode != 0:
-        raise RuntimeError(f"vendgw {' '.join(args)} exited {done.returncode}:\n"
-                           f"{done.stdout}\n{done.stderr}")
+        raise RuntimeError(
+            f"vendgw {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        )
     return done.stdout
 
 
@@ -129,17 +170,34 @@ def chaos(cluster: PgCluster) -> Iterator[Chaos]:
     admin.dispose()
     url = f"{cluster.server_url}/{DATABASE}"
     home = Path(tempfile.mkdtemp(prefix="vendgw-chaos-home-"))
-    env = {"VENDGW_DATABASE_URL": url, "VENDGW_MASTER_KEY": MASTER_KEY,
-           "VENDGW_HOME": str(home)}
+    env = {"VENDGW_DATABASE_URL": url, "VENDGW_MASTER_KEY": MASTER_KEY, "VENDGW_HOME": str(home)}
     vendgw(env, "db", "upgrade")
     vendgw(env, "demo", "seed")
     _meter_csv(home / "chaos-meters.csv")
     vendgw(env, "meter", "import", str(home / "chaos-meters.csv"))
     # Enough float that no scenario runs out: the load is about vends, not VendorCreditEx.
-    vendgw(env, "float", "deposit", "--vendor", ATM.client_id, "--amount", "1000000.00",
-           "--ref", "CHAOS-FUND-ATM")
-    vendgw(env, "float", "deposit", "--vendor", POS.client_id, "--amount", "100000.00",
-           "--ref", "CHAOS-FUND-POS")
+    vendgw(
+        env,
+        "float",
+        "deposit",
+        "--vendor",
+        ATM.client_id,
+        "--amount",
+        "1000000.00",
+        "--ref",
+        "CHAOS-FUND-ATM",
+    )
+    vendgw(
+        env,
+        "float",
+        "deposit",
+        "--vendor",
+        POS.client_id,
+        "--amount",
+        "100000.00",
+        "--ref",
+        "CHAOS-FUND-POS",
+    )
     # pool_pre_ping: the suite's own reads survive the PostgreSQL restarts it causes.
     engine = create_engine(url, pool_pre_ping=True)
     baseline = take_baseline(engine)
@@ -170,13 +228,17 @@ def load_findings(load: LoadResult, what: str = "the load") -> list[str]:
     problems = []
     if load.unanswered:
         sample = [str(a) for a in load.unanswered[0].attempts[-3:]]
-        problems.append(f"{what}: {len(load.unanswered)} of {len(load.exchanges)} vends never got "
-                        f"an answer in {RETRY_SECONDS:.0f} s of retries (same msgID), e.g. "
-                        f"{load.unanswered[0].msg_id.key}: {sample}")
+        problems.append(
+            f"{what}: {len(load.unanswered)} of {len(load.exchanges)} vends never got "
+            f"an answer in {RETRY_SECONDS:.0f} s of retries (same msgID), e.g. "
+            f"{load.unanswered[0].msg_id.key}: {sample}"
+        )
     refused = [e.answer for e in load.exchanges if e.answer is not None and not e.acknowledged]
     if len(refused) > len(load.exchanges) // 20:
-        problems.append(f"{what}: {len(refused)} of {len(load.exchanges)} vends were refused, "
-                        f"e.g. {refused[0]}: {refused[0].detail}")
+        problems.append(
+            f"{what}: {len(refused)} of {len(load.exchanges)} vends were refused, "
+            f"e.g. {refused[0]}: {refused[0].detail}"
+        )
     return problems
 
 

@@ -26,8 +26,9 @@ def test_kill_9_of_a_worker_under_load(system: Chaos) -> None:
             time.sleep(4)
     problems += load_findings(load)
     if len(node.wait_workers(node.workers)) != node.workers:
-        problems.append(f"node {node.name} has {node.worker_pids()} workers after the kills, "
-                        f"not {node.workers}")
+        problems.append(
+            f"node {node.name} has {node.worker_pids()} workers after the kills, not {node.workers}"
+        )
     if not node.healthy():
         problems.append(f"node {node.name} stopped serving after a worker was killed")
     report(problems, system)
@@ -54,8 +55,10 @@ def test_kill_9_of_a_master_then_restart(system: Chaos) -> None:
                 time.sleep(0.2)
             orphans = [w for w in workers if alive(w)]
             if orphans:
-                problems.append(f"kill -9 of {node.name}'s master {master}: its workers "
-                                f"{orphans} still run 10 s later, unsupervised")
+                problems.append(
+                    f"kill -9 of {node.name}'s master {master}: its workers "
+                    f"{orphans} still run 10 s later, unsupervised"
+                )
             restarted = False
             for attempt in range(1, 4):  # what systemd's Restart=always would do
                 node.spawn()
@@ -63,8 +66,9 @@ def test_kill_9_of_a_master_then_restart(system: Chaos) -> None:
                     restarted = True
                     break
                 last = node.log_tail(2000).strip().splitlines()[-1:]
-                problems.append(f"restart {attempt} of {node.name} on port {node.port} "
-                                f"failed: {last}")
+                problems.append(
+                    f"restart {attempt} of {node.name} on port {node.port} failed: {last}"
+                )
                 node.kill_group()
         if not restarted:
             # So that the later scenarios run: the old session's processes, by their ids.

@@ -21,8 +21,14 @@ RECOVERY_SECONDS = 20.0
 
 def recovered(system: Chaos, node_index: int, since: float) -> tuple[float | None, Exchange]:
     """Seconds from `since` until a fresh vend sent to this node alone is answered."""
-    exchange = system.bank.vend(ATM, LOAD_METERS[node_index], "10.00", only_node=node_index,
-                                retry_seconds=RECOVERY_SECONDS, timeout=5)
+    exchange = system.bank.vend(
+        ATM,
+        LOAD_METERS[node_index],
+        "10.00",
+        only_node=node_index,
+        retry_seconds=RECOVERY_SECONDS,
+        timeout=5,
+    )
     return (time.monotonic() - since if exchange.acknowledged else None), exchange
 
 
@@ -31,8 +37,10 @@ def recovery_findings(system: Chaos, since: float) -> list[str]:
     for i, node in enumerate(system.nodes):
         seconds, exchange = recovered(system, i, since)
         if seconds is None:
-            problems.append(f"{node.name} did not vend again within {RECOVERY_SECONDS:.0f} s: "
-                            f"{[str(a) for a in exchange.attempts[-3:]]}")
+            problems.append(
+                f"{node.name} did not vend again within {RECOVERY_SECONDS:.0f} s: "
+                f"{[str(a) for a in exchange.attempts[-3:]]}"
+            )
         else:
             print(f"\n  {node.name} vends again {seconds:.1f} s after the fault ended")
     return problems
@@ -75,8 +83,10 @@ def test_postgres_frozen_under_load(system: Chaos) -> None:
         for node, probe in zip(system.nodes, probes, strict=True):
             print(f"\n  {node.name} /healthz with the database frozen: {probe}")
             if not probe.startswith("503"):
-                problems.append(f"{node.name}: /healthz with PostgreSQL frozen answered "
-                                f"{probe}; a load balancer needs 503 within 2 s")
+                problems.append(
+                    f"{node.name}: /healthz with PostgreSQL frozen answered "
+                    f"{probe}; a load balancer needs 503 within 2 s"
+                )
         problems += recovery_findings(system, thawed)
         time.sleep(3)
     problems += load_findings(load)

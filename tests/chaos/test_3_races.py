@@ -34,8 +34,12 @@ class RowLock:
 
 
 def float_row_lock(system: Chaos) -> RowLock:
-    return RowLock(system, "SELECT f.vendor_id FROM float_account f JOIN vendor v "
-                   "ON v.id = f.vendor_id WHERE v.client_id = :c", {"c": ATM.client_id})
+    return RowLock(
+        system,
+        "SELECT f.vendor_id FROM float_account f JOIN vendor v "
+        "ON v.id = f.vendor_id WHERE v.client_id = :c",
+        {"c": ATM.client_id},
+    )
 
 
 def meter_row_lock(system: Chaos, meter: str) -> RowLock:
@@ -45,9 +49,13 @@ def meter_row_lock(system: Chaos, meter: str) -> RowLock:
 def stored(system: Chaos, msg_id: MsgID) -> tuple[str, str] | None:
     """(receipt, status) of the vend stored for this msgID of the demo bank, if any."""
     with system.engine.connect() as conn:
-        row = conn.execute(text(
-            "SELECT receipt_no, status FROM vend_transaction WHERE client_id = :c AND msg_id = :m"
-        ), {"c": ATM.client_id, "m": msg_id.key}).first()
+        row = conn.execute(
+            text(
+                "SELECT receipt_no, status FROM vend_transaction "
+                "WHERE client_id = :c AND msg_id = :m"
+            ),
+            {"c": ATM.client_id, "m": msg_id.key},
+        ).first()
     return (row[0], row[1]) if row else None
 
 
@@ -55,8 +63,11 @@ def answered(exchange: Any) -> str:
     if isinstance(exchange, BaseException):
         return f"raised {exchange!r}"
     answer = exchange.answer
-    return str(answer) if answer is not None else "no answer: " + ", ".join(
-        str(a) for a in exchange.attempts[-3:])
+    return (
+        str(answer)
+        if answer is not None
+        else "no answer: " + ", ".join(str(a) for a in exchange.attempts[-3:])
+    )
 
 
 def vend_first(system: Chaos, meter: str, problems: list[str]) -> Exchange | None:
@@ -68,8 +79,11 @@ def vend_first(system: Chaos, meter: str, problems: list[str]) -> Exchange | Non
 
 
 def ok(exchange: Any, element: str) -> bool:
-    return (not isinstance(exchange, BaseException) and exchange.answer is not None
-            and exchange.answer.element == element)
+    return (
+        not isinstance(exchange, BaseException)
+        and exchange.answer is not None
+        and exchange.answer.element == element
+    )
 
 
 def test_same_msg_id_credit_vends_on_both_nodes_at_once(system: Chaos) -> None:
@@ -79,10 +93,16 @@ def test_same_msg_id_credit_vends_on_both_nodes_at_once(system: Chaos) -> None:
     for round_ in range(8):
         msg_id = new_msg_id()
         meter = RACE_METERS[round_ % len(RACE_METERS)]
-        tries = run_together(*[
-            (lambda i=i, m=msg_id, meter=meter: system.bank.vend(ATM, meter, "20.00", msg_id=m,
-                                                                first_node=i % 2))
-            for i in range(6)])
+        tries = run_together(
+            *[
+                (
+                    lambda i=i, m=msg_id, meter=meter: system.bank.vend(
+                        ATM, meter, "20.00", msg_id=m, first_node=i % 2
+                    )
+                )
+                for i in range(6)
+            ]
+        )
         receipts = {t.answer.receipt if ok(t, "CreditVendResp") else answered(t) for t in tries}
         if len(receipts) != 1:
             problems.append(f"msgID {msg_id.key} sent six times at once: answers {receipts}")
@@ -105,9 +125,10 @@ def test_concurrent_reversal_advice(system: Chaos) -> None:
         if sold is None:
             continue
         msg_id = sold.msg_id
-        calls = [(lambda i=i, m=msg_id: system.bank.advise("ReversalAdvice", ATM, m,
-                                                           first_node=i % 2))
-                 for i in range(4)]
+        calls = [
+            (lambda i=i, m=msg_id: system.bank.advise("ReversalAdvice", ATM, m, first_node=i % 2))
+            for i in range(4)
+        ]
         if round_ % 2:
             lock = float_row_lock(system)
             advices = run_together(*calls, lambda lock=lock: lock.release_after(0.5))[:4]
@@ -115,15 +136,20 @@ def test_concurrent_reversal_advice(system: Chaos) -> None:
             advices = run_together(*calls)
         bad = [answered(a) for a in advices if not ok(a, "ReversalAdviceResp")]
         if bad:
-            problems.append(f"vend {sold.msg_id.key}: ReversalAdvice x4 at once, not all "
-                            f"answered success: {bad}")
+            problems.append(
+                f"vend {sold.msg_id.key}: ReversalAdvice x4 at once, not all "
+                f"answered success: {bad}"
+            )
         if (row := stored(system, sold.msg_id)) is None or row[1] != "reversed":
             problems.append(f"vend {sold.msg_id.key} after four reversals: {row}")
         with system.engine.connect() as conn:
-            entries = conn.execute(text(
-                "SELECT count(*) FROM journal_entry r JOIN vend_transaction t "
-                "ON r.reversal_of_id = t.journal_entry_id WHERE t.msg_id = :m"),
-                {"m": sold.msg_id.key}).scalar_one()
+            entries = conn.execute(
+                text(
+                    "SELECT count(*) FROM journal_entry r JOIN vend_transaction t "
+                    "ON r.reversal_of_id = t.journal_entry_id WHERE t.msg_id = :m"
+                ),
+                {"m": sold.msg_id.key},
+            ).scalar_one()
         if entries != 1:
             problems.append(f"vend {sold.msg_id.key}: {entries} reversal journal entries, not 1")
     report(problems, system)
@@ -140,21 +166,26 @@ def test_reversal_against_confirmation(system: Chaos) -> None:
         msg_id = sold.msg_id
         reversal, confirmation = run_together(
             lambda m=msg_id: system.bank.advise("ReversalAdvice", ATM, m, only_node=0),
-            lambda m=msg_id: system.bank.advise("ConfirmationAdvice", ATM, m, only_node=1))
+            lambda m=msg_id: system.bank.advise("ConfirmationAdvice", ATM, m, only_node=1),
+        )
         reversed_ok = ok(reversal, "ReversalAdviceResp")
         confirmed_ok = ok(confirmation, "ConfirmationAdviceResp")
         row = stored(system, sold.msg_id)
         status = row[1] if row else None
         if reversed_ok and confirmed_ok:
-            problems.append(f"vend {sold.msg_id.key}: reversal and confirmation both answered "
-                            f"success; the vend ended {status}")
+            problems.append(
+                f"vend {sold.msg_id.key}: reversal and confirmation both answered "
+                f"success; the vend ended {status}"
+            )
         elif confirmed_ok and status != "confirmed":
             problems.append(f"vend {sold.msg_id.key}: confirmed to the client but {status}")
         elif reversed_ok and status != "reversed":
             problems.append(f"vend {sold.msg_id.key}: reversed to the client but {status}")
         elif not (reversed_ok or confirmed_ok):
-            problems.append(f"vend {sold.msg_id.key}: neither advice succeeded: "
-                            f"{answered(reversal)} / {answered(confirmation)}")
+            problems.append(
+                f"vend {sold.msg_id.key}: neither advice succeeded: "
+                f"{answered(reversal)} / {answered(confirmation)}"
+            )
     report(problems, system)
 
 
@@ -182,28 +213,39 @@ def _advice_during_vend(system: Chaos, operation: str, rounds: int) -> list[str]
 
         if held:
             lock = meter_row_lock(system, meter)
-            vend_, advice = run_together(vend, late_advice,
-                                         lambda lock=lock: lock.release_after(0.8))[:2]
+            vend_, advice = run_together(
+                vend, late_advice, lambda lock=lock: lock.release_after(0.8)
+            )[:2]
         else:
             vend_, advice = run_together(vend, late_advice)
         row = stored(system, msg_id)
         said = answered(advice)
         answer = None if isinstance(advice, BaseException) else advice.answer
-        never = answer is not None and answer.kind == "fault" and (
-            (operation == "LastResponseAdvice" and answer.faultcode == "Client.LastResponseEx")
-            or (operation == "ReversalAdvice" and answer.code == "unknown-transaction"))
+        never = (
+            answer is not None
+            and answer.kind == "fault"
+            and (
+                (operation == "LastResponseAdvice" and answer.faultcode == "Client.LastResponseEx")
+                or (operation == "ReversalAdvice" and answer.code == "unknown-transaction")
+            )
+        )
         if never and row is not None and row[1] != "reversed":
-            problems.append(f"{operation} {delay * 1000:.0f} ms after CreditVend {msg_id.key} "
-                            f"answered {said} (never processed), then the vend committed: "
-                            f"receipt {row[0]}, {row[1]} (the client was sold {answered(vend_)})")
+            problems.append(
+                f"{operation} {delay * 1000:.0f} ms after CreditVend {msg_id.key} "
+                f"answered {said} (never processed), then the vend committed: "
+                f"receipt {row[0]}, {row[1]} (the client was sold {answered(vend_)})"
+            )
         elif operation == "LastResponseAdvice" and ok(advice, "LastResponseAdviceResp"):
             if row is None or advice.answer.receipt != row[0]:
-                problems.append(f"LastResponseAdvice for {msg_id.key} answered receipt "
-                                f"{advice.answer.receipt}, the database has {row}")
+                problems.append(
+                    f"LastResponseAdvice for {msg_id.key} answered receipt "
+                    f"{advice.answer.receipt}, the database has {row}"
+                )
         elif operation == "ReversalAdvice" and ok(advice, "ReversalAdviceResp"):
             if row is None or row[1] != "reversed":
-                problems.append(f"ReversalAdvice for {msg_id.key} answered success, "
-                                f"the vend is {row}")
+                problems.append(
+                    f"ReversalAdvice for {msg_id.key} answered success, the vend is {row}"
+                )
         elif not never:
             problems.append(f"{operation} for in-flight {msg_id.key}: unexpected answer {said}")
     return problems

@@ -18,15 +18,31 @@ from tests.chaos.conftest import LOAD_METERS, Chaos, report
 PATIENCE = 5.0
 
 
-def legit_vends(system: Chaos, node: int, terminal: Terminal, seconds: float, *,
-                source: str | None = None, max_vends: int = 200) -> list[Exchange]:
+def legit_vends(
+    system: Chaos,
+    node: int,
+    terminal: Terminal,
+    seconds: float,
+    *,
+    source: str | None = None,
+    max_vends: int = 200,
+) -> list[Exchange]:
     """Vends one after another to one node for `seconds`, one attempt each."""
     out: list[Exchange] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and len(out) < max_vends:
         meter = LOAD_METERS[len(out) % len(LOAD_METERS)]
-        out.append(system.bank.vend(terminal, meter, "10.00", only_node=node, retry_seconds=0,
-                                    timeout=PATIENCE, source=source))
+        out.append(
+            system.bank.vend(
+                terminal,
+                meter,
+                "10.00",
+                only_node=node,
+                retry_seconds=0,
+                timeout=PATIENCE,
+                source=source,
+            )
+        )
         time.sleep(0.1)
     return out
 
@@ -34,16 +50,20 @@ def legit_vends(system: Chaos, node: int, terminal: Terminal, seconds: float, *,
 def figures(vends: list[Exchange]) -> str:
     lat = [e.attempts[0].elapsed * 1000 for e in vends if e.acknowledged]
     p50 = statistics.median(lat) if lat else float("nan")
-    return (f"{sum(1 for e in vends if e.acknowledged)}/{len(vends)} sold, p50 {p50:.0f} ms, "
-            f"p99 {percentile(lat, 0.99):.0f} ms")
+    return (
+        f"{sum(1 for e in vends if e.acknowledged)}/{len(vends)} sold, p50 {p50:.0f} ms, "
+        f"p99 {percentile(lat, 0.99):.0f} ms"
+    )
 
 
 def served(what: str, vends: list[Exchange]) -> list[str]:
     failed = [e for e in vends if not e.acknowledged]
     if not vends or len(failed) > len(vends) // 20:
         sample = sorted({str(e.attempts[0]) for e in failed})[:4]
-        return [f"{what}: {len(failed)} of {len(vends)} legitimate vends failed (5 s patience, "
-                f"one attempt), e.g. {sample}"]
+        return [
+            f"{what}: {len(failed)} of {len(vends)} legitimate vends failed (5 s patience, "
+            f"one attempt), e.g. {sample}"
+        ]
     return []
 
 
@@ -56,10 +76,16 @@ def test_slowloris_flood(system: Chaos) -> None:
         time.sleep(1)
         during = legit_vends(system, 0, ATM, 20)
     after = legit_vends(system, 0, ATM, 3)
-    print(f"\n  without the attack: {figures(before)}\n  during slowloris: {figures(during)}"
-          f"\n  after it: {figures(after)}")
-    report(served("during slowloris", during) + served("before slowloris", before)
-           + served("after slowloris", after), system)
+    print(
+        f"\n  without the attack: {figures(before)}\n  during slowloris: {figures(during)}"
+        f"\n  after it: {figures(after)}"
+    )
+    report(
+        served("during slowloris", during)
+        + served("before slowloris", before)
+        + served("after slowloris", after),
+        system,
+    )
 
 
 def test_bad_login_flood(system: Chaos) -> None:
@@ -70,17 +96,24 @@ def test_bad_login_flood(system: Chaos) -> None:
     node = system.nodes[0]
     ghost = Terminal(ATM.client_id, "ATM-9999", "")
     before = legit_vends(system, 0, ATM, 5)
-    targets = [(ATM, "127.0.0.2"), (ghost, "127.0.0.2"), (ghost, "127.0.0.3"),
-               (Terminal(POS.client_id, "POS-0002", ""), "127.0.0.3")]
-    with bad_logins(node.base_url, targets, threads=4, max_requests=20000,
-                    max_seconds=40) as statuses:
+    targets = [
+        (ATM, "127.0.0.2"),
+        (ghost, "127.0.0.2"),
+        (ghost, "127.0.0.3"),
+        (Terminal(POS.client_id, "POS-0002", ""), "127.0.0.3"),
+    ]
+    with bad_logins(
+        node.base_url, targets, threads=4, max_requests=20000, max_seconds=40
+    ) as statuses:
         time.sleep(2)
         shop = legit_vends(system, 0, POS, 3, source="127.0.0.3", max_vends=20)
         bank = legit_vends(system, 0, ATM, 15)
-    print(f"\n  without the flood: {figures(before)}\n  bank during the flood: {figures(bank)}"
-          f"\n  shop (behind the NAT) during the flood: {figures(shop)}"
-          f"\n  the flood: {len(statuses)} attempts, statuses "
-          f"{ {s: statuses.count(s) for s in sorted(set(statuses))} }")
+    print(
+        f"\n  without the flood: {figures(before)}\n  bank during the flood: {figures(bank)}"
+        f"\n  shop (behind the NAT) during the flood: {figures(shop)}"
+        f"\n  the flood: {len(statuses)} attempts, statuses "
+        f"{ {s: statuses.count(s) for s in sorted(set(statuses))} }"
+    )
     problems = served("the bank during the bad-login flood", bank)
     problems += served("the shop behind the flooding NAT", shop)
     if any(s == 200 for s in statuses):

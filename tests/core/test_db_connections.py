@@ -26,8 +26,12 @@ def pool_of_one(migrated_templates: dict[str, str]) -> Iterator[Callable[[float]
     made: list[Engine] = []
 
     def make(idle_seconds: float) -> Engine:
-        engine = make_engine(migrated_templates["postgresql"], pool_size=1, max_overflow=0,
-                             ping_after_idle_seconds=idle_seconds)
+        engine = make_engine(
+            migrated_templates["postgresql"],
+            pool_size=1,
+            max_overflow=0,
+            ping_after_idle_seconds=idle_seconds,
+        )
         made.append(engine)
         return engine
 
@@ -38,8 +42,11 @@ def pool_of_one(migrated_templates: dict[str, str]) -> Iterator[Callable[[float]
 
 def _last_statement(observer: Engine, pid: int) -> str:
     with observer.connect() as conn:
-        return str(conn.execute(text("SELECT query FROM pg_stat_activity WHERE pid = :p"),
-                                {"p": pid}).scalar_one())
+        return str(
+            conn.execute(
+                text("SELECT query FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
+            ).scalar_one()
+        )
 
 
 def _terminate(observer: Engine, pid: int) -> None:

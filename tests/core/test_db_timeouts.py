@@ -45,9 +45,11 @@ HANG_GUARD = 5.0  # seconds: only to fail instead of hanging; no timing is asser
 
 # The vend path's limits, shortened (through the settings, as an operator sets them) so the
 # tests wait fractions of a second.
-SHORT_ENV = {"VENDGW_DATABASE_LOCK_TIMEOUT_MS": "400",
-             "VENDGW_DATABASE_STATEMENT_TIMEOUT_MS": "800",
-             "VENDGW_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS": "400"}
+SHORT_ENV = {
+    "VENDGW_DATABASE_LOCK_TIMEOUT_MS": "400",
+    "VENDGW_DATABASE_STATEMENT_TIMEOUT_MS": "800",
+    "VENDGW_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS": "400",
+}
 
 postgresql_only = pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 T = TypeVar("T")
@@ -99,8 +101,11 @@ def holder(demo_db: TestDatabase) -> Iterator[Callable[[str, dict[str, Any]], No
 
 LOCKS = {
     "meter": ("SELECT id FROM meter WHERE meter_number = :n FOR UPDATE", {"n": METER}),
-    "float": ("SELECT f.vendor_id FROM float_account f JOIN vendor v ON v.id = f.vendor_id "
-              "WHERE v.client_id = :c FOR UPDATE OF f", {"c": BANK}),
+    "float": (
+        "SELECT f.vendor_id FROM float_account f JOIN vendor v ON v.id = f.vendor_id "
+        "WHERE v.client_id = :c FOR UPDATE OF f",
+        {"c": BANK},
+    ),
 }
 
 
@@ -117,8 +122,11 @@ def _vends(db: TestDatabase) -> int:
 @postgresql_only
 @pytest.mark.parametrize("row", sorted(LOCKS))
 def test_a_stalled_holder_of_the_row_costs_a_vend_its_lock_timeout_and_changes_nothing(
-    demo_db: TestDatabase, short_runtime: Runtime, holder: Any, row: str,
-    caplog: pytest.LogCaptureFixture
+    demo_db: TestDatabase,
+    short_runtime: Runtime,
+    holder: Any,
+    row: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     service = DatabaseVendingService(short_runtime, clock=Clock())
     who, h = principal(demo_db, BANK), header()
@@ -153,10 +161,17 @@ def test_a_lock_timeout_reaches_a_soap_client_as_a_retryable_system_fault(
     client = zeep_client("http://vendgw.test", ATM, app)
     holder(*LOCKS["meter"])
     with pytest.raises(zeep.exceptions.Fault) as caught:
-        within(HANG_GUARD, lambda: client.service.CreditVend(
-            clientID=ATM.client_id, terminalID=ATM.terminal_id,
-            msgID={"dateTime": "20261120103000", "uniqueNumber": 424242},
-            meterNumber=METER, amount="50.00", payType="cash"))
+        within(
+            HANG_GUARD,
+            lambda: client.service.CreditVend(
+                clientID=ATM.client_id,
+                terminalID=ATM.terminal_id,
+                msgID={"dateTime": "20261120103000", "uniqueNumber": 424242},
+                meterNumber=METER,
+                amount="50.00",
+                payType="cash",
+            ),
+        )
     assert caught.value.code.endswith("Server.SystemEx")
     detail = zeep_fault_detail(caught.value)
     assert detail["code"] == "database-busy"
@@ -177,15 +192,18 @@ def test_a_session_idle_in_a_transaction_is_ended_and_its_locks_released(
         deadline = time.monotonic() + HANG_GUARD
         while True:
             try:
-                within(HANG_GUARD, lambda: service.credit_vend(who, header(), METER, 5000,
-                                                               "cash"))
+                within(HANG_GUARD, lambda: service.credit_vend(who, header(), METER, 5000, "cash"))
                 break
             except DBAPIError as exc:
                 assert as_database_unavailable(exc) is not None
                 assert time.monotonic() < deadline, "the stalled session was never ended"
         with demo_db.engine.connect() as observer:
-            assert observer.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"),
-                                    {"p": pid}).scalar_one() == 0
+            assert (
+                observer.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
+                ).scalar_one()
+                == 0
+            )
         with pytest.raises(DBAPIError) as ended:
             stalled.execute(text("SELECT 1"))
     assert as_database_unavailable(ended.value) is not None
@@ -206,8 +224,10 @@ def test_a_statement_over_its_time_becomes_the_timeout_fault(short_runtime: Runt
 
 def _session_settings(engine: Engine) -> tuple[str, ...]:
     with engine.connect() as conn:
-        return tuple(conn.execute(text(f"SHOW {name}")).scalar_one() for name in (
-            "lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout"))
+        return tuple(
+            conn.execute(text(f"SHOW {name}")).scalar_one()
+            for name in ("lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout")
+        )
 
 
 @postgresql_only
@@ -221,9 +241,14 @@ def test_every_engine_carries_the_limits_and_batch_work_the_long_ones(
         with vend.engine.connect() as conn:
             dbapi = conn.connection.dbapi_connection
             params = dbapi.get_dsn_parameters()  # type: ignore[union-attr]
-        assert (params["connect_timeout"], params["keepalives"], params["keepalives_idle"],
-                params["keepalives_interval"], params["keepalives_count"],
-                params["tcp_user_timeout"]) == ("3", "1", "10", "3", "3", "10000")
+        assert (
+            params["connect_timeout"],
+            params["keepalives"],
+            params["keepalives_idle"],
+            params["keepalives_interval"],
+            params["keepalives_count"],
+            params["tcp_user_timeout"],
+        ) == ("3", "1", "10", "3", "3", "10000")
     finally:
         vend.close()
     batch = Runtime(demo_db.settings, batch=True)
@@ -244,8 +269,12 @@ def test_the_vend_path_limits_are_settings_and_the_cli_runtime_is_batch() -> Non
 
     from vendgw.cli import cli
 
-    s = load_settings({"VENDGW_DATABASE_LOCK_TIMEOUT_MS": "1234",
-                       "VENDGW_DATABASE_BATCH_STATEMENT_TIMEOUT_MS": "0"})
+    s = load_settings(
+        {
+            "VENDGW_DATABASE_LOCK_TIMEOUT_MS": "1234",
+            "VENDGW_DATABASE_BATCH_STATEMENT_TIMEOUT_MS": "0",
+        }
+    )
     assert s.database.limits().lock_timeout_ms == 1234
     assert s.database.limits(batch=True).statement_timeout_ms == 0
     seen: list[Runtime] = []
@@ -257,7 +286,9 @@ def test_the_vend_path_limits_are_settings_and_the_cli_runtime_is_batch() -> Non
         seen.append(runtime)
 
     try:
-        result = CliRunner().invoke(cli, ["probe-runtime"], env={"VENDGW_DATABASE_URL": "sqlite://"})
+        result = CliRunner().invoke(
+            cli, ["probe-runtime"], env={"VENDGW_DATABASE_URL": "sqlite://"}
+        )
     finally:
         del cli.commands["probe-runtime"]
     assert result.exit_code == 0, result.output
@@ -284,12 +315,23 @@ def test_a_migration_runs_under_the_batch_limits_not_the_vend_paths(
 ) -> None:
     """`vendgw db upgrade` on an empty database with vend-path limits no migration could meet
     (1 ms for every wait and statement): it still migrates, because it runs as batch work."""
-    env = {**os.environ, "VENDGW_DATABASE_URL": fresh_pg_database,
-           "VENDGW_MASTER_KEY": TEST_MASTER_KEY, "VENDGW_HOME": str(tmp_path),
-           "VENDGW_DATABASE_LOCK_TIMEOUT_MS": "1", "VENDGW_DATABASE_STATEMENT_TIMEOUT_MS": "1",
-           "VENDGW_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS": "1"}
-    done = subprocess.run([sys.executable, "-m", "vendgw.cli", "db", "upgrade"], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "VENDGW_DATABASE_URL": fresh_pg_database,
+        "VENDGW_MASTER_KEY": TEST_MASTER_KEY,
+        "VENDGW_HOME": str(tmp_path),
+        "VENDGW_DATABASE_LOCK_TIMEOUT_MS": "1",
+        "VENDGW_DATABASE_STATEMENT_TIMEOUT_MS": "1",
+        "VENDGW_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "vendgw.cli", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     engine = create_engine(fresh_pg_database)
     try:
@@ -323,8 +365,9 @@ def _get_health(runtime: Runtime) -> tuple[str, bytes, float]:
         def start_response(status: str, headers: list[tuple[str, str]]) -> None:
             out["status"] = status
 
-        out["body"] = b"".join(app({"REQUEST_METHOD": "GET", "PATH_INFO": "/healthz"},
-                                   start_response))
+        out["body"] = b"".join(
+            app({"REQUEST_METHOD": "GET", "PATH_INFO": "/healthz"}, start_response)
+        )
 
     started = time.monotonic()
     thread = threading.Thread(target=call, daemon=True)
@@ -338,9 +381,14 @@ def _get_health(runtime: Runtime) -> tuple[str, bytes, float]:
 def test_healthz_answers_503_when_the_database_accepts_tcp_and_never_answers(
     silent_server: int, tmp_path: Path
 ) -> None:
-    runtime = Runtime(load_settings({
-        "VENDGW_DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{silent_server}/x",
-        "VENDGW_HOME": str(tmp_path)}))
+    runtime = Runtime(
+        load_settings(
+            {
+                "VENDGW_DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{silent_server}/x",
+                "VENDGW_HOME": str(tmp_path),
+            }
+        )
+    )
     try:
         status, body, _ = _get_health(runtime)
         assert status.startswith("503")
@@ -355,9 +403,14 @@ def test_healthz_answers_503_when_the_database_refuses(tmp_path: Path) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    runtime = Runtime(load_settings({
-        "VENDGW_DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{port}/x",
-        "VENDGW_HOME": str(tmp_path)}))
+    runtime = Runtime(
+        load_settings(
+            {
+                "VENDGW_DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{port}/x",
+                "VENDGW_HOME": str(tmp_path),
+            }
+        )
+    )
     try:
         assert _get_health(runtime)[0].startswith("503")
     finally:

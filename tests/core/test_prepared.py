@@ -17,16 +17,20 @@ from tests.conftest import TestDatabase
 
 _tariff = Tariff.__table__
 DOUBLE = PreparedStatement(
-    "test_double", select((bindparam("p", type_=Integer) * 2).label("twice")))
+    "test_double", select((bindparam("p", type_=Integer) * 2).label("twice"))
+)
 ADD_TARIFF = PreparedStatement(
-    "test_add_tariff", insert(_tariff).values(code=bindparam("p_code"), description="test")
-    .returning(_tariff.c.id))
+    "test_add_tariff",
+    insert(_tariff).values(code=bindparam("p_code"), description="test").returning(_tariff.c.id),
+)
 
 
 def _prepared_here(session: Session) -> list[str]:
-    return list(session.execute(text(
-        "SELECT name FROM pg_prepared_statements WHERE name LIKE 'test_%' ORDER BY name")
-    ).scalars())
+    return list(
+        session.execute(
+            text("SELECT name FROM pg_prepared_statements WHERE name LIKE 'test_%' ORDER BY name")
+        ).scalars()
+    )
 
 
 def test_runs_on_both_databases(db: TestDatabase) -> None:

@@ -15,12 +15,14 @@ def test_defaults_are_the_demo_utility() -> None:
 
 
 def test_environment_overrides_defaults_and_aliases(tmp_path: Path) -> None:
-    s = load_settings({
-        "VENDGW_DATABASE_URL": "postgresql+psycopg2://u@h/db",
-        "VENDGW_TIMEZONE": "Africa/Lagos",
-        "VENDGW_UTILITY_MAX_VEND_CENTS": "100000",
-        "VENDGW_HOME": str(tmp_path),
-    })
+    s = load_settings(
+        {
+            "VENDGW_DATABASE_URL": "postgresql+psycopg2://u@h/db",
+            "VENDGW_TIMEZONE": "Africa/Lagos",
+            "VENDGW_UTILITY_MAX_VEND_CENTS": "100000",
+            "VENDGW_HOME": str(tmp_path),
+        }
+    )
     assert s.database_url == "postgresql+psycopg2://u@h/db"
     assert s.utility.timezone == "Africa/Lagos"
     assert s.utility.max_vend_cents == 100000
@@ -63,12 +65,23 @@ def test_master_key_is_not_in_repr() -> None:
 def test_database_time_outs_default_for_production_and_batch_work_gets_longer_ones() -> None:
     d = load_settings({}).database
     vend, batch = d.limits(), d.limits(batch=True)
-    assert (vend.connect_timeout_seconds, vend.lock_timeout_ms, vend.statement_timeout_ms,
-            vend.idle_in_transaction_timeout_ms) == (3, 3000, 10000, 15000)
-    assert (vend.keepalives_idle_seconds, vend.keepalives_interval_seconds,
-            vend.keepalives_count, vend.tcp_user_timeout_ms) == (10, 3, 3, 10000)
-    assert (batch.lock_timeout_ms, batch.statement_timeout_ms,
-            batch.idle_in_transaction_timeout_ms) == (30000, 3600000, 600000)
+    assert (
+        vend.connect_timeout_seconds,
+        vend.lock_timeout_ms,
+        vend.statement_timeout_ms,
+        vend.idle_in_transaction_timeout_ms,
+    ) == (3, 3000, 10000, 15000)
+    assert (
+        vend.keepalives_idle_seconds,
+        vend.keepalives_interval_seconds,
+        vend.keepalives_count,
+        vend.tcp_user_timeout_ms,
+    ) == (10, 3, 3, 10000)
+    assert (
+        batch.lock_timeout_ms,
+        batch.statement_timeout_ms,
+        batch.idle_in_transaction_timeout_ms,
+    ) == (30000, 3600000, 600000)
     assert batch.connect_timeout_seconds == vend.connect_timeout_seconds
     # Idle-in-transaction below gunicorn's 30 s worker timeout, so a stalled holder's locks go
     # before the workers queued behind them are killed.
@@ -77,9 +90,13 @@ def test_database_time_outs_default_for_production_and_batch_work_gets_longer_on
 
 
 def test_database_time_outs_are_overridden_as_integers() -> None:
-    d = load_settings({"VENDGW_DATABASE_STATEMENT_TIMEOUT_MS": "2500",
-                       "VENDGW_DATABASE_BATCH_LOCK_TIMEOUT_MS": "0",
-                       "VENDGW_DATABASE_HEALTH_TIMEOUT_MS": "800"}).database
+    d = load_settings(
+        {
+            "VENDGW_DATABASE_STATEMENT_TIMEOUT_MS": "2500",
+            "VENDGW_DATABASE_BATCH_LOCK_TIMEOUT_MS": "0",
+            "VENDGW_DATABASE_HEALTH_TIMEOUT_MS": "800",
+        }
+    ).database
     assert d.limits().statement_timeout_ms == 2500
     assert d.limits(batch=True).lock_timeout_ms == 0
     assert d.health_timeout_ms == 800

@@ -45,8 +45,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def e2e_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-           migrated_templates: dict[str, str]) -> Iterator[TestDatabase]:
+def e2e_db(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_templates: dict[str, str],
+) -> Iterator[TestDatabase]:
     """The demo utility in a database of its own, for one test module and backend."""
     backend: str = request.param
     home = tmp_path_factory.mktemp(f"e2e-{backend}")
@@ -90,19 +93,41 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(database: TestDatabase, log_dir: Path, *, workers: int = 2,
-                 extra_env: dict[str, str] | None = None, scheme: str = "http",
-                 health_kwargs: dict[str, Any] | None = None) -> Server:
+def start_server(
+    database: TestDatabase,
+    log_dir: Path,
+    *,
+    workers: int = 2,
+    extra_env: dict[str, str] | None = None,
+    scheme: str = "http",
+    health_kwargs: dict[str, Any] | None = None,
+) -> Server:
     """Start the real server on a free loopback port and wait until /healthz answers 200."""
     port = free_port()
-    env = {**os.environ, **database.env(), **(extra_env or {}),
-           "VENDGW_GUNICORN_ACCESSLOG": "-", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        **database.env(),
+        **(extra_env or {}),
+        "VENDGW_GUNICORN_ACCESSLOG": "-",
+        "PYTHONUNBUFFERED": "1",
+    }
     log = log_dir / f"server-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "vendgw.cli", "serve", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "vendgw.cli",
+                "serve",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     base_url = f"{scheme}://127.0.0.1:{port}"
@@ -110,8 +135,9 @@ def start_server(database: TestDatabase, log_dir: Path, *, workers: int = 2,
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}:\n"
-                               f"{server.log_text()[-4000:]}")
+            raise RuntimeError(
+                f"the server exited with {process.returncode}:\n{server.log_text()[-4000:]}"
+            )
         try:
             response = requests.get(f"{base_url}/healthz", timeout=2, **(health_kwargs or {}))
             if response.status_code == 200:

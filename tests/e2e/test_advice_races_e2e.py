@@ -57,8 +57,9 @@ def fault_code(result: Any) -> tuple[str, str]:
 
 def status_of(db: TestDatabase, receipt_no: str) -> str:
     with db.sessions() as session:
-        value = session.scalar(select(VendTransaction.status).where(
-            VendTransaction.receipt_no == receipt_no))
+        value = session.scalar(
+            select(VendTransaction.status).where(VendTransaction.receipt_no == receipt_no)
+        )
         assert value is not None
         return value
 
@@ -69,13 +70,17 @@ def test_reversal_and_confirmation_sent_together_end_in_one_outcome(
     one, other = atms
     for _ in range(10):
         sold_id = new_msg_id()
-        sold = one.service.CreditVend(**header(ATM, sold_id), meterNumber="01234567897",
-                                      amount="10.00", payType="cash")
+        sold = one.service.CreditVend(
+            **header(ATM, sold_id), meterNumber="01234567897", amount="10.00", payType="cash"
+        )
         reversal, confirmation = together(
-            lambda sold_id=sold_id: one.service.ReversalAdvice(**header(ATM),
-                                                               originalMsgID=sold_id),
-            lambda sold_id=sold_id: other.service.ConfirmationAdvice(**header(ATM),
-                                                                     originalMsgID=sold_id))
+            lambda sold_id=sold_id: one.service.ReversalAdvice(
+                **header(ATM), originalMsgID=sold_id
+            ),
+            lambda sold_id=sold_id: other.service.ConfirmationAdvice(
+                **header(ATM), originalMsgID=sold_id
+            ),
+        )
         faults = [r for r in (reversal, confirmation) if isinstance(r, zeep.exceptions.Fault)]
         assert len(faults) == 1, (reversal, confirmation)
         if faults[0] is confirmation:
@@ -91,16 +96,24 @@ def test_a_purchase_declared_not_processed_is_refused_when_it_arrives_late(
 ) -> None:
     atm = atms[0].service
     lost_id = new_msg_id()
-    code = fault_code(outcome(lambda: atm.LastResponseAdvice(**header(ATM),
-                                                             originalMsgID=lost_id)))
+    code = fault_code(outcome(lambda: atm.LastResponseAdvice(**header(ATM), originalMsgID=lost_id)))
     assert code[0] == "Client.LastResponseEx"
-    late = outcome(lambda: atm.CreditVend(**header(ATM, lost_id), meterNumber="01234567897",
-                                          amount="20.00", payType="cash"))
+    late = outcome(
+        lambda: atm.CreditVend(
+            **header(ATM, lost_id), meterNumber="01234567897", amount="20.00", payType="cash"
+        )
+    )
     assert fault_code(late) == ("Client.DuplicateMsgIDEx", "msg-id-declared-not-processed")
     with e2e_db.sessions() as session:
         key = f"{lost_id['dateTime']}{lost_id['uniqueNumber']}"
-        assert session.scalar(select(func.count()).select_from(VendTransaction).where(
-            VendTransaction.msg_id == key)) == 0
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(VendTransaction)
+                .where(VendTransaction.msg_id == key)
+            )
+            == 0
+        )
     again = outcome(lambda: atm.LastResponseAdvice(**header(ATM), originalMsgID=lost_id))
     assert fault_code(again)[0] == "Client.LastResponseEx"
 
@@ -108,8 +121,9 @@ def test_a_purchase_declared_not_processed_is_refused_when_it_arrives_late(
 def test_a_vendor_cannot_reprint_another_vendors_receipt(
     atms: tuple[zeep.Client, zeep.Client], base_url: str
 ) -> None:
-    sold = atms[0].service.CreditVend(**header(ATM), meterNumber=ONLY_ATM_METER,
-                                      amount="150.00", payType="cash")
+    sold = atms[0].service.CreditVend(
+        **header(ATM), meterNumber=ONLY_ATM_METER, amount="150.00", payType="cash"
+    )
     shop = zeep_client(base_url, POS)
     refused = outcome(lambda: shop.service.Reprint(**header(POS), meterNumber=ONLY_ATM_METER))
     assert fault_code(refused) == ("Client.BusinessRuleEx", "nothing-to-reprint")

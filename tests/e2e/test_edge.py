@@ -44,18 +44,21 @@ def test_served_wsdl_matches_the_checked_in_one(base_url: str) -> None:
     assert served.headers["Content-Type"].startswith("text/xml")
     assert f'location="{base_url}/vend"'.encode() in served.content
     assert canonical(served.content) == (ROOT / "wsdl" / "vendgw.wsdl").read_bytes(), (
-        "the WSDL drifted from wsdl/vendgw.wsdl: run `vendgw wsdl export` and review the diff")
+        "the WSDL drifted from wsdl/vendgw.wsdl: run `vendgw wsdl export` and review the diff"
+    )
 
 
 def test_wsdl_address_ignores_a_hostile_host_header(base_url: str) -> None:
-    served = requests.get(f"{base_url}/vend?wsdl", timeout=10,
-                          headers={"Host": 'evil.example"><x a="'})
+    served = requests.get(
+        f"{base_url}/vend?wsdl", timeout=10, headers={"Host": 'evil.example"><x a="'}
+    )
     assert b"evil.example" not in served.content
 
 
 def test_no_credentials_is_401(base_url: str) -> None:
-    response = requests.post(f"{base_url}/vend", data=envelope(confirm_customer_xml(ATM)),
-                             headers=XML, timeout=10)
+    response = requests.post(
+        f"{base_url}/vend", data=envelope(confirm_customer_xml(ATM)), headers=XML, timeout=10
+    )
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith('Basic realm="vendgw"')
 
@@ -68,8 +71,13 @@ def test_wrong_secret_is_401_for_zeep_too(base_url: str) -> None:
 
 
 def test_body_for_another_terminal_is_client_id_authorisation(base_url: str) -> None:
-    response = requests.post(f"{base_url}/vend", data=envelope(confirm_customer_xml(POS)),
-                             headers=XML, auth=ATM.auth, timeout=10)
+    response = requests.post(
+        f"{base_url}/vend",
+        data=envelope(confirm_customer_xml(POS)),
+        headers=XML,
+        auth=ATM.auth,
+        timeout=10,
+    )
     assert response.status_code == 500
     assert fault_of(response)["faultType"] == "ClientIDAuthorisationEx"
 
@@ -88,18 +96,20 @@ def unchanged(e2e_db: TestDatabase) -> Iterator[None]:
     assert row_counts(e2e_db.engine) == before
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    (XXE_BODY, "dtd-refused"),
-    (ENTITY_BOMB, "dtd-refused"),
-    (MALFORMED, "malformed-xml"),
-    (b"not xml at all", "malformed-xml"),
-    (envelope("<ConfirmCustomerReq><clientID>1</clientID></ConfirmCustomerReq>"), "schema"),
-    (envelope("<NoSuchReq/>"), "schema"),
-], ids=["xxe", "entity-bomb", "malformed", "not-xml", "schema", "unknown-operation"])
-def test_hostile_and_broken_bodies(base_url: str, unchanged: None, body: bytes,
-                                   code: str) -> None:
-    response = requests.post(f"{base_url}/vend", data=body, headers=XML, auth=ATM.auth,
-                             timeout=10)
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (XXE_BODY, "dtd-refused"),
+        (ENTITY_BOMB, "dtd-refused"),
+        (MALFORMED, "malformed-xml"),
+        (b"not xml at all", "malformed-xml"),
+        (envelope("<ConfirmCustomerReq><clientID>1</clientID></ConfirmCustomerReq>"), "schema"),
+        (envelope("<NoSuchReq/>"), "schema"),
+    ],
+    ids=["xxe", "entity-bomb", "malformed", "not-xml", "schema", "unknown-operation"],
+)
+def test_hostile_and_broken_bodies(base_url: str, unchanged: None, body: bytes, code: str) -> None:
+    response = requests.post(f"{base_url}/vend", data=body, headers=XML, auth=ATM.auth, timeout=10)
     assert response.status_code == 500
     got = fault_of(response)
     assert got["faultcode"].endswith("Client.XMLVendSchemaEx")
@@ -108,8 +118,9 @@ def test_hostile_and_broken_bodies(base_url: str, unchanged: None, body: bytes,
 
 
 def test_oversized_body_with_content_length(base_url: str, unchanged: None) -> None:
-    response = requests.post(f"{base_url}/vend", data=oversized(LIMIT), headers=XML,
-                             auth=ATM.auth, timeout=10)
+    response = requests.post(
+        f"{base_url}/vend", data=oversized(LIMIT), headers=XML, auth=ATM.auth, timeout=10
+    )
     assert response.status_code == 413
     assert fault_of(response)["code"] == "body-too-large"
 
@@ -119,19 +130,22 @@ def test_oversized_chunked_body(base_url: str, unchanged: None) -> None:
 
     def chunks() -> Iterator[bytes]:
         for start in range(0, len(body), 4096):
-            yield body[start:start + 4096]
+            yield body[start : start + 4096]
 
-    response = requests.post(f"{base_url}/vend", data=chunks(), headers=XML, auth=ATM.auth,
-                             timeout=10)
+    response = requests.post(
+        f"{base_url}/vend", data=chunks(), headers=XML, auth=ATM.auth, timeout=10
+    )
     assert response.status_code == 413
     assert fault_of(response)["code"] == "body-too-large"
 
 
 def test_a_body_at_the_limit_is_read(base_url: str) -> None:
     body = envelope(confirm_customer_xml(ATM))
-    padded = body.replace(b"<soapenv:Body>",
-                          b"<!--" + b"x" * (LIMIT - len(body) - 7) + b"--><soapenv:Body>")
+    padded = body.replace(
+        b"<soapenv:Body>", b"<!--" + b"x" * (LIMIT - len(body) - 7) + b"--><soapenv:Body>"
+    )
     assert len(padded) == LIMIT
-    response = requests.post(f"{base_url}/vend", data=padded, headers=XML, auth=ATM.auth,
-                             timeout=10)
+    response = requests.post(
+        f"{base_url}/vend", data=padded, headers=XML, auth=ATM.auth, timeout=10
+    )
     assert response.status_code == 200, response.content[:300]

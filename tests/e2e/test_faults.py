@@ -37,8 +37,11 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def clients(base_url: str) -> dict[str, zeep.Client]:
-    return {"atm": zeep_client(base_url, ATM), "pos": zeep_client(base_url, POS),
-            "office": zeep_client(base_url, OFFICE)}
+    return {
+        "atm": zeep_client(base_url, ATM),
+        "pos": zeep_client(base_url, POS),
+        "office": zeep_client(base_url, OFFICE),
+    }
 
 
 def fault(call: Callable[[], Any]) -> tuple[str, dict[str, str], str]:
@@ -53,30 +56,42 @@ def unknown_msg_id() -> dict[str, Any]:
 
 CASES: dict[str, Callable[[dict[str, zeep.Client]], Any]] = {
     "UnknownMeterEx": lambda c: c["atm"].service.ConfirmCustomer(
-        **header(ATM), meterNumber=UNKNOWN_METER),
+        **header(ATM), meterNumber=UNKNOWN_METER
+    ),
     "BlockedMeterEx": lambda c: c["atm"].service.CreditVend(
-        **header(ATM), meterNumber=BLOCKED_METER, amount="50.00", payType="cash"),
+        **header(ATM), meterNumber=BLOCKED_METER, amount="50.00", payType="cash"
+    ),
     "MSNOCheckDigitEx": lambda c: c["atm"].service.ConfirmCustomer(
-        **header(ATM), meterNumber=BAD_CHECK_DIGIT),
+        **header(ATM), meterNumber=BAD_CHECK_DIGIT
+    ),
     "VendorCreditEx": lambda c: c["pos"].service.CreditVend(
-        **header(POS), meterNumber=METER, amount="60.00", payType="cash"),
+        **header(POS), meterNumber=METER, amount="60.00", payType="cash"
+    ),
     "VendAmountEx": lambda c: c["atm"].service.CreditVend(
-        **header(ATM), meterNumber=METER, amount="1.00", payType="cash"),
+        **header(ATM), meterNumber=METER, amount="1.00", payType="cash"
+    ),
     "FBEEx": lambda c: c["office"].service.FBEVend(**header(OFFICE), meterNumber=METER),
     "RequestAuthorisationEx": lambda c: c["atm"].service.MeterSpecificEng(
-        **header(ATM), meterNumber=METER, engType="ClearTamper"),
+        **header(ATM), meterNumber=METER, engType="ClearTamper"
+    ),
     "ClientIDAuthorisationEx": lambda c: c["atm"].service.ConfirmCustomer(
-        **header(POS), meterNumber=METER),
+        **header(POS), meterNumber=METER
+    ),
     "LastResponseEx": lambda c: c["atm"].service.LastResponseAdvice(
-        **header(ATM), originalMsgID=unknown_msg_id()),
+        **header(ATM), originalMsgID=unknown_msg_id()
+    ),
     "ReversalEx": lambda c: c["atm"].service.ReversalAdvice(
-        **header(ATM), originalMsgID=unknown_msg_id()),
+        **header(ATM), originalMsgID=unknown_msg_id()
+    ),
     "ConfirmationEx": lambda c: c["atm"].service.ConfirmationAdvice(
-        **header(ATM), originalMsgID=unknown_msg_id()),
+        **header(ATM), originalMsgID=unknown_msg_id()
+    ),
     "XMLVendSchemaEx": lambda c: c["atm"].service.CreditVend(
-        **header(ATM), meterNumber=METER, amount="10.001", payType="cash"),
+        **header(ATM), meterNumber=METER, amount="10.001", payType="cash"
+    ),
     "UseCaseSupportEx": lambda c: c["office"].service.NonMeterSpecificEng(
-        **header(OFFICE), engType="DispVer"),
+        **header(OFFICE), engType="DispVer"
+    ),
 }
 
 
@@ -98,8 +113,9 @@ def test_the_detail_parses_as_the_declared_fault(clients: dict[str, zeep.Client]
     (message,) = operation.fault_messages.values()
     (part,) = message.parts.values()
     with pytest.raises(zeep.exceptions.Fault) as caught:
-        client.service.CreditVend(**header(ATM), meterNumber=UNKNOWN_METER, amount="20.00",
-                                  payType="cash")
+        client.service.CreditVend(
+            **header(ATM), meterNumber=UNKNOWN_METER, amount="20.00", payType="cash"
+        )
     (node,) = caught.value.detail
     assert etree.QName(node) == part.element.qname
     detail = part.element.parse(node, client.wsdl.types)
@@ -110,10 +126,14 @@ def test_the_detail_parses_as_the_declared_fault(clients: dict[str, zeep.Client]
 
 def test_duplicate_msg_id(clients: dict[str, zeep.Client]) -> None:
     msg_id = new_msg_id()
-    clients["atm"].service.CreditVend(**header(ATM, msg_id), meterNumber=METER, amount="20.00",
-                                      payType="cash")
-    code, detail, _ = fault(lambda: clients["atm"].service.CreditVend(
-        **header(ATM, msg_id), meterNumber=METER, amount="30.00", payType="cash"))
+    clients["atm"].service.CreditVend(
+        **header(ATM, msg_id), meterNumber=METER, amount="20.00", payType="cash"
+    )
+    code, detail, _ = fault(
+        lambda: clients["atm"].service.CreditVend(
+            **header(ATM, msg_id), meterNumber=METER, amount="30.00", payType="cash"
+        )
+    )
     assert code == "Client.DuplicateMsgIDEx"
     assert detail["code"] == "duplicate-msg-id"
 
@@ -127,15 +147,17 @@ def test_a_confirmed_vend_cannot_be_reversed(clients: dict[str, zeep.Client]) ->
     assert (code, detail["code"]) == ("Client.ReversalEx", "already-confirmed")
 
 
-def test_system_fault_hides_the_cause_and_logs_it(clients: dict[str, zeep.Client],
-                                                  e2e_db: TestDatabase, server: Server) -> None:
+def test_system_fault_hides_the_cause_and_logs_it(
+    clients: dict[str, zeep.Client], e2e_db: TestDatabase, server: Server
+) -> None:
     """A broken database (a table renamed under the running server) is Server.SystemEx with
     a correlation ID; the SQL error stays in the server log."""
     with e2e_db.engine.begin() as conn:
         conn.execute(text("ALTER TABLE meter RENAME TO meter_gone"))
     try:
-        code, detail, message = fault(lambda: clients["atm"].service.ConfirmCustomer(
-            **header(ATM), meterNumber=METER))
+        code, detail, message = fault(
+            lambda: clients["atm"].service.ConfirmCustomer(**header(ATM), meterNumber=METER)
+        )
     finally:
         with e2e_db.engine.begin() as conn:
             conn.execute(text("ALTER TABLE meter_gone RENAME TO meter"))
@@ -149,21 +171,28 @@ def test_system_fault_hides_the_cause_and_logs_it(clients: dict[str, zeep.Client
     assert "Traceback" in log
 
 
-def test_a_vend_beyond_the_float_changes_nothing(clients: dict[str, zeep.Client],
-                                                 e2e_db: TestDatabase) -> None:
+def test_a_vend_beyond_the_float_changes_nothing(
+    clients: dict[str, zeep.Client], e2e_db: TestDatabase
+) -> None:
     """Corner Shop's float is 50.00: a 60.00 vend is VendorCreditEx and leaves every table as it
     was, except the one row that remembers the refusal for its msgID (so a retry after a top-up
     stays refused, as XMLVend clients expect)."""
     before = row_counts(e2e_db.engine)
     msg_id = new_msg_id()
-    code, _, _ = fault(lambda: clients["pos"].service.CreditVend(
-        **header(POS, msg_id), meterNumber=METER, amount="60.00", payType="cash"))
+    code, _, _ = fault(
+        lambda: clients["pos"].service.CreditVend(
+            **header(POS, msg_id), meterNumber=METER, amount="60.00", payType="cash"
+        )
+    )
     assert code == "Client.VendorCreditEx"
     after = row_counts(e2e_db.engine)
     assert after.pop("vend_request") == before.pop("vend_request") + 1
     assert after == before
     with e2e_db.engine.connect() as conn:
-        outcome = conn.execute(text(
-            "SELECT outcome FROM vend_request WHERE client_id = :c AND msg_unique_number = :u"),
-            {"c": POS.client_id, "u": msg_id["uniqueNumber"]}).scalar_one()
+        outcome = conn.execute(
+            text(
+                "SELECT outcome FROM vend_request WHERE client_id = :c AND msg_unique_number = :u"
+            ),
+            {"c": POS.client_id, "u": msg_id["uniqueNumber"]},
+        ).scalar_one()
     assert outcome == "refused"

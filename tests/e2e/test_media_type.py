@@ -15,9 +15,13 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
 def test_a_json_body_is_415(base_url: str) -> None:
-    response = requests.post(f"{base_url}/vend", data=envelope(credit_vend_xml(ATM)),
-                             headers={"Content-Type": "application/json"}, auth=ATM.auth,
-                             timeout=30)
+    response = requests.post(
+        f"{base_url}/vend",
+        data=envelope(credit_vend_xml(ATM)),
+        headers={"Content-Type": "application/json"},
+        auth=ATM.auth,
+        timeout=30,
+    )
     assert response.status_code == 415
     assert response.headers["Content-Type"].startswith("text/xml")
     assert fault_of(response)["code"] == "unsupported-media-type"
@@ -27,10 +31,15 @@ def test_a_must_understand_header_is_a_must_understand_fault(base_url: str) -> N
     body = envelope(credit_vend_xml(ATM)).replace(
         b"<soapenv:Body>",
         b'<soapenv:Header><t:Tx xmlns:t="urn:example:tx" soapenv:mustUnderstand="1">2pc'
-        b"</t:Tx></soapenv:Header><soapenv:Body>")
-    response = requests.post(f"{base_url}/vend", data=body,
-                             headers={"Content-Type": "text/xml; charset=utf-8"},
-                             auth=ATM.auth, timeout=30)
+        b"</t:Tx></soapenv:Header><soapenv:Body>",
+    )
+    response = requests.post(
+        f"{base_url}/vend",
+        data=body,
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+        auth=ATM.auth,
+        timeout=30,
+    )
     assert response.status_code == 500
     fault = etree.fromstring(response.content).find(f".//{{{SOAP_ENV}}}Fault")
     assert fault is not None

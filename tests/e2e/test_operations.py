@@ -42,16 +42,20 @@ def assert_echo(resp: Any, terminal: Terminal, msg_id: dict[str, Any]) -> None:
     assert resp.clientID == terminal.client_id
     assert resp.terminalID == terminal.terminal_id
     assert (resp.reqMsgID.dateTime, resp.reqMsgID.uniqueNumber) == (
-        msg_id["dateTime"], msg_id["uniqueNumber"])
+        msg_id["dateTime"],
+        msg_id["uniqueNumber"],
+    )
     assert resp.serverID == "vendgw-1"
     assert resp.respDateTime.tzinfo is not None
 
 
-def vend(client: zeep.Client, terminal: Terminal, amount: str = "100.00",
-         meter: str = METER) -> tuple[Any, dict[str, Any]]:
+def vend(
+    client: zeep.Client, terminal: Terminal, amount: str = "100.00", meter: str = METER
+) -> tuple[Any, dict[str, Any]]:
     msg_id = new_msg_id()
-    resp = client.service.CreditVend(**header(terminal, msg_id), meterNumber=meter,
-                                     amount=amount, payType="cash")
+    resp = client.service.CreditVend(
+        **header(terminal, msg_id), meterNumber=meter, amount=amount, payType="cash"
+    )
     return resp, msg_id
 
 
@@ -69,7 +73,11 @@ def test_confirm_customer(atm: zeep.Client) -> None:
     assert resp.customer.accountNo == "ACC-0001"
     assert resp.meter.msno == METER
     assert (resp.meter.sgc, resp.meter.krn, resp.meter.ti, resp.meter.ea) == (
-        "123456", 1, "01", "07")
+        "123456",
+        1,
+        "01",
+        "07",
+    )
     assert resp.canVend is True
     assert (resp.minVendAmount, resp.maxVendAmount) == (Decimal("5.00"), Decimal("5000.00"))
     assert resp.arrears == Decimal("0.00")
@@ -89,8 +97,9 @@ def test_credit_vend_and_its_retry(atm: zeep.Client) -> None:
     assert sum(t.amount for t in resp.transactions) == resp.tenderAmount
     assert all(0 <= t.vat <= t.amount for t in resp.transactions)
     # A retry with the same msgID (a bank after a time-out) gets the same receipt, not a new vend.
-    again = atm.service.CreditVend(**header(ATM, msg_id), meterNumber=METER, amount="100.00",
-                                   payType="cash")
+    again = atm.service.CreditVend(
+        **header(ATM, msg_id), meterNumber=METER, amount="100.00", payType="cash"
+    )
     assert again.receiptNo == resp.receiptNo
     assert again.transactions[0].tokens == resp.transactions[0].tokens
     assert again.availCredit == resp.availCredit
@@ -99,8 +108,9 @@ def test_credit_vend_and_its_retry(atm: zeep.Client) -> None:
 def test_trial_credit_vend_changes_nothing(atm: zeep.Client, e2e_db: TestDatabase) -> None:
     before = row_counts(e2e_db.engine)
     msg_id = new_msg_id()
-    resp = atm.service.TrialCreditVend(**header(ATM, msg_id), meterNumber=METER, amount="50.00",
-                                       payType="cash")
+    resp = atm.service.TrialCreditVend(
+        **header(ATM, msg_id), meterNumber=METER, amount="50.00", payType="cash"
+    )
     assert_echo(resp, ATM, msg_id)
     assert resp.tenderAmount == Decimal("50.00")
     assert all(token == "0" * 20 for t in resp.transactions for token in t.tokens)
@@ -146,7 +156,9 @@ def test_last_response_advice_resends_the_receipt(atm: zeep.Client) -> None:
     assert_echo(resp, ATM, msg_id)
     assert resp.receiptNo == sold.receiptNo
     assert (resp.vendMsgID.dateTime, resp.vendMsgID.uniqueNumber) == (
-        sold_id["dateTime"], sold_id["uniqueNumber"])
+        sold_id["dateTime"],
+        sold_id["uniqueNumber"],
+    )
     assert [t.tokens for t in resp.transactions] == [t.tokens for t in sold.transactions]
     assert resp.tenderAmount == Decimal("40.00")
 
@@ -177,13 +189,14 @@ def test_vendor_statement(atm: zeep.Client) -> None:
     assert len(default.movements) <= 10
 
 
-@pytest.mark.parametrize(("eng_type", "value"), [("ClearTamper", None), ("PowerLimit", 5000),
-                                                 ("ClearCredit", None)])
-def test_meter_specific_engineering(office: zeep.Client, eng_type: str,
-                                    value: int | None) -> None:
+@pytest.mark.parametrize(
+    ("eng_type", "value"), [("ClearTamper", None), ("PowerLimit", 5000), ("ClearCredit", None)]
+)
+def test_meter_specific_engineering(office: zeep.Client, eng_type: str, value: int | None) -> None:
     msg_id = new_msg_id()
-    resp = office.service.MeterSpecificEng(**header(OFFICE, msg_id), meterNumber=METER,
-                                           engType=eng_type, value=value)
+    resp = office.service.MeterSpecificEng(
+        **header(OFFICE, msg_id), meterNumber=METER, engType=eng_type, value=value
+    )
     assert_echo(resp, OFFICE, msg_id)
     assert resp.description
     assert len(resp.tokens) == 1 and len(resp.tokens[0]) == 20
@@ -191,16 +204,18 @@ def test_meter_specific_engineering(office: zeep.Client, eng_type: str,
 
 
 def test_key_change_gives_two_tokens(office: zeep.Client) -> None:
-    resp = office.service.MeterSpecificEng(**header(OFFICE), meterNumber="04000000069",
-                                           engType="KeyChange")
+    resp = office.service.MeterSpecificEng(
+        **header(OFFICE), meterNumber="04000000069", engType="KeyChange"
+    )
     assert len(resp.tokens) == 2
     assert resp.meter.krn == 2
 
 
 def test_non_meter_specific_engineering(office: zeep.Client) -> None:
     msg_id = new_msg_id()
-    resp = office.service.NonMeterSpecificEng(**header(OFFICE, msg_id), engType="TestAll",
-                                              mfrCode=12)
+    resp = office.service.NonMeterSpecificEng(
+        **header(OFFICE, msg_id), engType="TestAll", mfrCode=12
+    )
     assert_echo(resp, OFFICE, msg_id)
     assert len(resp.tokens) == 1 and len(resp.tokens[0]) == 20
     assert resp.meter is None

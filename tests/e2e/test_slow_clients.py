@@ -31,8 +31,7 @@ DEADLINES = {"VENDGW_GUNICORN_HEADER_TIMEOUT": "4", "VENDGW_GUNICORN_BODY_TIMEOU
 
 
 @pytest.fixture(scope="module")
-def slow_server(e2e_db: TestDatabase, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[Server]:
+def slow_server(e2e_db: TestDatabase, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(e2e_db, tmp_path_factory.mktemp("slow-log"), extra_env=DEADLINES)
     try:
         yield running
@@ -45,15 +44,18 @@ class Attack:
     Content-Length (60000 declared, 10 sent): no credentials anywhere."""
 
     def __init__(self, port: int) -> None:
-        self.drips = [socket.create_connection(("127.0.0.1", port), timeout=5)
-                      for _ in range(DRIPS)]
+        self.drips = [
+            socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(DRIPS)
+        ]
         for sock in self.drips:
             sock.sendall(b"P")
         self.liars = []
         for _ in range(LIARS):
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            sock.sendall(b"POST /vend HTTP/1.1\r\nHost: vendgw\r\nContent-Type: text/xml\r\n"
-                         b"Content-Length: 60000\r\n\r\n0123456789")
+            sock.sendall(
+                b"POST /vend HTTP/1.1\r\nHost: vendgw\r\nContent-Type: text/xml\r\n"
+                b"Content-Length: 60000\r\n\r\n0123456789"
+            )
             self.liars.append(sock)
         self.stop = threading.Event()
         self.dripper = threading.Thread(target=self._drip, daemon=True)
@@ -65,7 +67,7 @@ class Attack:
         while not self.stop.wait(1.0):
             for sock in self.drips:
                 with contextlib.suppress(OSError):  # closed by the server: what we want
-                    sock.sendall(header[sent % len(header):][:1])
+                    sock.sendall(header[sent % len(header) :][:1])
             sent += 1
 
     def close(self) -> None:
@@ -91,8 +93,13 @@ def closed_by_server(sock: socket.socket, within: float) -> bool:
 
 
 def vend(base_url: str) -> requests.Response:
-    return requests.post(f"{base_url}/vend", data=envelope(credit_vend_xml(ATM, METER, "5.00")),
-                         headers=XML, auth=ATM.auth, timeout=30)
+    return requests.post(
+        f"{base_url}/vend",
+        data=envelope(credit_vend_xml(ATM, METER, "5.00")),
+        headers=XML,
+        auth=ATM.auth,
+        timeout=30,
+    )
 
 
 def test_vends_are_served_while_slow_clients_hold_connections(slow_server: Server) -> None:
@@ -107,8 +114,11 @@ def test_vends_are_served_while_slow_clients_hold_connections(slow_server: Serve
             assert b"receiptNo>" in response.content
             time.sleep(0.3)
         # the server, not the attacker, ends every attacking connection
-        still_open = [n for n, sock in enumerate(attack.drips + attack.liars)
-                      if not closed_by_server(sock, within=30)]
+        still_open = [
+            n
+            for n, sock in enumerate(attack.drips + attack.liars)
+            if not closed_by_server(sock, within=30)
+        ]
         assert still_open == []
     finally:
         attack.close()
@@ -120,8 +130,10 @@ def test_vends_are_served_while_slow_clients_hold_connections(slow_server: Serve
 def test_a_lying_content_length_gets_408(slow_server: Server) -> None:
     port = int(slow_server.base_url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(b"POST /vend HTTP/1.1\r\nHost: vendgw\r\nContent-Type: text/xml\r\n"
-                     b"Content-Length: 600\r\n\r\n<soapenv:Envelope")
+        sock.sendall(
+            b"POST /vend HTTP/1.1\r\nHost: vendgw\r\nContent-Type: text/xml\r\n"
+            b"Content-Length: 600\r\n\r\n<soapenv:Envelope"
+        )
         answer = b""
         while chunk := sock.recv(4096):
             answer += chunk

@@ -20,8 +20,9 @@ def factory_meter(db: TestDatabase, meter_number: str) -> MeterSimulator:
     """The meter as installed: holding the decoder key of its key data before any vend."""
     with db.sessions() as session:
         keys = meters.current_keys(meters.find_meter(session, meter_number))
-    decoder_key = db.runtime.security_module.decoder_key(keys.wrapped_key, keys.key_id,
-                                                         keys.key_data)
+    decoder_key = db.runtime.security_module.decoder_key(
+        keys.wrapped_key, keys.key_id, keys.key_data
+    )
     return MeterSimulator.for_meter(decoder_key, keys.key_data)
 
 
@@ -29,21 +30,29 @@ def tenths(kwh: Decimal) -> int:
     return int(kwh * 10)
 
 
-@pytest.mark.parametrize(("meter_number", "amount", "kinds"), [
-    ("01234567897", "100.00", ["credit"]),                 # DOMESTIC steps, EA07/DKGA02
-    ("04000000051", "250.00", ["credit"]),                 # EA11/DKGA04
-    ("04000000069", "60.00", ["keychange", "credit"]),     # pending key change to KRN 2
-    ("04000000028", "40.00", ["credit", "fbe"]),           # free basic electricity
-    ("04000000036", "100.00", ["debt", "credit"]),         # debt recovered first
-])
+@pytest.mark.parametrize(
+    ("meter_number", "amount", "kinds"),
+    [
+        ("01234567897", "100.00", ["credit"]),  # DOMESTIC steps, EA07/DKGA02
+        ("04000000051", "250.00", ["credit"]),  # EA11/DKGA04
+        ("04000000069", "60.00", ["keychange", "credit"]),  # pending key change to KRN 2
+        ("04000000028", "40.00", ["credit", "fbe"]),  # free basic electricity
+        ("04000000036", "100.00", ["debt", "credit"]),  # debt recovered first
+    ],
+)
 def test_vended_tokens_credit_the_meter_exactly_once(
-    server: object, base_url: str, e2e_db: TestDatabase, meter_number: str, amount: str,
-    kinds: list[str]
+    server: object,
+    base_url: str,
+    e2e_db: TestDatabase,
+    meter_number: str,
+    amount: str,
+    kinds: list[str],
 ) -> None:
     meter = factory_meter(e2e_db, meter_number)
     client: zeep.Client = zeep_client(base_url, ATM)
-    resp = client.service.CreditVend(**header(ATM, new_msg_id()), meterNumber=meter_number,
-                                     amount=amount, payType="cash")
+    resp = client.service.CreditVend(
+        **header(ATM, new_msg_id()), meterNumber=meter_number, amount=amount, payType="cash"
+    )
     assert [t.type for t in resp.transactions] == kinds
     tokens = [token for t in resp.transactions for token in t.tokens]
     for token in tokens:
@@ -51,8 +60,9 @@ def test_vended_tokens_credit_the_meter_exactly_once(
         assert result.accepted, f"{token}: {result.message}"
     credited = sum(tenths(t.units) for t in resp.transactions if t.type in ("credit", "fbe"))
     assert meter.credit_tenths() == credited
-    assert tenths(resp.units) == sum(tenths(t.units) for t in resp.transactions
-                                     if t.type == "credit")
+    assert tenths(resp.units) == sum(
+        tenths(t.units) for t in resp.transactions if t.type == "credit"
+    )
     for token in tokens:
         assert meter.accept(token).rejected  # typed again: USED (or an applied key change)
     assert meter.credit_tenths() == credited

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def two_nodes(e2e_db: TestDatabase, tmp_path_factory: pytest.TempPathFactory
-              ) -> Iterator[tuple[Server, Server]]:
+def two_nodes(
+    e2e_db: TestDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, Server]]:
     logs = tmp_path_factory.mktemp("two-nodes")
     first = start_server(e2e_db, logs)
     try:
@@ -49,8 +50,9 @@ def test_the_same_msg_id_on_two_nodes_at_once_vends_once(
     before = available(e2e_db)
 
     def send(i: int) -> Any:
-        return clients[i % 2].service.CreditVend(**header(ATM, msg_id), meterNumber=METER,
-                                                 amount="20.00", payType="cash")
+        return clients[i % 2].service.CreditVend(
+            **header(ATM, msg_id), meterNumber=METER, amount="20.00", payType="cash"
+        )
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         answers = list(pool.map(send, range(6)))
@@ -59,8 +61,11 @@ def test_the_same_msg_id_on_two_nodes_at_once_vends_once(
     assert len({tuple(a.transactions[0].tokens) for a in answers}) == 1
     key = f"{msg_id['dateTime']}{msg_id['uniqueNumber']}"
     with e2e_db.sessions() as session:
-        rows = session.scalars(select(VendTransaction).where(
-            VendTransaction.client_id == ATM.client_id, VendTransaction.msg_id == key)).all()
+        rows = session.scalars(
+            select(VendTransaction).where(
+                VendTransaction.client_id == ATM.client_id, VendTransaction.msg_id == key
+            )
+        ).all()
     assert len(rows) == 1
     # One debit of 20.00 less the Demo Bank's 1.50 % commission (0.30), whichever node answered.
     assert available(e2e_db) == before - 2000 + 30

@@ -78,8 +78,7 @@ def at_once(calls: list[Callable[[], T]]) -> list[T | BaseException]:
 
 def debt(db: TestDatabase, account_no: str = "ACC-0004") -> int:
     with db.sessions() as session:
-        value = session.scalar(select(Customer.debt_cents).where(
-            Customer.account_no == account_no))
+        value = session.scalar(select(Customer.debt_cents).where(Customer.account_no == account_no))
         assert value is not None
         return value
 
@@ -91,13 +90,15 @@ def month_units(db: TestDatabase) -> int:
 
 def status_of(db: TestDatabase, receipt_no: str) -> str:
     with db.sessions() as session:
-        value = session.scalar(select(VendTransaction.status).where(
-            VendTransaction.receipt_no == receipt_no))
+        value = session.scalar(
+            select(VendTransaction.status).where(VendTransaction.receipt_no == receipt_no)
+        )
         assert value is not None
         return value
 
 
 # -- 1. concurrent reversals of one vend ---------------------------------------------------------
+
 
 def test_concurrent_reversals_restore_debt_and_month_once(
     demo_db: TestDatabase, service: DatabaseVendingService
@@ -123,17 +124,21 @@ def test_concurrent_reversals_restore_debt_and_month_once(
 
 # -- 2. reversal and confirmation together ---------------------------------------------------------
 
+
 def test_reversal_and_confirmation_together_never_both_succeed(
     demo_db: TestDatabase, service: DatabaseVendingService
 ) -> None:
     who = principal(demo_db, BANK)
-    vends = [(h, service.credit_vend(who, h, METER, 1000, "cash"))
-             for h in (header() for _ in range(20))]
+    vends = [
+        (h, service.credit_vend(who, h, METER, 1000, "cash")) for h in (header() for _ in range(20))
+    ]
     for h, receipt in vends:
-        reversal, confirmation = at_once([
-            lambda h=h: service.reversal_advice(who, header(), h.msg_id),
-            lambda h=h: service.confirmation_advice(who, header(), h.msg_id),
-        ])
+        reversal, confirmation = at_once(
+            [
+                lambda h=h: service.reversal_advice(who, header(), h.msg_id),
+                lambda h=h: service.confirmation_advice(who, header(), h.msg_id),
+            ]
+        )
         won = [r for r in (reversal, confirmation) if isinstance(r, AdviceResult)]
         assert len(won) == 1, (reversal, confirmation)
         if isinstance(reversal, AdviceResult):
@@ -150,12 +155,19 @@ def test_reversal_and_confirmation_together_never_both_succeed(
 
 # -- 3. advice about a vend still in flight -------------------------------------------------
 
+
 class HeldVend:
     """A CreditVend in a thread, paused inside its transaction (after the msgID claim, before
     its tokens) until `release()`."""
 
-    def __init__(self, service: DatabaseVendingService, who: Any, meter: str, amount: int,
-                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self,
+        service: DatabaseVendingService,
+        who: Any,
+        meter: str,
+        amount: int,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
         self.header = header()
         self.in_flight = threading.Event()
         self.go = threading.Event()
@@ -258,12 +270,18 @@ def test_a_msg_id_declared_not_processed_refuses_the_late_original(
     who = principal(demo_db, BANK)
     never_sent = MsgID("20261120103000", 777_000_001)
     ask: dict[str, tuple[Callable[[], Any], type[errors.GatewayError]]] = {
-        "last_response": (lambda: service.last_response_advice(who, header(), never_sent),
-                          errors.LastResponseError),
-        "reversal": (lambda: service.reversal_advice(who, header(), never_sent),
-                     errors.ReversalError),
-        "confirmation": (lambda: service.confirmation_advice(who, header(), never_sent),
-                         errors.ConfirmationError),
+        "last_response": (
+            lambda: service.last_response_advice(who, header(), never_sent),
+            errors.LastResponseError,
+        ),
+        "reversal": (
+            lambda: service.reversal_advice(who, header(), never_sent),
+            errors.ReversalError,
+        ),
+        "confirmation": (
+            lambda: service.confirmation_advice(who, header(), never_sent),
+            errors.ConfirmationError,
+        ),
     }
     call, not_processed = ask[advice]
     with pytest.raises(not_processed):
@@ -294,22 +312,28 @@ def test_advice_and_original_sent_together_agree(
     who = principal(demo_db, BANK)
     for _ in range(10):
         h = header()
-        vend, advice = at_once([
-            lambda h=h: service.credit_vend(who, h, METER, 1000, "cash"),
-            lambda h=h: service.last_response_advice(who, header(), h.msg_id),
-        ])
+        vend, advice = at_once(
+            [
+                lambda h=h: service.credit_vend(who, h, METER, 1000, "cash"),
+                lambda h=h: service.last_response_advice(who, header(), h.msg_id),
+            ]
+        )
         if isinstance(vend, VendReceipt):
             assert advice == vend
         else:
             assert isinstance(vend, errors.DuplicateMsgID), vend
             assert isinstance(advice, errors.LastResponseError), advice
         with demo_db.sessions() as session:
-            stored = session.scalar(select(func.count()).select_from(VendTransaction).where(
-                VendTransaction.msg_id == h.msg_id.key))
+            stored = session.scalar(
+                select(func.count())
+                .select_from(VendTransaction)
+                .where(VendTransaction.msg_id == h.msg_id.key)
+            )
         assert stored == (1 if isinstance(vend, VendReceipt) else 0)
 
 
 # -- 8. reprint across vendors -------------------------------------------------------------------
+
 
 def test_reprint_shows_a_vendor_only_its_own_vends(
     demo_db: TestDatabase, service: DatabaseVendingService
@@ -329,6 +353,7 @@ def test_reprint_shows_a_vendor_only_its_own_vends(
 
 # -- 10. twenty vends on one meter at once --------------------------------------------------------
 
+
 def test_twenty_concurrent_vends_on_one_meter_all_succeed_priced_in_turn(
     demo_db: TestDatabase, service: DatabaseVendingService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -345,8 +370,11 @@ def test_twenty_concurrent_vends_on_one_meter_all_succeed_priced_in_turn(
     assert [r for r in results if not isinstance(r, VendReceipt)] == []
     assert len(priced) == 20  # each vend priced once: they queued, none lost a race
     with demo_db.sessions() as session:
-        stored = session.execute(select(VendTransaction.receipt_no, VendToken.tid)
-                                 .join(VendToken).order_by(VendTransaction.id)).all()
+        stored = session.execute(
+            select(VendTransaction.receipt_no, VendToken.tid)
+            .join(VendToken)
+            .order_by(VendTransaction.id)
+        ).all()
     tids = [tid for _, tid in stored]
     assert all(a < b for a, b in itertools.pairwise(tids)) and len(tids) == 20
     # In the order they were made (a receipt number is the claim's, which may queue after
@@ -358,8 +386,9 @@ def test_twenty_concurrent_vends_on_one_meter_all_succeed_priced_in_turn(
         assert meter.accept(tokens_of(receipt, "credit")[0]).accepted
     # Each vend was priced from the figures its predecessor left: the same units, in the same
     # order, as twenty vends one after another on a meter of the same tariff.
-    in_turn = [service.credit_vend(who, header(), TWIN, 1000, "cash").units_tenths
-               for _ in range(20)]
+    in_turn = [
+        service.credit_vend(who, header(), TWIN, 1000, "cash").units_tenths for _ in range(20)
+    ]
     assert [r.units_tenths for r in receipts] == in_turn
     assert meter.credit_tenths() == sum(in_turn)
 
@@ -371,8 +400,7 @@ def test_concurrent_vends_for_a_debtor_recover_from_the_current_debt(
     results = at_once([lambda: service.credit_vend(who, header(), DEBTOR, 1000, "cash")] * 10)
     receipts = [r for r in results if isinstance(r, VendReceipt)]
     assert len(receipts) == 10, results
-    recovered = sum(line.amount_cents for r in receipts for line in r.lines
-                    if line.type == "debt")
+    recovered = sum(line.amount_cents for r in receipts for line in r.lines if line.type == "debt")
     assert recovered == 10 * 200
     assert debt(demo_db) == 50000 - recovered
 
@@ -388,17 +416,26 @@ def test_a_msg_id_declared_not_processed_is_no_vend_to_reconciliation(
     u.clock.now = local(2026, 11, 20, 9, 5).astimezone(UTC)
     lost = u.header(BANK, local(2026, 11, 20, 9, 5)).msg_id
     with pytest.raises(errors.LastResponseError):
-        u.service.last_response_advice(u.who(BANK), u.header(BANK, local(2026, 11, 20, 9, 6)),
-                                       lost)
-    path = write_report(tmp_path, BANK, "20261120", [
-        line(sold, 2500, local(2026, 11, 20, 9, 0), receipt=receipt.receipt_no),
-        line(lost.key, 2500, local(2026, 11, 20, 9, 5)),
-    ])
-    outcome = runs.reconcile(demo_db.runtime, identify(path), actor="test",
-                             now=local(2026, 11, 21, 2, 0), progress=False)
+        u.service.last_response_advice(u.who(BANK), u.header(BANK, local(2026, 11, 20, 9, 6)), lost)
+    path = write_report(
+        tmp_path,
+        BANK,
+        "20261120",
+        [
+            line(sold, 2500, local(2026, 11, 20, 9, 0), receipt=receipt.receipt_no),
+            line(lost.key, 2500, local(2026, 11, 20, 9, 5)),
+        ],
+    )
+    outcome = runs.reconcile(
+        demo_db.runtime, identify(path), actor="test", now=local(2026, 11, 21, 2, 0), progress=False
+    )
     with demo_db.sessions() as session:
-        found = {(b.category, b.msg_id): b.note for b in session.scalars(
-            select(ReconBreak).where(ReconBreak.last_run_id == outcome.run_id))}
+        found = {
+            (b.category, b.msg_id): b.note
+            for b in session.scalars(
+                select(ReconBreak).where(ReconBreak.last_run_id == outcome.run_id)
+            )
+        }
         run = session.get(ReconRun, outcome.run_id)
     assert list(found) == [("MISSING_AT_GATEWAY", lost.key)]
     assert "no tokens were issued" in found[("MISSING_AT_GATEWAY", lost.key)]

@@ -13,8 +13,10 @@ from tests.conftest import TestDatabase
 from vendgw.cli import cli
 
 DATA = Path(__file__).parent / "data"
-HEADER = ("meter_number,iin,sgc,ti,krn,kt,ea,tct,base_date,tariff,status,account_no,"
-          "customer_name,address,debt,recovery_rate_pct,fbe")
+HEADER = (
+    "meter_number,iin,sgc,ti,krn,kt,ea,tct,base_date,tariff,status,account_no,"
+    "customer_name,address,debt,recovery_rate_pct,fbe"
+)
 GOOD = "04100000019,600727,123456,01,1,2,07,02,2014,DOMESTIC,active,ACC-1,A Name,Addr,0,0,no"
 
 
@@ -40,7 +42,11 @@ def test_good_file_imports_and_reimport_changes_nothing(demo_db: TestDatabase) -
         m = session.scalar(select(Meter).where(Meter.meter_number == "04100000027"))
         assert m is not None and m.customer is not None
         assert (m.krn, m.tariff.code, m.customer.debt_cents, m.customer.recovery_rate_bp) == (
-            2, "COMMERCIAL", 12050, 1250)
+            2,
+            "COMMERCIAL",
+            12050,
+            1250,
+        )
         blocked = session.scalar(select(Meter).where(Meter.meter_number == "04100000035"))
         assert blocked is not None and blocked.status == "blocked"
         assert blocked.customer is not None and blocked.customer.fbe_registered
@@ -56,13 +62,18 @@ def test_changed_row_updates_the_meter(demo_db: TestDatabase, tmp_path: Path) ->
     result = run_import(demo_db, path)
     assert "0 created, 1 updated, 0 unchanged" in result.output
     with demo_db.sessions() as session:
-        assert session.scalar(
-            select(Meter.status).where(Meter.meter_number == "04100000019")) == "blocked"
+        assert (
+            session.scalar(select(Meter.status).where(Meter.meter_number == "04100000019"))
+            == "blocked"
+        )
 
 
 BAD_ROWS = [
-    ("wrong check digit", GOOD.replace("04100000019", "04100000011", 1),
-     "correct check digit would be 9"),
+    (
+        "wrong check digit",
+        GOOD.replace("04100000019", "04100000011", 1),
+        "correct check digit would be 9",
+    ),
     ("meter number too short", GOOD.replace("04100000019", "0410000001", 1), "11 or 13 digits"),
     ("letters in meter number", GOOD.replace("04100000019", "0410000001A", 1), "11 or 13 digits"),
     ("sgc not six digits", GOOD.replace(",123456,", ",12345,"), "sgc must be 6 digits"),
@@ -141,5 +152,7 @@ def test_reimport_does_not_restore_recovered_debt(demo_db: TestDatabase, tmp_pat
         customer.debt_cents = 8000  # a vend recovered 20.00
     assert run_import(demo_db, path).exit_code == 0
     with demo_db.sessions() as session:
-        assert session.scalar(
-            select(Customer.debt_cents).where(Customer.account_no == "ACC-1")) == 8000
+        assert (
+            session.scalar(select(Customer.debt_cents).where(Customer.account_no == "ACC-1"))
+            == 8000
+        )

@@ -38,15 +38,17 @@ from gateway.pricing import (
 )
 from gateway.vend.flow import VendClock
 
-POLICY = PricingPolicy(vat_rate_bp=1500, min_vend_cents=500, max_vend_cents=500000,
-                       fbe_monthly_tenths=500)
+POLICY = PricingPolicy(
+    vat_rate_bp=1500, min_vend_cents=500, max_vend_cents=500000, fbe_monthly_tenths=500
+)
 DOMESTIC = TariffSteps(
     code="DOMESTIC",
     description="Domestic stepped tariff",
     steps=(Step(500, 12000), Step(3500, 15500), Step(None, 21000)),
 )
-COMMERCIAL = TariffSteps.flat("COMMERCIAL", "Commercial flat tariff", price_e4=20000,
-                              monthly_fixed_charge_cents=10000)
+COMMERCIAL = TariffSteps.flat(
+    "COMMERCIAL", "Commercial flat tariff", price_e4=20000, monthly_fixed_charge_cents=10000
+)
 NOTHING_YET = CustomerPosition()
 
 PROPERTY_SETTINGS = settings(deadline=None, database=None, max_examples=150)
@@ -366,10 +368,16 @@ def test_standalone_fbe_issue() -> None:
     ("position", "policy", "code"),
     [
         (CustomerPosition(), POLICY, "fbe-not-registered"),
-        (CustomerPosition(fbe_registered=True, fbe_taken_this_month=True), POLICY,
-         "fbe-already-taken"),
-        (CustomerPosition(fbe_registered=True), dataclasses.replace(POLICY, fbe_monthly_tenths=0),
-         "fbe-none"),
+        (
+            CustomerPosition(fbe_registered=True, fbe_taken_this_month=True),
+            POLICY,
+            "fbe-already-taken",
+        ),
+        (
+            CustomerPosition(fbe_registered=True),
+            dataclasses.replace(POLICY, fbe_monthly_tenths=0),
+            "fbe-none",
+        ),
     ],
 )
 def test_standalone_fbe_refused_when_not_due(
@@ -434,12 +442,14 @@ def test_describe_tariff() -> None:
 @st.composite
 def tariffs(draw: st.DrawFn) -> TariffSteps:
     bounds = draw(st.lists(st.integers(1, 6000), max_size=3, unique=True).map(sorted))
-    prices = draw(st.lists(st.integers(1, 1_000_000), min_size=len(bounds) + 1,
-                           max_size=len(bounds) + 1))
+    prices = draw(
+        st.lists(st.integers(1, 1_000_000), min_size=len(bounds) + 1, max_size=len(bounds) + 1)
+    )
     uptos: list[int | None] = [*bounds, None]
     fixed = draw(st.sampled_from([0, 0, 1, 999, 10000, 50000]))
-    return TariffSteps("T", "drawn", tuple(Step(u, p) for u, p in zip(uptos, prices, strict=True)),
-                       fixed)
+    return TariffSteps(
+        "T", "drawn", tuple(Step(u, p) for u, p in zip(uptos, prices, strict=True)), fixed
+    )
 
 
 positions = st.builds(
@@ -480,8 +490,9 @@ def oracle_exclusive(inclusive: int, vat_bp: int) -> int:
     return floor(Fraction(inclusive * 10000, 10000 + vat_bp) + Fraction(1, 2))
 
 
-def units_or_zero(tender: int, tariff: TariffSteps, position: CustomerPosition,
-                  policy: PricingPolicy) -> int:
+def units_or_zero(
+    tender: int, tariff: TariffSteps, position: CustomerPosition, policy: PricingPolicy
+) -> int:
     try:
         return price_vend(tender, tariff, position, policy).units_tenths
     except VendTooSmallError:
@@ -490,8 +501,9 @@ def units_or_zero(tender: int, tariff: TariffSteps, position: CustomerPosition,
 
 @PROPERTY_SETTINGS
 @given(tariff=tariffs(), position=positions, policy=policies(), data=st.data())
-def test_every_quote_adds_up(tariff: TariffSteps, position: CustomerPosition,
-                             policy: PricingPolicy, data: st.DataObject) -> None:
+def test_every_quote_adds_up(
+    tariff: TariffSteps, position: CustomerPosition, policy: PricingPolicy, data: st.DataObject
+) -> None:
     tender = data.draw(st.integers(policy.min_vend_cents, policy.max_vend_cents), label="tender")
     try:
         quote: Quote | None = price_vend(tender, tariff, position, policy)
@@ -504,8 +516,10 @@ def test_every_quote_adds_up(tariff: TariffSteps, position: CustomerPosition,
 
     # The parts add up to the tender; each part splits into VAT-exclusive + VAT.
     assert quote.debt_recovered_cents + quote.fixed_charge_cents + quote.energy_cents == tender
-    for part, vat in ((quote.energy_cents, quote.energy_vat_cents),
-                      (quote.fixed_charge_cents, quote.fixed_charge_vat_cents)):
+    for part, vat in (
+        (quote.energy_cents, quote.energy_vat_cents),
+        (quote.fixed_charge_cents, quote.fixed_charge_vat_cents),
+    ):
         assert part >= 0
         assert 0 <= vat <= part
         assert part - vat == oracle_exclusive(part, policy.vat_rate_bp)
@@ -515,8 +529,9 @@ def test_every_quote_adds_up(tariff: TariffSteps, position: CustomerPosition,
     assert quote.debt_remaining_cents >= 0
     assert quote.debt_recovered_cents + quote.debt_remaining_cents == position.debt_cents
     assert quote.debt_recovered_cents * 10000 <= tender * position.recovery_rate_bp
-    fixed_due = max(0, tariff.monthly_fixed_charge_cents
-                    - position.fixed_charge_paid_this_month_cents)
+    fixed_due = max(
+        0, tariff.monthly_fixed_charge_cents - position.fixed_charge_paid_this_month_cents
+    )
     assert quote.fixed_charge_cents <= fixed_due
 
     # Units: affordable, and one more tenth would cost more than what is left.
@@ -533,9 +548,9 @@ def test_every_quote_adds_up(tariff: TariffSteps, position: CustomerPosition,
 
 @PROPERTY_SETTINGS
 @given(tariff=tariffs(), position=positions, policy=policies(), data=st.data())
-def test_units_never_decrease_as_the_tender_grows(tariff: TariffSteps, position: CustomerPosition,
-                                                  policy: PricingPolicy,
-                                                  data: st.DataObject) -> None:
+def test_units_never_decrease_as_the_tender_grows(
+    tariff: TariffSteps, position: CustomerPosition, policy: PricingPolicy, data: st.DataObject
+) -> None:
     tenders = st.integers(policy.min_vend_cents, policy.max_vend_cents)
     low, high = sorted((data.draw(tenders, label="a"), data.draw(tenders, label="b")))
 

@@ -19,15 +19,19 @@ def figures(db: TestDatabase) -> tuple[object, ...]:
     with db.sessions() as session:
         meter = session.scalars(select(Meter).where(Meter.meter_number == DEBTOR)).one()
         debt = session.get(Customer, meter.customer_id).debt_cents  # type: ignore[union-attr]
-        month = session.execute(select(MeterMonth.units_tenths,
-                                       MeterMonth.fixed_charge_paid_cents,
-                                       MeterMonth.fbe_units_tenths)
-                                .where(MeterMonth.meter_id == meter.id)).all()
+        month = session.execute(
+            select(
+                MeterMonth.units_tenths,
+                MeterMonth.fixed_charge_paid_cents,
+                MeterMonth.fbe_units_tenths,
+            ).where(MeterMonth.meter_id == meter.id)
+        ).all()
     return debt, [tuple(r) for r in month if any(r)], available(db, BANK)
 
 
 def test_a_reversal_gives_back_month_debt_and_float_and_links_its_entry(
-        demo_db: TestDatabase) -> None:
+    demo_db: TestDatabase,
+) -> None:
     service = DatabaseVendingService(demo_db.runtime, clock=Clock())
     who = principal(demo_db, BANK)
     before = figures(demo_db)
@@ -37,8 +41,9 @@ def test_a_reversal_gives_back_month_debt_and_float_and_links_its_entry(
         tx = service.reverse_by_receipt(receipt.receipt_no, "test", "operator")
         assert figures(demo_db) == before
     with demo_db.sessions() as session:
-        tx = session.scalars(select(VendTransaction).where(
-            VendTransaction.receipt_no == receipt.receipt_no)).one()
+        tx = session.scalars(
+            select(VendTransaction).where(VendTransaction.receipt_no == receipt.receipt_no)
+        ).one()
         assert tx.status == "reversed" and tx.journal_entry_id is not None
         entry = session.get(JournalEntry, tx.reversal_journal_entry_id)
         assert entry is not None

@@ -22,17 +22,44 @@ from tests.conftest import TestDatabase
 from tests.support.sql_capture import credit_vends, normalise, warmed_up
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-WORDS = {w: n for n, w in enumerate((
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen", "twenty"))}
+WORDS = {
+    w: n
+    for n, w in enumerate(
+        (
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        )
+    )
+}
 
 
 def readme_figures() -> tuple[int, int]:
     """README's figures for one CreditVend: (round trips, statements)."""
     text = " ".join(README.read_text().split())
-    found = re.search(r"a warmed-up CreditVend costs (\w+) round trips, authentication included: "
-                      r"(\w+) statements", text)
+    found = re.search(
+        r"a warmed-up CreditVend costs (\w+) round trips, authentication included: "
+        r"(\w+) statements",
+        text,
+    )
     assert found, "README no longer states a CreditVend's round trips and statements"
     return WORDS[found.group(1)], WORDS[found.group(2)]
 

@@ -37,20 +37,25 @@ def in_force(db: TestDatabase, on: date) -> tuple[int | None, int | None]:
     return (None if version is None else version.id), found.tariff_version_id
 
 
-@pytest.mark.parametrize(("on", "first"), [
-    (date(1999, 12, 31), None),  # before the first version: nothing in force
-    (date(2000, 1, 1), date(2000, 1, 1)),  # a version is in force from its own first day
-    (date(2024, 5, 31), date(2000, 1, 1)),
-    (date(2024, 6, 1), date(2024, 6, 1)),  # the latest effective one, not the first
-    (date(2998, 12, 31), date(2024, 6, 1)),  # the future-dated one is not in force yet
-    (date(2999, 1, 1), date(2999, 1, 1)),
-])
+@pytest.mark.parametrize(
+    ("on", "first"),
+    [
+        (date(1999, 12, 31), None),  # before the first version: nothing in force
+        (date(2000, 1, 1), date(2000, 1, 1)),  # a version is in force from its own first day
+        (date(2024, 5, 31), date(2000, 1, 1)),
+        (date(2024, 6, 1), date(2024, 6, 1)),  # the latest effective one, not the first
+        (date(2998, 12, 31), date(2024, 6, 1)),  # the future-dated one is not in force yet
+        (date(2999, 1, 1), date(2999, 1, 1)),
+    ],
+)
 def test_the_latest_effective_version_is_in_force_never_a_later_one(
-        demo_db: TestDatabase, versions: dict[date, int], on: date, first: date | None) -> None:
+    demo_db: TestDatabase, versions: dict[date, int], on: date, first: date | None
+) -> None:
     expected = None if first is None else versions[first]
     assert in_force(demo_db, on) == (expected, expected)
 
 
 def test_today_the_future_dated_version_is_not_in_force(
-        demo_db: TestDatabase, versions: dict[date, int]) -> None:
+    demo_db: TestDatabase, versions: dict[date, int]
+) -> None:
     assert in_force(demo_db, date.today()) == (versions[date(2024, 6, 1)],) * 2

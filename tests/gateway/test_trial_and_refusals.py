@@ -20,8 +20,9 @@ def service(demo_db: TestDatabase) -> DatabaseVendingService:
     return DatabaseVendingService(demo_db.runtime, clock=Clock())
 
 
-def refusals(service: DatabaseVendingService, client_id: str, amount_cents: int
-             ) -> tuple[errors.GatewayError, errors.GatewayError]:
+def refusals(
+    service: DatabaseVendingService, client_id: str, amount_cents: int
+) -> tuple[errors.GatewayError, errors.GatewayError]:
     who = principal_of[client_id]
     with pytest.raises(errors.GatewayError) as trial:
         service.trial_credit_vend(who, header(client_id), METER, amount_cents, "cash")
@@ -40,17 +41,25 @@ def _principals(demo_db: TestDatabase) -> None:
 
 def same(trial: errors.GatewayError, vend: errors.GatewayError) -> tuple[object, ...]:
     assert (type(trial), trial.code, trial.message, trial.detail) == (
-        type(vend), vend.code, vend.message, vend.detail)
+        type(vend),
+        vend.code,
+        vend.message,
+        vend.detail,
+    )
     return type(vend), vend.code
 
 
 def test_a_vendor_at_its_daily_cap_is_refused_alike_by_trial_and_vend(
-        demo_db: TestDatabase, service: DatabaseVendingService) -> None:
+    demo_db: TestDatabase, service: DatabaseVendingService
+) -> None:
     who = principal_of[BANK]
     service.credit_vend(who, header(BANK), METER, 10000, "cash")
     with demo_db.sessions() as session, session.begin():
-        session.execute(update(FloatAccount).where(FloatAccount.vendor_id == who.vendor_id)
-                        .values(daily_cap_cents=15000))
+        session.execute(
+            update(FloatAccount)
+            .where(FloatAccount.vendor_id == who.vendor_id)
+            .values(daily_cap_cents=15000)
+        )
     service.trial_credit_vend(who, header(BANK), METER, 5000, "cash")  # exactly the cap: yes
     trial, vend = refusals(service, BANK, 5001)
     assert same(trial, vend) == (errors.VendorCredit, "daily-cap-exceeded")
@@ -60,20 +69,24 @@ def test_a_vendor_at_its_daily_cap_is_refused_alike_by_trial_and_vend(
 
 
 def test_a_suspended_vendor_is_refused_alike_by_trial_and_vend(
-        demo_db: TestDatabase, service: DatabaseVendingService) -> None:
+    demo_db: TestDatabase, service: DatabaseVendingService
+) -> None:
     with demo_db.sessions() as session, session.begin():
-        session.execute(update(Vendor).where(Vendor.client_id == BANK)
-                        .values(status="suspended"))
+        session.execute(update(Vendor).where(Vendor.client_id == BANK).values(status="suspended"))
     trial, vend = refusals(service, BANK, 2000)
     assert same(trial, vend) == (errors.VendorCredit, "vendor-suspended")
 
 
 def test_below_the_floor_both_say_what_is_available_with_the_floor_and_cap(
-        service: DatabaseVendingService) -> None:
+    service: DatabaseVendingService,
+) -> None:
     trial, vend = refusals(service, SHOP, 10000)  # the shop's float is 50.00, floor 0
     assert same(trial, vend) == (errors.VendorCredit, "insufficient-float")
-    assert (vend.detail["available_cents"], vend.detail["floor_cents"],
-            vend.detail["daily_cap_cents"]) == (5000, 0, None)
+    assert (
+        vend.detail["available_cents"],
+        vend.detail["floor_cents"],
+        vend.detail["daily_cap_cents"],
+    ) == (5000, 0, None)
     assert "available 50.00, floor 0.00, no daily cap" in vend.message
 
 

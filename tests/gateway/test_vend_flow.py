@@ -50,8 +50,11 @@ def principal(db: TestDatabase, client_id: str) -> Principal:
     with db.sessions() as session:
         vendor = get_vendor(session, client_id)
         terminal = get_terminal(session, client_id, TERMINALS[client_id])
-        privileges = frozenset(terminal.privileges.split(",")) if isinstance(
-            terminal.privileges, str) else frozenset(terminal.privileges)
+        privileges = (
+            frozenset(terminal.privileges.split(","))
+            if isinstance(terminal.privileges, str)
+            else frozenset(terminal.privileges)
+        )
         return Principal(vendor.id, client_id, TERMINALS[client_id], privileges, vendor.kind)
 
 
@@ -59,8 +62,9 @@ _counter = iter(range(1, 10**9))
 
 
 def header(client_id: str = BANK, unique: int | None = None) -> RequestHeader:
-    return RequestHeader(client_id, TERMINALS[client_id],
-                         MsgID("20261120103000", unique or next(_counter)))
+    return RequestHeader(
+        client_id, TERMINALS[client_id], MsgID("20261120103000", unique or next(_counter))
+    )
 
 
 def simulator(db: TestDatabase, meter_number: str) -> MeterSimulator:
@@ -68,8 +72,9 @@ def simulator(db: TestDatabase, meter_number: str) -> MeterSimulator:
     with db.sessions() as session:
         meter = meters.find_meter(session, meter_number)
         keys = meters.current_keys(meter)
-    decoder_key = db.runtime.security_module.decoder_key(keys.wrapped_key, keys.key_id,
-                                                         keys.key_data)
+    decoder_key = db.runtime.security_module.decoder_key(
+        keys.wrapped_key, keys.key_id, keys.key_data
+    )
     return MeterSimulator.for_meter(decoder_key, keys.key_data)
 
 
@@ -84,16 +89,18 @@ def available(db: TestDatabase, client_id: str) -> int:
 
 def counts(db: TestDatabase) -> tuple[int, ...]:
     with db.sessions() as session:
-        return tuple(session.scalar(select(func.count()).select_from(model)) or 0
-                     for model in (VendTransaction, VendToken, MeterMonth))
+        return tuple(
+            session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (VendTransaction, VendToken, MeterMonth)
+        )
 
 
-def test_a_vend_credits_the_meter_exactly_once(demo_db: TestDatabase,
-                                               service: DatabaseVendingService) -> None:
+def test_a_vend_credits_the_meter_exactly_once(
+    demo_db: TestDatabase, service: DatabaseVendingService
+) -> None:
     meter = simulator(demo_db, "01234567897")
     before = available(demo_db, BANK)
-    receipt = service.credit_vend(principal(demo_db, BANK), header(), "01234567897", 10000,
-                                  "cash")
+    receipt = service.credit_vend(principal(demo_db, BANK), header(), "01234567897", 10000, "cash")
     assert receipt.units_tenths == 673  # the worked example: 67.3 kWh for 100.00
     commission = 10000 * BANK_COMMISSION_BP // 10000
     assert receipt.avail_credit_cents == before - 10000 + commission == available(demo_db, BANK)
@@ -131,25 +138,36 @@ def test_a_refused_vend_changes_nothing_and_stays_refused_after_a_top_up(
         service.credit_vend(who, h, "01234567897", 10000, "cash")  # float is 50.00
     assert (available(demo_db, SHOP), counts(demo_db)) == before
     with demo_db.sessions() as session, session.begin():
-        floats.deposit(session, vendor_id=who.vendor_id, amount_cents=100000,
-                       bank_reference="TOPUP-1", actor="test")
+        floats.deposit(
+            session,
+            vendor_id=who.vendor_id,
+            amount_cents=100000,
+            bank_reference="TOPUP-1",
+            actor="test",
+        )
     with pytest.raises(errors.VendorCredit):
         service.credit_vend(who, h, "01234567897", 10000, "cash")
     receipt = service.credit_vend(who, header(SHOP), "01234567897", 10000, "cash")
     assert receipt.units_tenths == 673
 
 
-@pytest.mark.parametrize(("meter_number", "amount", "error"), [
-    ("04000000010", 10000, errors.BlockedMeter),
-    ("04000000994", 10000, errors.UnknownMeter),
-    ("04000000011", 10000, errors.MeterCheckDigit),
-    ("0400000001", 10000, errors.SchemaError),
-    ("01234567897", 499, errors.VendAmount),
-    ("01234567897", 500001, errors.VendAmount),
-])
+@pytest.mark.parametrize(
+    ("meter_number", "amount", "error"),
+    [
+        ("04000000010", 10000, errors.BlockedMeter),
+        ("04000000994", 10000, errors.UnknownMeter),
+        ("04000000011", 10000, errors.MeterCheckDigit),
+        ("0400000001", 10000, errors.SchemaError),
+        ("01234567897", 499, errors.VendAmount),
+        ("01234567897", 500001, errors.VendAmount),
+    ],
+)
 def test_refusals_are_typed_and_change_nothing(
-    demo_db: TestDatabase, service: DatabaseVendingService, meter_number: str, amount: int,
-    error: type[errors.GatewayError]
+    demo_db: TestDatabase,
+    service: DatabaseVendingService,
+    meter_number: str,
+    amount: int,
+    error: type[errors.GatewayError],
 ) -> None:
     before = (available(demo_db, BANK), counts(demo_db))
     with pytest.raises(error):
@@ -161,8 +179,7 @@ def test_a_pending_key_change_comes_with_the_vend_and_the_meter_takes_it(
     demo_db: TestDatabase, service: DatabaseVendingService
 ) -> None:
     meter = simulator(demo_db, "04000000069")  # still on KRN 1
-    receipt = service.credit_vend(principal(demo_db, BANK), header(), "04000000069", 5000,
-                                  "cash")
+    receipt = service.credit_vend(principal(demo_db, BANK), header(), "04000000069", 5000, "cash")
     assert [line.type for line in receipt.lines] == ["keychange", "credit"]
     key_change = tokens_of(receipt, "keychange")
     assert len(key_change) == 2
@@ -175,23 +192,21 @@ def test_a_pending_key_change_comes_with_the_vend_and_the_meter_takes_it(
         row = session.scalar(select(Meter).where(Meter.meter_number == "04000000069"))
         assert row is not None and (row.krn, row.pending_krn) == (2, None)
     # The next vend is under KRN 2 alone, and the meter (now on KRN 2) takes it.
-    second = service.credit_vend(principal(demo_db, BANK), header(), "04000000069", 5000,
-                                 "cash")
+    second = service.credit_vend(principal(demo_db, BANK), header(), "04000000069", 5000, "cash")
     assert [line.type for line in second.lines] == ["credit"]
     assert meter.accept(tokens_of(second, "credit")[0]).accepted
 
 
 def test_ea11_dkga04_meter(demo_db: TestDatabase, service: DatabaseVendingService) -> None:
     meter = simulator(demo_db, "04000000051")
-    receipt = service.credit_vend(principal(demo_db, BANK), header(), "04000000051", 10000,
-                                  "cash")
+    receipt = service.credit_vend(principal(demo_db, BANK), header(), "04000000051", 10000, "cash")
     assert meter.accept(tokens_of(receipt, "credit")[0]).accepted
     assert meter.credit_tenths() == receipt.units_tenths == 673
 
 
-def test_free_basic_electricity_once_a_month(demo_db: TestDatabase,
-                                            service: DatabaseVendingService,
-                                            clock: Clock) -> None:
+def test_free_basic_electricity_once_a_month(
+    demo_db: TestDatabase, service: DatabaseVendingService, clock: Clock
+) -> None:
     meter = simulator(demo_db, "04000000028")
     who = principal(demo_db, BANK)
     receipt = service.credit_vend(who, header(), "04000000028", 10000, "cash")
@@ -239,29 +254,30 @@ def test_debt_is_recovered_and_a_reversal_puts_everything_back(
     assert service.credit_vend(who, header(), "04000000036", 10000, "cash").units_tenths == 561
 
 
-def test_a_new_tariff_version_prices_the_next_vend(demo_db: TestDatabase,
-                                                 service: DatabaseVendingService,
-                                                 clock: Clock) -> None:
+def test_a_new_tariff_version_prices_the_next_vend(
+    demo_db: TestDatabase, service: DatabaseVendingService, clock: Clock
+) -> None:
     """The service keeps versions it has read, but asks the database which is in force."""
     who = principal(demo_db, BANK)
     first = service.credit_vend(who, header(), "01234567897", 10000, "cash")
     assert first.units_tenths == 673
     clock.now += timedelta(days=1)
     with transaction(demo_db.sessions) as session:
-        ensure_tariff_version(session, "DOMESTIC", "Domestic step tariff",
-                              clock.now.date(), [(None, 20000)])
+        ensure_tariff_version(
+            session, "DOMESTIC", "Domestic step tariff", clock.now.date(), [(None, 20000)]
+        )
     second = service.credit_vend(who, header(), "01234567897", 10000, "cash")
     # 100.00 incl. 15 % VAT is 86.96 excl. VAT: 43.4 kWh at 2.0000 (rounded down).
     assert second.units_tenths == 434
     assert "2.0000" in second.tariff_description
     with demo_db.sessions() as session:
-        versions = session.scalars(select(VendTransaction.tariff_version_id)
-                                   .order_by(VendTransaction.id)).all()
+        versions = session.scalars(
+            select(VendTransaction.tariff_version_id).order_by(VendTransaction.id)
+        ).all()
     assert versions[0] != versions[1]
 
 
-def test_month_figures_are_added_to_never_overwritten(demo_db: TestDatabase,
-                                                      clock: Clock) -> None:
+def test_month_figures_are_added_to_never_overwritten(demo_db: TestDatabase, clock: Clock) -> None:
     """A reversal may change a meter's month row while a vend is priced from the old figures;
     the vend adds to whatever the row holds when it writes."""
     with transaction(demo_db.sessions) as session:
@@ -275,8 +291,9 @@ def test_month_figures_are_added_to_never_overwritten(demo_db: TestDatabase,
         assert (row.units_tenths, row.fbe_units_tenths) == (7, 100)
 
 
-def test_reversal_policy(demo_db: TestDatabase, service: DatabaseVendingService,
-                         clock: Clock) -> None:
+def test_reversal_policy(
+    demo_db: TestDatabase, service: DatabaseVendingService, clock: Clock
+) -> None:
     who = principal(demo_db, BANK)
     late, confirmed = header(), header()
     service.credit_vend(who, late, "01234567897", 1000, "cash")
@@ -299,8 +316,9 @@ def test_reprint_and_last_response_give_the_stored_tokens(
 ) -> None:
     who = principal(demo_db, BANK)
     hs = [header() for _ in range(4)]
-    receipts = [service.credit_vend(who, h, "01234567897", 1000 + i, "cash")
-                for i, h in enumerate(hs)]
+    receipts = [
+        service.credit_vend(who, h, "01234567897", 1000 + i, "cash") for i, h in enumerate(hs)
+    ]
     assert service.reprint(who, header(), "01234567897", hs[1].msg_id) == (receipts[1],)
     last3 = service.reprint(who, header(), "01234567897", None)
     assert last3 == tuple(reversed(receipts[1:]))
@@ -309,24 +327,25 @@ def test_reprint_and_last_response_give_the_stored_tokens(
         service.last_response_advice(who, header(), MsgID("20261120103000", 888_888_888))
 
 
-def test_trial_vend_stores_nothing(demo_db: TestDatabase,
-                                  service: DatabaseVendingService) -> None:
+def test_trial_vend_stores_nothing(demo_db: TestDatabase, service: DatabaseVendingService) -> None:
     before = (available(demo_db, BANK), counts(demo_db))
-    trial = service.trial_credit_vend(principal(demo_db, BANK), header(), "01234567897", 10000,
-                                      "cash")
+    trial = service.trial_credit_vend(
+        principal(demo_db, BANK), header(), "01234567897", 10000, "cash"
+    )
     assert trial.units_tenths == 673
     assert tokens_of(trial, "credit") == ["0" * 20]
     assert (available(demo_db, BANK), counts(demo_db)) == before
 
 
-def test_a_crash_mid_vend_leaves_nothing(demo_db: TestDatabase,
-                                        service: DatabaseVendingService,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_mid_vend_leaves_nothing(
+    demo_db: TestDatabase, service: DatabaseVendingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Fail after the float debit, tokens and meter TID were written: all of it rolls back."""
     before = (available(demo_db, BANK), counts(demo_db))
     with demo_db.sessions() as session:
-        tid_before = session.scalar(select(Meter.last_tid).where(
-            Meter.meter_number == "01234567897"))
+        tid_before = session.scalar(
+            select(Meter.last_tid).where(Meter.meter_number == "01234567897")
+        )
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("power cut")
@@ -337,12 +356,16 @@ def test_a_crash_mid_vend_leaves_nothing(demo_db: TestDatabase,
         service.credit_vend(principal(demo_db, BANK), h, "01234567897", 10000, "cash")
     assert (available(demo_db, BANK), counts(demo_db)) == before
     with demo_db.sessions() as session:
-        assert session.scalar(select(Meter.last_tid).where(
-            Meter.meter_number == "01234567897")) == tid_before
+        assert (
+            session.scalar(select(Meter.last_tid).where(Meter.meter_number == "01234567897"))
+            == tid_before
+        )
         assert session.scalar(select(func.count()).select_from(VendRequest)) == 0
     monkeypatch.undo()
-    assert service.credit_vend(principal(demo_db, BANK), h, "01234567897", 10000,
-                               "cash").units_tenths == 673
+    assert (
+        service.credit_vend(principal(demo_db, BANK), h, "01234567897", 10000, "cash").units_tenths
+        == 673
+    )
 
 
 def test_the_same_msg_id_sent_concurrently_vends_once(
@@ -400,20 +423,25 @@ def test_concurrent_vends_on_one_meter_get_distinct_increasing_tids(
     assert meter.credit_tenths() == sum(r.units_tenths for r in results)
 
 
-def test_engineering_tokens_need_the_privilege(demo_db: TestDatabase,
-                                               service: DatabaseVendingService) -> None:
+def test_engineering_tokens_need_the_privilege(
+    demo_db: TestDatabase, service: DatabaseVendingService
+) -> None:
     with pytest.raises(errors.RequestAuthorisation):
-        service.meter_specific_eng(principal(demo_db, BANK), header(), "01234567897",
-                                   "ClearTamper", None)
+        service.meter_specific_eng(
+            principal(demo_db, BANK), header(), "01234567897", "ClearTamper", None
+        )
     meter = simulator(demo_db, "01234567897")
     meter.set_tamper()
-    result = service.meter_specific_eng(principal(demo_db, OFFICE), header(OFFICE),
-                                        "01234567897", "ClearTamper", None)
+    result = service.meter_specific_eng(
+        principal(demo_db, OFFICE), header(OFFICE), "01234567897", "ClearTamper", None
+    )
     assert meter.accept(result.tokens[0]).accepted
     assert not meter.tamper
-    limit = service.meter_specific_eng(principal(demo_db, OFFICE), header(OFFICE),
-                                       "01234567897", "PowerLimit", 5000)
+    limit = service.meter_specific_eng(
+        principal(demo_db, OFFICE), header(OFFICE), "01234567897", "PowerLimit", 5000
+    )
     assert meter.accept(limit.tokens[0]).accepted and meter.power_limit_watts == 5000
     with pytest.raises(errors.UseCaseSupport):
-        service.meter_specific_eng(principal(demo_db, OFFICE), header(OFFICE), "01234567897",
-                                   "Teleport", None)
+        service.meter_specific_eng(
+            principal(demo_db, OFFICE), header(OFFICE), "01234567897", "Teleport", None
+        )

@@ -26,10 +26,21 @@ def utility(db: TestDatabase) -> Iterator[Utility]:
         demo.seed_master_data(session, db.runtime.security_module)
         ids = {}
         for client_id, name, bp in ((BANK, "Bank", 150), (SHOP, "Shop", 0)):
-            vendor = add_vendor(session, client_id=client_id, name=name, kind="agent",
-                                actor="test", commission=CommissionRate(bp))
-            deposit(session, vendor_id=vendor.id, amount_cents=10_000_000,
-                    bank_reference=f"FUND-{client_id}", actor="test",
-                    at=datetime(2026, 10, 1, tzinfo=UTC))
+            vendor = add_vendor(
+                session,
+                client_id=client_id,
+                name=name,
+                kind="agent",
+                actor="test",
+                commission=CommissionRate(bp),
+            )
+            deposit(
+                session,
+                vendor_id=vendor.id,
+                amount_cents=10_000_000,
+                bank_reference=f"FUND-{client_id}",
+                actor="test",
+                at=datetime(2026, 10, 1, tzinfo=UTC),
+            )
             ids[client_id] = vendor.id
     yield Utility(db, Clock(), ids)

@@ -60,16 +60,16 @@ def plant_the_day(u: Utility) -> tuple[dict[str, str], list[str]]:
         line(m["twice"], 1000, local(2026, 11, 20, 10, 10)),
         line(m["last_second"], 1500, local(2026, 11, 20, 23, 59, 59)),
         line(m["late_reversal"], 2200, local(2026, 11, 20, 23, 58)),
-        line(m["late_reversal_reported"], 1800, local(2026, 11, 20, 23, 57),
-             status="REVERSED"),
+        line(m["late_reversal_reported"], 1800, local(2026, 11, 20, 23, 57), status="REVERSED"),
         line(m["midnight"], 1200, local(2026, 11, 21, 0, 0, 0)),
     ]
     return m, lines
 
 
 def reconcile(u: Utility, path: Path, **kwargs: object) -> runs.RunOutcome:
-    return runs.reconcile(u.db.runtime, identify(path), actor="test", now=AFTER_THE_DAY,
-                          progress=False, **kwargs)  # type: ignore[arg-type]
+    return runs.reconcile(
+        u.db.runtime, identify(path), actor="test", now=AFTER_THE_DAY, progress=False, **kwargs
+    )  # type: ignore[arg-type]
 
 
 def test_every_break_of_the_day_is_found_and_the_money_is_explained(
@@ -80,11 +80,19 @@ def test_every_break_of_the_day_is_found_and_the_money_is_explained(
     outcome = reconcile(utility, path)
 
     with utility.db.sessions() as session:
-        found = {(b.category, b.msg_id, b.occurrence) for b in session.scalars(
-            select(ReconBreak).where(ReconBreak.last_run_id == outcome.run_id))}
+        found = {
+            (b.category, b.msg_id, b.occurrence)
+            for b in session.scalars(
+                select(ReconBreak).where(ReconBreak.last_run_id == outcome.run_id)
+            )
+        }
         run = session.get(ReconRun, outcome.run_id)
-        totals = {t.category: t for t in session.scalars(
-            select(ReconRunTotal).where(ReconRunTotal.run_id == outcome.run_id))}
+        totals = {
+            t.category: t
+            for t in session.scalars(
+                select(ReconRunTotal).where(ReconRunTotal.run_id == outcome.run_id)
+            )
+        }
         notes = {b.msg_id: b.note for b in session.scalars(select(ReconBreak))}
     assert found == {
         ("OUTSIDE_PERIOD", m["yesterday"], 0),
@@ -102,8 +110,9 @@ def test_every_break_of_the_day_is_found_and_the_money_is_explained(
     # ok, the first copy of twice, the last second of the day, and the vend reversed after
     # midnight (it stands in its own day: status as of the period's end)
     assert totals["MATCHED"].item_count == 4
-    assert outcome.break_count == 11 == sum(
-        t.item_count for c, t in totals.items() if c != "MATCHED")
+    assert (
+        outcome.break_count == 11 == sum(t.item_count for c, t in totals.items() if c != "MATCHED")
+    )
     assert "refused" in notes[m["refused"]] and "never received" in notes[m["ghost"]]
     assert "after the period ended" in notes[m["late_reversal_reported"]]
 
@@ -112,9 +121,11 @@ def test_every_break_of_the_day_is_found_and_the_money_is_explained(
     assert run.gateway_count == 10  # the reversed vend is in the period, not in the total
     assert run.gateway_total_cents == sum(counted)
     assert run.vendor_count == 14
-    assert run.vendor_total_cents == (700 + 10000 + 5001 + 2000 + 3000 + 900 + 1000 + 1000
-                                      + 1000 + 1500 + 2200 + 1200)
+    assert run.vendor_total_cents == (
+        700 + 10000 + 5001 + 2000 + 3000 + 900 + 1000 + 1000 + 1000 + 1500 + 2200 + 1200
+    )
     assert run.vendor_total_cents - run.gateway_total_cents == sum(
-        t.effect_cents for t in totals.values())
+        t.effect_cents for t in totals.values()
+    )
     assert run.commission_cents == sum(a * 150 // 10000 for a in counted)
     assert run.settlement_due_cents == run.gateway_total_cents - run.commission_cents

@@ -53,17 +53,28 @@ def plant_october(u: Utility) -> dict[str, str]:
     m["shop"], _ = u.vend(local(2026, 10, 7, 12, 0), 2500, client_id=SHOP)
     m["november"], _ = u.vend(local(2026, 11, 10, 9, 0), 20000, meter=COMMERCIAL_METER)
     with transaction(u.db.sessions) as session:
-        deposit(session, vendor_id=u.vendor_ids[BANK], amount_cents=100000,
-                bank_reference="EFT-1016", actor="finance", at=local(2026, 10, 16, 11, 0))
-        adjust(session, vendor_id=u.vendor_ids[SHOP], amount_cents=-500,
-               reason="bank charges", operator="finance", at=local(2026, 10, 18, 11, 0))
+        deposit(
+            session,
+            vendor_id=u.vendor_ids[BANK],
+            amount_cents=100000,
+            bank_reference="EFT-1016",
+            actor="finance",
+            at=local(2026, 10, 16, 11, 0),
+        )
+        adjust(
+            session,
+            vendor_id=u.vendor_ids[SHOP],
+            amount_cents=-500,
+            reason="bank charges",
+            operator="finance",
+            at=local(2026, 10, 18, 11, 0),
+        )
     return m
 
 
 def figures(u: Utility) -> MonthlyReport:
     with u.db.sessions() as session:
-        return monthly_report(session, OCTOBER, runs.calendar_of(u.db.runtime),
-                              date(2026, 11, 21))
+        return monthly_report(session, OCTOBER, runs.calendar_of(u.db.runtime), date(2026, 11, 21))
 
 
 def test_every_figure_ties_back_to_the_ledger_postings(utility: Utility) -> None:
@@ -80,14 +91,27 @@ def test_every_figure_ties_back_to_the_ledger_postings(utility: Utility) -> None
             .group_by(JournalEntry.kind, Posting.account)
         ):
             sums[(kind, account)] = int(total)
-        before = int(session.scalar(
-            select(func.sum(Posting.amount_cents))
-            .join(JournalEntry, JournalEntry.id == Posting.journal_entry_id)
-            .where(Posting.account == "vendor_float", JournalEntry.at < window.start)) or 0)
-        units = {msg: n for msg, n in session.execute(
-            select(VendTransaction.msg_id, VendTransaction.units_tenths))}
-        bank_statement = statement(session, utility.vendor_ids[BANK], OCTOBER.first,
-                                   OCTOBER.last, timezone="Africa/Johannesburg")
+        before = int(
+            session.scalar(
+                select(func.sum(Posting.amount_cents))
+                .join(JournalEntry, JournalEntry.id == Posting.journal_entry_id)
+                .where(Posting.account == "vendor_float", JournalEntry.at < window.start)
+            )
+            or 0
+        )
+        units = {
+            msg: n
+            for msg, n in session.execute(
+                select(VendTransaction.msg_id, VendTransaction.units_tenths)
+            )
+        }
+        bank_statement = statement(
+            session,
+            utility.vendor_ids[BANK],
+            OCTOBER.first,
+            OCTOBER.last,
+            timezone="Africa/Johannesburg",
+        )
 
     def posted(kinds: tuple[str, ...], *accounts: str) -> int:
         return sum(sums.get((k, a), 0) for k in kinds for a in accounts)
@@ -105,24 +129,32 @@ def test_every_figure_ties_back_to_the_ledger_postings(utility: Utility) -> None
     assert t.adjustments_cents == posted(("adjustment",), "vendor_float")
     assert t.opening_float_cents == before
     assert t.closing_float_cents - t.opening_float_cents == posted(
-        ("vend", "reversal", "deposit", "adjustment"), "vendor_float")
-    assert t.net_sales_cents == (t.energy_cents + t.fixed_charge_cents + t.vat_cents
-                                 + t.debt_recovered_cents) == t.sales_cents - t.reversals_cents
+        ("vend", "reversal", "deposit", "adjustment"), "vendor_float"
+    )
+    assert (
+        t.net_sales_cents
+        == (t.energy_cents + t.fixed_charge_cents + t.vat_cents + t.debt_recovered_cents)
+        == t.sales_cents - t.reversals_cents
+    )
     assert t.settlement_due_cents == t.net_sales_cents - t.commission_cents
     for v in (*result.vendors, t):
-        assert v.closing_float_cents == (v.opening_float_cents + v.deposits_cents
-                                         + v.adjustments_cents - v.net_sales_cents
-                                         + v.commission_cents)
+        assert v.closing_float_cents == (
+            v.opening_float_cents
+            + v.deposits_cents
+            + v.adjustments_cents
+            - v.net_sales_cents
+            + v.commission_cents
+        )
 
     bank, shop = (next(v for v in result.vendors if v.client_id == c) for c in (BANK, SHOP))
     assert (bank.sales_count, bank.sales_cents) == (6, 79000)  # the late reversal's vend too
     assert (bank.reversals_count, bank.reversals_cents) == (1, 8000)
-    assert bank.commission_cents == sum(a * 150 // 10000 for a in (10000, 20000, 30000, 5000,
-                                                                   6000))
+    assert bank.commission_cents == sum(a * 150 // 10000 for a in (10000, 20000, 30000, 5000, 6000))
     assert bank.debt_recovered_cents == 4000  # 20 % of the tender on the indebted meter
     assert bank.fixed_charge_cents > 0 and bank.fbe_kwh_tenths == 500
-    assert bank.kwh_tenths == sum(units[m[k]] for k in ("plain", "debt", "commercial", "fbe",
-                                                        "late"))
+    assert bank.kwh_tenths == sum(
+        units[m[k]] for k in ("plain", "debt", "commercial", "fbe", "late")
+    )
     assert bank.closing_float_cents == bank_statement.closing_balance_cents
     assert bank.opening_float_cents == bank_statement.opening_balance_cents
     assert (shop.sales_cents, shop.adjustments_cents, shop.commission_cents) == (2500, -500, 0)
@@ -133,35 +165,43 @@ def test_every_figure_ties_back_to_the_ledger_postings(utility: Utility) -> None
 
 def test_the_finance_office_gets_csv_xlsx_and_html(utility: Utility, tmp_path: Path) -> None:
     m = plant_october(utility)
-    monthly_file = write_report(tmp_path, BANK, "202610", [
-        line(m["plain"], 10000, local(2026, 10, 5, 9, 0)),
-        line(m["debt"], 20000, local(2026, 10, 10, 9, 0), meter=DEBT_METER),
-        line(m["commercial"], 30000, local(2026, 10, 12, 9, 0), meter=COMMERCIAL_METER),
-        line(m["fbe"], 5000, local(2026, 10, 15, 9, 0), meter=FBE_METER),
-        line(m["reversed"], 8000, local(2026, 10, 20, 9, 0), status="REVERSED"),
-        line(m["late"], 6000, local(2026, 10, 31, 23, 50), meter=METER),
-    ])
+    monthly_file = write_report(
+        tmp_path,
+        BANK,
+        "202610",
+        [
+            line(m["plain"], 10000, local(2026, 10, 5, 9, 0)),
+            line(m["debt"], 20000, local(2026, 10, 10, 9, 0), meter=DEBT_METER),
+            line(m["commercial"], 30000, local(2026, 10, 12, 9, 0), meter=COMMERCIAL_METER),
+            line(m["fbe"], 5000, local(2026, 10, 15, 9, 0), meter=FBE_METER),
+            line(m["reversed"], 8000, local(2026, 10, 20, 9, 0), status="REVERSED"),
+            line(m["late"], 6000, local(2026, 10, 31, 23, 50), meter=METER),
+        ],
+    )
     done = CliRunner().invoke(reconcile, ["file", str(monthly_file)], obj=utility.db.runtime)
     assert done.exit_code == 0, done.output
     assert "settlement due" in done.output
 
     runner = CliRunner()
-    as_csv = runner.invoke(report, ["monthly", "--month", "2026-10", "--format", "csv"],
-                           obj=utility.db.runtime)
+    as_csv = runner.invoke(
+        report, ["monthly", "--month", "2026-10", "--format", "csv"], obj=utility.db.runtime
+    )
     assert as_csv.exit_code == 0, as_csv.output
     rows = list(csv.reader(as_csv.output.splitlines()))
     header, bank_row, shop_row, total_row = rows
     assert header[:3] == ["client_id", "vendor", "opening_float"]
     assert bank_row[0] == BANK and total_row[0] == "TOTAL"
     sales = header.index("sales")
-    assert (bank_row[sales], shop_row[sales], total_row[sales]) == ("790.00", "25.00",
-                                                                    "815.00")
+    assert (bank_row[sales], shop_row[sales], total_row[sales]) == ("790.00", "25.00", "815.00")
     assert bank_row[header.index("monthly_report")] == "reconciled (run 1, 0 open breaks)"
     assert shop_row[header.index("monthly_report")] == "not received"
 
     xlsx = tmp_path / "october.xlsx"
-    done = runner.invoke(report, ["monthly", "--month", "2026-10", "--format", "xlsx", "--out",
-                                  str(xlsx)], obj=utility.db.runtime)
+    done = runner.invoke(
+        report,
+        ["monthly", "--month", "2026-10", "--format", "xlsx", "--out", str(xlsx)],
+        obj=utility.db.runtime,
+    )
     assert done.exit_code == 0, done.output
     book = load_workbook(xlsx)
     assert book.sheetnames == list(SHEETS)
@@ -172,11 +212,13 @@ def test_the_finance_office_gets_csv_xlsx_and_html(utility: Utility, tmp_path: P
     assert len(daily) == 1 + 31 and daily[0][-1] == "total"
 
     html_path = tmp_path / "october.html"
-    done = runner.invoke(report, ["monthly", "--month", "2026-10", "--format", "html", "--out",
-                                  str(html_path)], obj=utility.db.runtime)
+    done = runner.invoke(
+        report,
+        ["monthly", "--month", "2026-10", "--format", "html", "--out", str(html_path)],
+        obj=utility.db.runtime,
+    )
     assert done.exit_code == 0, done.output
     html = html_path.read_text()
     assert "<svg" in html and "Daily sales per vendor" in html
     assert f'data-series="{BANK}"' in html and f'data-series="{SHOP}"' in html
-    assert "<script" not in html and "http://" not in html.replace(
-        "http://www.w3.org/2000/svg", "")
+    assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")

@@ -32,8 +32,9 @@ def test_a_night_with_a_missing_file_and_an_unreadable_one(utility: Utility) -> 
     inbox = settings.path(settings.reconciliation.inbox)
     outbox = settings.path(settings.reconciliation.outbox)
     archive = settings.path(settings.reconciliation.archive)
-    bank_file = write_report(inbox, BANK, "20261020",
-                             [line(sold, 10000, local(2026, 10, 20, 9, 0))])
+    bank_file = write_report(
+        inbox, BANK, "20261020", [line(sold, 10000, local(2026, 10, 20, 9, 0))]
+    )
     shop_file = inbox / f"{SHOP}_20261020.csv"
     shop_file.symlink_to(inbox / "lost-in-transfer.csv")  # the transfer left a dangling link
     write_report(inbox, BANK, "20261021", [])  # another day's file is left alone

@@ -39,8 +39,7 @@ def test_the_vending_staffs_reports(utility: Utility, tmp_path: Path) -> None:
     by_vendor = {row[1]: dict(zip(vending.columns, row, strict=True)) for row in vending.rows}
     assert by_vendor[BANK]["vends"] == 4  # six sold, two reversed since
     assert by_vendor[BANK]["amount"] == "650.00"
-    assert (by_vendor[BANK]["reversed_vends"], by_vendor[BANK]["reversed_amount"]) == (
-        2, "140.00")
+    assert (by_vendor[BANK]["reversed_vends"], by_vendor[BANK]["reversed_amount"]) == (2, "140.00")
     assert (by_vendor[SHOP]["vends"], by_vendor[SHOP]["amount"]) == (1, "25.00")
 
     assert [(r[3], r[5], r[6]) for r in fbe.rows] == [(FBE_METER, "credit vend", "50.0")]
@@ -48,7 +47,12 @@ def test_the_vending_staffs_reports(utility: Utility, tmp_path: Path) -> None:
     assert [(r[4], r[8]) for r in same_day.rows] == [(METER, "no")]
     [(account, _, meter, vends, recovered, outstanding)] = debt.rows
     assert (account, meter, vends, recovered, outstanding) == (
-        "ACC-0004", DEBT_METER, 1, "40.00", "460.00")
+        "ACC-0004",
+        DEBT_METER,
+        1,
+        "40.00",
+        "460.00",
+    )
     quiet_meters = {r[0]: r for r in quiet.rows}
     # bought in October only (both later METER vends were reversed: the 7th was its last)
     assert set(quiet_meters) == {METER, DEBT_METER, FBE_METER}
@@ -57,14 +61,19 @@ def test_the_vending_staffs_reports(utility: Utility, tmp_path: Path) -> None:
     del m
 
     out = tmp_path / "terminals.csv"
-    result = CliRunner().invoke(report, ["vending", "--month", "2026-10", "--by", "terminal",
-                                         "--per-day", "--out", str(out)],
-                                obj=utility.db.runtime)
+    result = CliRunner().invoke(
+        report,
+        ["vending", "--month", "2026-10", "--by", "terminal", "--per-day", "--out", str(out)],
+        obj=utility.db.runtime,
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.read_text().splitlines()))
     assert {(r["day"], r["terminal_id"], r["vends"]) for r in rows} >= {
-        ("2026-10-05", "ATM-0001", "1"), ("2026-10-07", "POS-0001", "1")}
+        ("2026-10-05", "ATM-0001", "1"),
+        ("2026-10-07", "POS-0001", "1"),
+    }
     assert sum(int(r["vends"]) + int(r["reversed_vends"]) for r in rows) == 7
-    refused = CliRunner().invoke(report, ["fbe", "--month", "2026-10", "--day", "2026-10-01"],
-                                 obj=utility.db.runtime)
+    refused = CliRunner().invoke(
+        report, ["fbe", "--month", "2026-10", "--day", "2026-10-01"], obj=utility.db.runtime
+    )
     assert refused.exit_code != 0 and "exactly one of" in refused.output

@@ -42,9 +42,11 @@ def test_vending_per_operator_and_every_reprint(utility: Utility) -> None:
     assert len(reprinted.rows) == 4  # one receipt, then the meter's last three
     first = dict(zip(reprinted.columns, reprinted.rows[0], strict=True))
     assert (first["operator"], first["receipt_no"], first["meter_number"]) == (
-        "sipho", receipts[0][1].receipt_no, METER)
+        "sipho",
+        receipts[0][1].receipt_no,
+        METER,
+    )
 
-    result = CliRunner().invoke(report, ["reprints", "--day", "2026-11-18"],
-                                obj=utility.db.runtime)
+    result = CliRunner().invoke(report, ["reprints", "--day", "2026-11-18"], obj=utility.db.runtime)
     assert result.exit_code == 0, result.output
     assert receipts[0][1].receipt_no in result.output

@@ -42,14 +42,16 @@ def test_an_early_morning_cutoff_keeps_the_late_night_in_the_day_before() -> Non
 def test_a_month_runs_from_its_first_business_day_to_its_last() -> None:
     november = parse_period("2026-11")
     assert (november.kind, november.first, november.last) == (
-        "monthly", date(2026, 11, 1), date(2026, 11, 30))
+        "monthly",
+        date(2026, 11, 1),
+        date(2026, 11, 30),
+    )
     window = MIDNIGHT.window(november)
     assert window.start == local(2026, 11, 1)
     assert window.end == local(2026, 12, 1)
     assert len(november.days()) == 30
     assert parse_period("202612").last == date(2026, 12, 31)
-    assert parse_period("20261120") == parse_period("2026-11-20") == Period.day(
-        date(2026, 11, 20))
+    assert parse_period("20261120") == parse_period("2026-11-20") == Period.day(date(2026, 11, 20))
 
 
 def test_a_daylight_saving_zone_gets_a_23_hour_day() -> None:

@@ -19,12 +19,15 @@ from reconciliation.periods import Period
 from reconciliation.report_file import HEADER, ReportReader, ReportSource, identify
 from tests.support.reconciliation import BANK, SHOP, Utility, local
 
-GOOD = f"{BANK},ATM-0001,2026112009300042,000000000001,01234567897,100.00," \
-       "2026-11-20T09:30:00+02:00,SUCCESS"
+GOOD = (
+    f"{BANK},ATM-0001,2026112009300042,000000000001,01234567897,100.00,"
+    "2026-11-20T09:30:00+02:00,SUCCESS"
+)
 
 
-def read(tmp_path: Path, body: bytes, name: str = f"{BANK}_20261120.csv"
-         ) -> tuple[list[object], ReportReader]:
+def read(
+    tmp_path: Path, body: bytes, name: str = f"{BANK}_20261120.csv"
+) -> tuple[list[object], ReportReader]:
     path = tmp_path / name
     path.write_bytes(body)
     reader = ReportReader(identify(path))
@@ -48,7 +51,9 @@ def test_a_good_line_is_normalised(tmp_path: Path) -> None:
     assert reader.problem_count == 0 and reader.line_count == 1
     assert line.msg_id == "2026112009300042"  # type: ignore[attr-defined]
     assert (line.msg_date_time, line.msg_unique_number) == (  # type: ignore[attr-defined]
-        "20261120093000", 42)
+        "20261120093000",
+        42,
+    )
     assert line.amount_cents == 10000  # type: ignore[attr-defined]
     assert line.vended_at == datetime(2026, 11, 20, 7, 30, tzinfo=UTC)  # type: ignore[attr-defined]
 
@@ -79,8 +84,10 @@ BAD_LINES = [
     (GOOD.replace("2026-11-20T09:30:00+02:00", "yesterday"), {"vended_at"}),
     (GOOD.replace("SUCCESS", "OK"), {"status"}),
     ("", {""}),  # blank line
-    (GOOD.replace(BANK, "x").replace("100.00", "1").replace("SUCCESS", "done"),
-     {"client_id", "amount", "status"}),  # every problem of a line, not the first
+    (
+        GOOD.replace(BANK, "x").replace("100.00", "1").replace("SUCCESS", "done"),
+        {"client_id", "amount", "status"},
+    ),  # every problem of a line, not the first
 ]
 
 
@@ -117,8 +124,13 @@ def test_a_malformed_file_changes_nothing(utility: Utility, tmp_path: Path) -> N
     path = tmp_path / f"{BANK}_20261020.csv"  # a day long over, so the CLI may take it
     path.write_text("\n".join([HEADER, GOOD, BAD_LINES[1][0], GOOD, BAD_LINES[9][0]]) + "\n")
     with pytest.raises(MalformedReport) as refused:
-        runs.reconcile(utility.db.runtime, identify(path), actor="test",
-                       now=local(2026, 10, 21, 2, 0), progress=False)
+        runs.reconcile(
+            utility.db.runtime,
+            identify(path),
+            actor="test",
+            now=local(2026, 10, 21, 2, 0),
+            progress=False,
+        )
     assert [p.line for p in refused.value.problems] == [3, 5]
     result = CliRunner().invoke(reconcile, ["file", str(path)], obj=utility.db.runtime)
     assert result.exit_code == 1
@@ -126,5 +138,11 @@ def test_a_malformed_file_changes_nothing(utility: Utility, tmp_path: Path) -> N
     with utility.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ReconRun)) == 0
         assert session.scalar(select(func.count()).select_from(ReconBreak)) == 0
-        assert session.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action.like("recon.%"))) == 0
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action.like("recon.%"))
+            )
+            == 0
+        )

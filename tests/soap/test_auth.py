@@ -33,14 +33,17 @@ def basic(user: str, password: str) -> str:
 
 # Parsing -------------------------------------------------------------------------------------
 
+
 def test_parse_basic() -> None:
     assert parse_basic(basic("6004000000019/ATM-0001", "demo-pass-1")) == Credentials(
-        "6004000000019", "ATM-0001", "demo-pass-1")
+        "6004000000019", "ATM-0001", "demo-pass-1"
+    )
 
 
 def test_terminal_ids_may_hold_slashes_and_secrets_colons() -> None:
     assert parse_basic(basic("6004000000019/BR/01", "a:b")) == Credentials(
-        "6004000000019", "BR/01", "a:b")
+        "6004000000019", "BR/01", "a:b"
+    )
 
 
 @pytest.mark.parametrize("value", [None, "", "Bearer abc", "Digest x"])
@@ -48,19 +51,23 @@ def test_no_basic_credentials(value: str | None) -> None:
     assert parse_basic(value) is None
 
 
-@pytest.mark.parametrize("value", [
-    "Basic", "Basic !!!notbase64",
-    basic("6004000000019", "secret"),            # no terminal
-    basic("/ATM-0001", "secret"),                # no client
-    basic("6004000000019/ATM-0001", ""),         # no secret
-    "Basic " + base64.b64encode(b"6004000000019/ATM-0001").decode(),  # no colon
-    "Basic " + base64.b64encode(b"\xff\xfe/x:y").decode(),             # not UTF-8
-    "Basic " + base64.b64encode(b"6004000000019/ATM\x00-1:secret").decode(),  # NUL
-    "Basic " + base64.b64encode(b"6004000000019/ATM\n-1:secret").decode(),    # a newline
-    "Basic " + base64.b64encode("6004000000019/ATM-1:se\u0085cret".encode()).decode(),  # C1
-    "Basic \xff\xfe\xfd",                        # raw bytes beyond ASCII (latin-1 in WSGI)
-    "Basic " + "A" * 2000,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Basic",
+        "Basic !!!notbase64",
+        basic("6004000000019", "secret"),  # no terminal
+        basic("/ATM-0001", "secret"),  # no client
+        basic("6004000000019/ATM-0001", ""),  # no secret
+        "Basic " + base64.b64encode(b"6004000000019/ATM-0001").decode(),  # no colon
+        "Basic " + base64.b64encode(b"\xff\xfe/x:y").decode(),  # not UTF-8
+        "Basic " + base64.b64encode(b"6004000000019/ATM\x00-1:secret").decode(),  # NUL
+        "Basic " + base64.b64encode(b"6004000000019/ATM\n-1:secret").decode(),  # a newline
+        "Basic " + base64.b64encode("6004000000019/ATM-1:se\u0085cret".encode()).decode(),  # C1
+        "Basic \xff\xfe\xfd",  # raw bytes beyond ASCII (latin-1 in WSGI)
+        "Basic " + "A" * 2000,
+    ],
+)
 def test_unusable_basic_credentials_are_malformed(value: str) -> None:
     creds = parse_basic(value)
     assert creds is not None and creds.malformed and creds.secret == ""
@@ -69,7 +76,8 @@ def test_unusable_basic_credentials_are_malformed(value: str) -> None:
 
 def test_printable_non_ascii_ids_are_usable() -> None:
     assert parse_basic(basic("6004000000019/CAFÉ-1", "pässword")) == Credentials(
-        "6004000000019", "CAFÉ-1", "pässword")
+        "6004000000019", "CAFÉ-1", "pässword"
+    )
 
 
 def test_credentials_never_show_the_secret() -> None:
@@ -77,6 +85,7 @@ def test_credentials_never_show_the_secret() -> None:
 
 
 # Throttle policy -----------------------------------------------------------------------------
+
 
 class Clock:
     def __init__(self) -> None:
@@ -89,7 +98,24 @@ class Clock:
 def test_back_off_is_free_then_doubles_up_to_its_cap() -> None:
     backoff = Backoff(free_failures=5, first_delay=1.0, max_delay=900.0)
     assert [backoff.delay(n) for n in range(1, 18)] == [
-        0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]
+        0,
+        0,
+        0,
+        0,
+        0,
+        1,
+        2,
+        4,
+        8,
+        16,
+        32,
+        64,
+        128,
+        256,
+        512,
+        900,
+        900,
+    ]
     assert backoff.delay(10_000) == 900
     assert backoff.wait(None, None, 0) == 0
     assert backoff.wait(7, 10_000, 10_500) == pytest.approx(1.5)
@@ -98,14 +124,18 @@ def test_back_off_is_free_then_doubles_up_to_its_cap() -> None:
 
 # The real check ------------------------------------------------------------------------------
 
+
 def environ(user: str, password: str, address: str = "127.0.0.1") -> dict[str, Any]:
     return {"HTTP_AUTHORIZATION": basic(user, password), "REMOTE_ADDR": address}
 
 
 def audit_rows(db: TestDatabase) -> list[AuditEvent]:
     with db.sessions() as session:
-        return list(session.scalars(
-            select(AuditEvent).where(AuditEvent.action.like("soap.%")).order_by(AuditEvent.id)))
+        return list(
+            session.scalars(
+                select(AuditEvent).where(AuditEvent.action.like("soap.%")).order_by(AuditEvent.id)
+            )
+        )
 
 
 def test_good_credentials_give_the_principal(demo_db: TestDatabase) -> None:
@@ -116,14 +146,18 @@ def test_good_credentials_give_the_principal(demo_db: TestDatabase) -> None:
     assert audit_rows(demo_db) == []
 
 
-@pytest.mark.parametrize("user,password", [
-    (f"{ATM.client_id}/{ATM.terminal_id}", "wrong-pass-1"),
-    (f"{ATM.client_id}/NO-SUCH", "demo-pass-1"),
-    ("6004000000101/ATM-0001", "demo-pass-1"),
-    (f"{POS.client_id}/{ATM.terminal_id}", "demo-pass-1"),
-])
+@pytest.mark.parametrize(
+    "user,password",
+    [
+        (f"{ATM.client_id}/{ATM.terminal_id}", "wrong-pass-1"),
+        (f"{ATM.client_id}/NO-SUCH", "demo-pass-1"),
+        ("6004000000101/ATM-0001", "demo-pass-1"),
+        (f"{POS.client_id}/{ATM.terminal_id}", "demo-pass-1"),
+    ],
+)
 def test_bad_credentials_are_401_and_audited_without_the_secret(
-        demo_db: TestDatabase, user: str, password: str) -> None:
+    demo_db: TestDatabase, user: str, password: str
+) -> None:
     refusal = TerminalAuthenticator(demo_db.runtime)(environ(user, password, "10.1.2.3"))
     assert isinstance(refusal, AuthRefusal)
     assert refusal.status.startswith("401")
@@ -153,23 +187,32 @@ def test_repeated_failures_are_throttled(demo_db: TestDatabase) -> None:
     assert blocked.status == "429 Too Many Requests"
     assert int(dict(blocked.headers)["Retry-After"]) > 0
     assert [r.action for r in audit_rows(demo_db)] == ["soap.login_failed"] * 6 + [
-        "soap.login_throttled"]
+        "soap.login_throttled"
+    ]
 
 
-@pytest.mark.parametrize("change,code", [
-    ("suspend", "auth-vendor-not-active"),
-    ("disable", "auth-terminal-disabled"),
-    ("allowlist", "auth-address-not-allowed"),
-])
+@pytest.mark.parametrize(
+    "change,code",
+    [
+        ("suspend", "auth-vendor-not-active"),
+        ("disable", "auth-terminal-disabled"),
+        ("allowlist", "auth-address-not-allowed"),
+    ],
+)
 def test_suspended_disabled_and_foreign_addresses_are_refused(
-        demo_db: TestDatabase, change: str, code: str) -> None:
+    demo_db: TestDatabase, change: str, code: str
+) -> None:
     with transaction(demo_db.sessions) as session:
         if change == "suspend":
             vendors.set_vendor_status(session, ATM.client_id, "suspended", actor="test")
         elif change == "disable":
-            vendors.set_terminal_status(session, client_id=ATM.client_id,
-                                        terminal_code=ATM.terminal_id, status="disabled",
-                                        actor="test")
+            vendors.set_terminal_status(
+                session,
+                client_id=ATM.client_id,
+                terminal_code=ATM.terminal_id,
+                status="disabled",
+                actor="test",
+            )
         else:
             terminal = vendors.get_terminal(session, ATM.client_id, ATM.terminal_id)
             terminal.allowed_cidrs = "192.0.2.0/24"

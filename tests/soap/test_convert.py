@@ -22,17 +22,20 @@ def test_msg_id() -> None:
     assert convert.msg_id(wire("20250131235959", 42)) == MsgID("20250131235959", 42)
 
 
-@pytest.mark.parametrize(("date_time", "number"), [
-    ("20251301120000", 1),     # month 13
-    ("20250230120000", 1),     # 30 February
-    ("2025013112000", 1),      # 13 digits
-    ("2025013112000x", 1),
-    ("20250131120000", 0),     # not positive
-    ("20250131120000", -5),
-    ("20250131120000", 10**18),
-    (None, 1),
-    ("20250131120000", None),
-])
+@pytest.mark.parametrize(
+    ("date_time", "number"),
+    [
+        ("20251301120000", 1),  # month 13
+        ("20250230120000", 1),  # 30 February
+        ("2025013112000", 1),  # 13 digits
+        ("2025013112000x", 1),
+        ("20250131120000", 0),  # not positive
+        ("20250131120000", -5),
+        ("20250131120000", 10**18),
+        (None, 1),
+        ("20250131120000", None),
+    ],
+)
 def test_bad_msg_ids_are_schema_faults(date_time: str | None, number: int | None) -> None:
     with pytest.raises(SchemaError) as caught:
         convert.msg_id(wire(date_time, number))
@@ -44,16 +47,23 @@ def test_missing_msg_id() -> None:
         convert.msg_id(None)
 
 
-@pytest.mark.parametrize(("value", "cents"), [
-    (Decimal("100.50"), 10050), (Decimal("0.01"), 1), (Decimal("5"), 500),
-    (Decimal("1E+2"), 10000), ("12.3", 1230),
-])
+@pytest.mark.parametrize(
+    ("value", "cents"),
+    [
+        (Decimal("100.50"), 10050),
+        (Decimal("0.01"), 1),
+        (Decimal("5"), 500),
+        (Decimal("1E+2"), 10000),
+        ("12.3", 1230),
+    ],
+)
 def test_amounts(value: object, cents: int) -> None:
     assert convert.amount_cents(value) == cents
 
 
-@pytest.mark.parametrize("value", [Decimal("0"), Decimal("-1.00"), Decimal("1.001"), "abc",
-                                   Decimal("1234567890123.00")])
+@pytest.mark.parametrize(
+    "value", [Decimal("0"), Decimal("-1.00"), Decimal("1.001"), "abc", Decimal("1234567890123.00")]
+)
 def test_bad_amounts(value: object) -> None:
     # The refusal is translated where the edge calls the converter (gateway/vend/refusals.py).
     with pytest.raises(SchemaError) as caught, refusals.translated():
@@ -66,8 +76,9 @@ def test_meter_numbers(number: str) -> None:
     assert convert.meter_number(number) == number
 
 
-@pytest.mark.parametrize("number", ["0123456789", "012345678970", "0123456789a", "", None,
-                                    " 01234567897", "٠١٢٣٤٥٦٧٨٩٧"])
+@pytest.mark.parametrize(
+    "number", ["0123456789", "012345678970", "0123456789a", "", None, " 01234567897", "٠١٢٣٤٥٦٧٨٩٧"]
+)
 def test_bad_meter_numbers(number: str | None) -> None:
     with pytest.raises(SchemaError) as caught:
         convert.meter_number(number)
@@ -85,9 +96,16 @@ def test_money_and_energy_keep_their_decimals() -> None:
 def test_receipt_fields() -> None:
     meter = MeterDetail("01234567897", "123456", 1, "01", "07", 2, "02")
     receipt = VendReceipt(
-        receipt_no="R1", msg_id=MsgID("20250101120000", 7), meter=meter, customer_name="T",
-        account_no="ACC", tender_cents=10000, units_tenths=567, avail_credit_cents=99000,
-        tariff_description="Domestic", issued_at=datetime(2025, 1, 1, tzinfo=UTC),
+        receipt_no="R1",
+        msg_id=MsgID("20250101120000", 7),
+        meter=meter,
+        customer_name="T",
+        account_no="ACC",
+        tender_cents=10000,
+        units_tenths=567,
+        avail_credit_cents=99000,
+        tariff_description="Domestic",
+        issued_at=datetime(2025, 1, 1, tzinfo=UTC),
         lines=(ReceiptLine("credit", "Electricity", 8696, 1304, 567, ("1" * 20,)),),
     )
     fields = convert.receipt_fields(receipt)
@@ -96,4 +114,8 @@ def test_receipt_fields() -> None:
     assert fields["vendMsgID"].uniqueNumber == 7
     line = fields["transactions"][0]
     assert (line.type, line.amount, line.vat, line.tokens) == (
-        "credit", Decimal("86.96"), Decimal("13.04"), ["1" * 20])
+        "credit",
+        Decimal("86.96"),
+        Decimal("13.04"),
+        ["1" * 20],
+    )

@@ -44,10 +44,23 @@ def test_every_gateway_error_maps_to_its_fault(cls: type[GatewayError]) -> None:
 
 
 def test_the_taxonomy_names_every_fault_of_the_contract() -> None:
-    contract = {"UnknownMeterEx", "BlockedMeterEx", "MSNOCheckDigitEx", "VendorCreditEx",
-                "VendAmountEx", "FBEEx", "RequestAuthorisationEx", "ClientIDAuthorisationEx",
-                "DuplicateMsgIDEx", "LastResponseEx", "ReversalEx", "ConfirmationEx",
-                "XMLVendSchemaEx", "UseCaseSupportEx", "SystemEx"}
+    contract = {
+        "UnknownMeterEx",
+        "BlockedMeterEx",
+        "MSNOCheckDigitEx",
+        "VendorCreditEx",
+        "VendAmountEx",
+        "FBEEx",
+        "RequestAuthorisationEx",
+        "ClientIDAuthorisationEx",
+        "DuplicateMsgIDEx",
+        "LastResponseEx",
+        "ReversalEx",
+        "ConfirmationEx",
+        "XMLVendSchemaEx",
+        "UseCaseSupportEx",
+        "SystemEx",
+    }
     assert contract <= {cls.fault_type for cls in FAULT_TYPES}
 
 
@@ -80,6 +93,7 @@ def test_long_messages_are_clipped() -> None:
 
 # On the wire ---------------------------------------------------------------------------------
 
+
 class RaisingService:
     """Raises whatever the test put in `error` from every operation."""
 
@@ -88,6 +102,7 @@ class RaisingService:
     def __getattr__(self, name: str) -> Any:
         def operation(*args: Any) -> Any:
             raise self.error
+
         return operation
 
 
@@ -101,8 +116,9 @@ def raising() -> tuple[RaisingService, zeep.Client]:
 
 
 @pytest.mark.parametrize("cls", [*CLIENT_TYPES, errors.SystemError_], ids=lambda c: c.__name__)
-def test_zeep_sees_each_fault(raising: tuple[RaisingService, zeep.Client],
-                              cls: type[GatewayError]) -> None:
+def test_zeep_sees_each_fault(
+    raising: tuple[RaisingService, zeep.Client], cls: type[GatewayError]
+) -> None:
     service, client = raising
     service.error = cls("refused for a reason", code="the-code")
     with pytest.raises(zeep.exceptions.Fault) as caught:
@@ -115,12 +131,14 @@ def test_zeep_sees_each_fault(raising: tuple[RaisingService, zeep.Client],
 
 
 def test_an_unexpected_error_reaches_the_client_without_internals(
-        raising: tuple[RaisingService, zeep.Client]) -> None:
+    raising: tuple[RaisingService, zeep.Client],
+) -> None:
     service, client = raising
     service.error = ZeroDivisionError("internal detail: table vend_request")
     with pytest.raises(zeep.exceptions.Fault) as caught:
-        client.service.CreditVend(**header(ATM), meterNumber="01234567897", amount="10.00",
-                                  payType="cash")
+        client.service.CreditVend(
+            **header(ATM), meterNumber="01234567897", amount="10.00", payType="cash"
+        )
     assert caught.value.code.endswith("Server.SystemEx")
     assert "vend_request" not in caught.value.message
     assert "Traceback" not in caught.value.message
@@ -133,8 +151,11 @@ def test_faults_are_http_500(raising: tuple[RaisingService, zeep.Client]) -> Non
     session = client.transport.session
     from tests.support.soap import confirm_customer_xml, envelope, fault_of
 
-    response = session.post("http://vendgw.test/vend", data=envelope(confirm_customer_xml(ATM)),
-                            headers={"Content-Type": "text/xml; charset=utf-8"})
+    response = session.post(
+        "http://vendgw.test/vend",
+        data=envelope(confirm_customer_xml(ATM)),
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+    )
     assert response.status_code == 500
     assert fault_of(response)["faultcode"] == "soap11env:Client.UnknownMeterEx"
     assert isinstance(to_fault(errors.UnknownMeter("x")), VendFault)

@@ -64,8 +64,9 @@ def test_declared_length_over_the_limit_is_refused_before_reading() -> None:
 
 def test_declared_length_at_the_limit_is_read() -> None:
     body = b"a" * LIMIT
-    assert read_body({"CONTENT_LENGTH": str(LIMIT), "wsgi.input": CountingStream(body)},
-                     LIMIT) == body
+    assert (
+        read_body({"CONTENT_LENGTH": str(LIMIT), "wsgi.input": CountingStream(body)}, LIMIT) == body
+    )
 
 
 def test_chunked_body_is_read_at_most_one_byte_past_the_limit() -> None:
@@ -77,8 +78,10 @@ def test_chunked_body_is_read_at_most_one_byte_past_the_limit() -> None:
 
 def test_chunked_body_within_the_limit() -> None:
     body = b"<x/>" * 10
-    assert read_body({"wsgi.input": CountingStream(body), "wsgi.input_terminated": True},
-                     LIMIT) == body
+    assert (
+        read_body({"wsgi.input": CountingStream(body), "wsgi.input_terminated": True}, LIMIT)
+        == body
+    )
 
 
 def test_no_length_and_unterminated_input_means_no_body() -> None:
@@ -105,8 +108,9 @@ def test_dtds_are_refused_at_once(body: bytes) -> None:
 
 
 def test_a_dtd_in_utf16_is_refused_too() -> None:
-    body = XXE_BODY.decode().replace('<?xml version="1.0"?>',
-                                     '<?xml version="1.0" encoding="UTF-16"?>')
+    body = XXE_BODY.decode().replace(
+        '<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>'
+    )
     with pytest.raises(SchemaError) as caught:
         parse_envelope(body.encode("utf-16"))
     assert caught.value.code == "dtd-refused"
@@ -120,21 +124,26 @@ def test_undeclared_entities_are_malformed() -> None:
 
 def test_external_references_are_never_fetched() -> None:
     # Without a DTD there is nothing to resolve; XInclude is not processed either.
-    body = envelope('<x xmlns:xi="http://www.w3.org/2001/XInclude">'
-                    '<xi:include href="file:///etc/passwd" parse="text"/></x>')
+    body = envelope(
+        '<x xmlns:xi="http://www.w3.org/2001/XInclude">'
+        '<xi:include href="file:///etc/passwd" parse="text"/></x>'
+    )
     root = parse_envelope(body)
     assert b"root:" not in etree.tostring(root)
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    (MALFORMED, "malformed-xml"),
-    (b"", "empty-body"),
-    (b"   ", "empty-body"),
-    (b"<Envelope/>", "not-soap"),
-    (envelope(""), "not-soap"),
-    (envelope("<a/><b/>"), "not-soap"),
-    (b"\xff\xfe\x00garbage", "malformed-xml"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (MALFORMED, "malformed-xml"),
+        (b"", "empty-body"),
+        (b"   ", "empty-body"),
+        (b"<Envelope/>", "not-soap"),
+        (envelope(""), "not-soap"),
+        (envelope("<a/><b/>"), "not-soap"),
+        (b"\xff\xfe\x00garbage", "malformed-xml"),
+    ],
+)
 def test_refusals(body: bytes, code: str) -> None:
     with pytest.raises(SchemaError) as caught:
         parse_envelope(body)
@@ -162,17 +171,28 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 def with_header(body: str, header_entries: str) -> bytes:
     """An envelope around `body` with a SOAP Header holding `header_entries`."""
-    return envelope(body).replace(b"<soapenv:Body>",
-                                  f"<soapenv:Header>{header_entries}</soapenv:Header>"
-                                  "<soapenv:Body>".encode())
+    return envelope(body).replace(
+        b"<soapenv:Body>",
+        f"<soapenv:Header>{header_entries}</soapenv:Header><soapenv:Body>".encode(),
+    )
 
 
-@pytest.mark.parametrize("content_type", [
-    None, "", "application/soap+xml; charset=utf-8", "application/xml", "application/json",
-    "text/plain", "text/xmlx", "multipart/related; type=text/xml",
-])
-def test_a_post_that_is_not_text_xml_is_415(vend_app: WsgiApp, demo_db: TestDatabase,
-                                            content_type: str | None) -> None:
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "",
+        "application/soap+xml; charset=utf-8",
+        "application/xml",
+        "application/json",
+        "text/plain",
+        "text/xmlx",
+        "multipart/related; type=text/xml",
+    ],
+)
+def test_a_post_that_is_not_text_xml_is_415(
+    vend_app: WsgiApp, demo_db: TestDatabase, content_type: str | None
+) -> None:
     session = session_for(ATM, vend_app)
     headers = {} if content_type is None else {"Content-Type": content_type}
     before = row_counts(demo_db.engine)
@@ -184,23 +204,29 @@ def test_a_post_that_is_not_text_xml_is_415(vend_app: WsgiApp, demo_db: TestData
     assert row_counts(demo_db.engine) == before
 
 
-@pytest.mark.parametrize("content_type", ["text/xml", "TEXT/XML; charset=UTF-8",
-                                          'text/xml;charset="utf-8"', "text/xml ; charset=utf-8"])
-def test_text_xml_with_or_without_charset_is_served(vend_app: WsgiApp,
-                                                    content_type: str) -> None:
-    response = session_for(ATM, vend_app).post(f"{BASE}/vend",
-                                               data=envelope(confirm_customer_xml(ATM)),
-                                               headers={"Content-Type": content_type})
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/xml", "TEXT/XML; charset=UTF-8", 'text/xml;charset="utf-8"', "text/xml ; charset=utf-8"],
+)
+def test_text_xml_with_or_without_charset_is_served(vend_app: WsgiApp, content_type: str) -> None:
+    response = session_for(ATM, vend_app).post(
+        f"{BASE}/vend",
+        data=envelope(confirm_customer_xml(ATM)),
+        headers={"Content-Type": content_type},
+    )
     assert response.status_code == 200, response.content[:300]
     assert b"ConfirmCustomerResp" in response.content
 
 
 @pytest.mark.parametrize("must", ["1", "true", " 1 "])
 def test_a_must_understand_header_gets_the_must_understand_fault(
-        vend_app: WsgiApp, demo_db: TestDatabase, must: str) -> None:
-    body = with_header(credit_vend_xml(ATM),
-                       f'<sec:Security xmlns:sec="urn:example:security" '
-                       f'soapenv:mustUnderstand="{must}"><sec:Token>t</sec:Token></sec:Security>')
+    vend_app: WsgiApp, demo_db: TestDatabase, must: str
+) -> None:
+    body = with_header(
+        credit_vend_xml(ATM),
+        f'<sec:Security xmlns:sec="urn:example:security" '
+        f'soapenv:mustUnderstand="{must}"><sec:Token>t</sec:Token></sec:Security>',
+    )
     before = row_counts(demo_db.engine)
     response = session_for(ATM, vend_app).post(f"{BASE}/vend", data=body, headers=XML)
     assert response.status_code == 500
@@ -217,17 +243,21 @@ def test_a_must_understand_header_gets_the_must_understand_fault(
     assert row_counts(demo_db.engine) == before  # the vend was not made
 
 
-@pytest.mark.parametrize("entry", [
-    '<sec:Trace xmlns:sec="urn:example:trace">t</sec:Trace>',
-    '<sec:Trace xmlns:sec="urn:example:trace" soapenv:mustUnderstand="0">t</sec:Trace>',
-    '<sec:Trace xmlns:sec="urn:example:trace" soapenv:mustUnderstand="false">t</sec:Trace>',
-    # addressed to another node on the path, not to us (SOAP 1.1 4.2.2)
-    '<sec:Trace xmlns:sec="urn:example:trace" soapenv:mustUnderstand="1" '
-    'soapenv:actor="urn:example:some-other-node">t</sec:Trace>',
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        '<sec:Trace xmlns:sec="urn:example:trace">t</sec:Trace>',
+        '<sec:Trace xmlns:sec="urn:example:trace" soapenv:mustUnderstand="0">t</sec:Trace>',
+        '<sec:Trace xmlns:sec="urn:example:trace" soapenv:mustUnderstand="false">t</sec:Trace>',
+        # addressed to another node on the path, not to us (SOAP 1.1 4.2.2)
+        '<sec:Trace xmlns:sec="urn:example:trace" soapenv:mustUnderstand="1" '
+        'soapenv:actor="urn:example:some-other-node">t</sec:Trace>',
+    ],
+)
 def test_headers_we_may_ignore_are_ignored(vend_app: WsgiApp, entry: str) -> None:
     response = session_for(ATM, vend_app).post(
-        f"{BASE}/vend", data=with_header(confirm_customer_xml(ATM), entry), headers=XML)
+        f"{BASE}/vend", data=with_header(confirm_customer_xml(ATM), entry), headers=XML
+    )
     assert response.status_code == 200, response.content[:300]
 
 
@@ -243,7 +273,8 @@ def test_schema_errors_stay_with_their_own_request_across_threads() -> None:
             f'<ConfirmCustomerReq xmlns="{TNS}"><clientID>6004000000019</clientID>'
             f"<terminalID>ATM-0001</terminalID><msgID><dateTime>20260101000000</dateTime>"
             f"<uniqueNumber>1</uniqueNumber></msgID><meterNumber>bad-{n}-meter</meterNumber>"
-            f"</ConfirmCustomerReq>".encode())
+            f"</ConfirmCustomerReq>".encode()
+        )
         ctx = SimpleNamespace(in_body_doc=doc)
         for _ in range(rounds):
             try:

@@ -37,8 +37,9 @@ def test_confirm_customer_then_vend(vend_app: WsgiApp) -> None:
     client = zeep_client(BASE, ATM, vend_app)
     customer = client.service.ConfirmCustomer(**header(ATM), meterNumber=METER)
     assert customer.customer.name == "Thandi Mokoena"
-    resp = client.service.CreditVend(**header(ATM), meterNumber=METER, amount="50.00",
-                                     payType="cash")
+    resp = client.service.CreditVend(
+        **header(ATM), meterNumber=METER, amount="50.00", payType="cash"
+    )
     assert resp.tenderAmount == Decimal("50.00")
     assert len(resp.transactions[0].tokens[0]) == 20
 
@@ -50,9 +51,11 @@ def test_served_wsdl_is_the_checked_in_one(vend_app: WsgiApp) -> None:
 
 
 def test_missing_credentials(vend_app: WsgiApp) -> None:
-    response = session_for(None, vend_app).post(f"{BASE}/vend",
-                                                data=envelope(confirm_customer_xml(ATM)),
-                                                headers={"Content-Type": "text/xml"})
+    response = session_for(None, vend_app).post(
+        f"{BASE}/vend",
+        data=envelope(confirm_customer_xml(ATM)),
+        headers={"Content-Type": "text/xml"},
+    )
     assert response.status_code == 401
     assert "WWW-Authenticate" in response.headers
 
@@ -64,17 +67,23 @@ def test_body_of_another_vendor(vend_app: WsgiApp) -> None:
     assert caught.value.code.endswith("Client.ClientIDAuthorisationEx")
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    (XXE_BODY, 500, "dtd-refused"),
-    (ENTITY_BOMB, 500, "dtd-refused"),
-    (b"<soapenv:Envelope", 500, "malformed-xml"),
-    (oversized(65536), 413, "body-too-large"),
-], ids=["xxe", "entity-bomb", "malformed", "oversized"])
-def test_refused_bodies_change_nothing(vend_app: WsgiApp, demo_db: TestDatabase, body: bytes,
-                                       status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (XXE_BODY, 500, "dtd-refused"),
+        (ENTITY_BOMB, 500, "dtd-refused"),
+        (b"<soapenv:Envelope", 500, "malformed-xml"),
+        (oversized(65536), 413, "body-too-large"),
+    ],
+    ids=["xxe", "entity-bomb", "malformed", "oversized"],
+)
+def test_refused_bodies_change_nothing(
+    vend_app: WsgiApp, demo_db: TestDatabase, body: bytes, status: int, code: str
+) -> None:
     before = row_counts(demo_db.engine)
-    response = session_for(ATM, vend_app).post(f"{BASE}/vend", data=body,
-                                               headers={"Content-Type": "text/xml"})
+    response = session_for(ATM, vend_app).post(
+        f"{BASE}/vend", data=body, headers={"Content-Type": "text/xml"}
+    )
     assert response.status_code == status
     assert fault_of(response)["code"] == code
     assert row_counts(demo_db.engine) == before

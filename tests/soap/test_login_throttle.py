@@ -38,8 +38,7 @@ def basic_raw(raw: bytes) -> str:
 
 
 def environ(user: str, password: str, address: str) -> dict[str, Any]:
-    return {"HTTP_AUTHORIZATION": basic_raw(f"{user}:{password}".encode()),
-            "REMOTE_ADDR": address}
+    return {"HTTP_AUTHORIZATION": basic_raw(f"{user}:{password}".encode()), "REMOTE_ADDR": address}
 
 
 def audit_rows(db: TestDatabase, action: str | None = None) -> list[AuditEvent]:
@@ -69,15 +68,17 @@ def status(result: Principal | AuthRefusal) -> str:
 
 # Lockout on demand (defect 6) ----------------------------------------------------------------
 
+
 def test_wrong_secrets_from_one_address_never_lock_out_the_right_secret_elsewhere(
-        demo_db: TestDatabase) -> None:
+    demo_db: TestDatabase,
+) -> None:
     auth = TerminalAuthenticator(demo_db.runtime, throttle=LoginThrottle(clock=Clock()))
     answers = [status(auth(environ(ATM_USER, f"guess-{n}", A))) for n in range(20)]
     assert answers == ["401"] * 6 + ["429"] * 14
-    assert status(auth(environ(*ATM.auth, B))) == "ok"       # the right secret, elsewhere
-    assert status(auth(environ(*POS.auth, A))) == "ok"       # another terminal behind A
+    assert status(auth(environ(*ATM.auth, B))) == "ok"  # the right secret, elsewhere
+    assert status(auth(environ(*POS.auth, A))) == "ok"  # another terminal behind A
     assert status(auth(environ(*OFFICE.auth, A))) == "ok"
-    assert status(auth(environ(*ATM.auth, A))) == "429"      # A itself still waits for ATM
+    assert status(auth(environ(*ATM.auth, A))) == "429"  # A itself still waits for ATM
 
 
 def test_failures_are_shared_by_every_worker(demo_db: TestDatabase, tmp_path: Any) -> None:
@@ -85,8 +86,10 @@ def test_failures_are_shared_by_every_worker(demo_db: TestDatabase, tmp_path: An
     throttle = LoginThrottle(clock=clock)
     other = Runtime(settings_for(demo_db.url, tmp_path))  # a second process's wiring
     try:
-        workers = [TerminalAuthenticator(demo_db.runtime, throttle=throttle),
-                   TerminalAuthenticator(other, throttle=throttle)]
+        workers = [
+            TerminalAuthenticator(demo_db.runtime, throttle=throttle),
+            TerminalAuthenticator(other, throttle=throttle),
+        ]
         for n in range(6):  # alternately on each "worker": three failures each
             assert status(workers[n % 2](environ(ATM_USER, "guess", A))) == "401"
         for worker in workers:
@@ -95,8 +98,7 @@ def test_failures_are_shared_by_every_worker(demo_db: TestDatabase, tmp_path: An
         other.close()
 
 
-def test_the_wait_doubles_with_each_failure_and_a_success_clears_it(
-        demo_db: TestDatabase) -> None:
+def test_the_wait_doubles_with_each_failure_and_a_success_clears_it(demo_db: TestDatabase) -> None:
     clock = Clock()
     auth = TerminalAuthenticator(demo_db.runtime, throttle=LoginThrottle(clock=clock))
     for _ in range(5):
@@ -129,19 +131,24 @@ def test_the_table_forgets_quiet_rows(demo_db: TestDatabase) -> None:
     now = 1_800_000_000_000
     with demo_db.runtime.sessions.begin() as session:
         for n in range(50):
-            record_login_failure(session, "6004000000019", f"T-{n}", A, now_ms=now,
-                                 backoff=backoff)
+            record_login_failure(session, "6004000000019", f"T-{n}", A, now_ms=now, backoff=backoff)
     assert failure_rows(demo_db) == 50
     with demo_db.runtime.sessions.begin() as session:
-        assert record_login_failure(session, "6004000000019", "T-0", B,
-                                    now_ms=now + 3_600_001, backoff=backoff) == 1
+        assert (
+            record_login_failure(
+                session, "6004000000019", "T-0", B, now_ms=now + 3_600_001, backoff=backoff
+            )
+            == 1
+        )
     assert failure_rows(demo_db) == 1
 
 
 # Throttled attempts are audited, at a bounded rate (defect 10) ------------------------------
 
+
 def test_refusals_by_the_throttle_leave_one_counted_audit_row_a_minute(
-        demo_db: TestDatabase) -> None:
+    demo_db: TestDatabase,
+) -> None:
     clock = Clock()
     throttle = LoginThrottle(backoff=Backoff(free_failures=0, first_delay=900), clock=clock)
     auth = TerminalAuthenticator(demo_db.runtime, throttle=throttle)
@@ -162,15 +169,30 @@ def test_refusals_by_the_throttle_leave_one_counted_audit_row_a_minute(
 
 # Unreadable credentials through the real application (defect 10) ---------------------------
 
+
 def post(app: WsgiApp, authorization: str, address: str = A) -> tuple[str, bytes]:
     body = envelope(confirm_customer_xml(ATM))
-    env = {"REQUEST_METHOD": "POST", "PATH_INFO": "/vend", "SCRIPT_NAME": "",
-           "QUERY_STRING": "", "SERVER_NAME": "vendgw.test", "SERVER_PORT": "80",
-           "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": address, "HTTP_HOST": "vendgw.test",
-           "CONTENT_TYPE": "text/xml; charset=utf-8", "CONTENT_LENGTH": str(len(body)),
-           "HTTP_AUTHORIZATION": authorization, "wsgi.input": io.BytesIO(body),
-           "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http", "wsgi.version": (1, 0),
-           "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False}
+    env = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/vend",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "vendgw.test",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": address,
+        "HTTP_HOST": "vendgw.test",
+        "CONTENT_TYPE": "text/xml; charset=utf-8",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_AUTHORIZATION": authorization,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
     got: dict[str, str] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -181,18 +203,24 @@ def post(app: WsgiApp, authorization: str, address: str = A) -> tuple[str, bytes
     return got["status"], content
 
 
-@pytest.mark.parametrize("authorization,actor", [
-    (basic_raw(b"6004000000019/ATM-0001\x00:demo-pass-1"), "6004000000019/ATM-0001\\x00"),
-    (basic_raw(b"6004000000019/ATM\x00:x\x00y"), "6004000000019/ATM\\x00"),
-    (basic_raw(b"6004000000019/ATM-\xff\xfe:demo-pass-1"), "6004000000019/ATM-\\udcff\\udcfe"),
-    (basic_raw("6004000000019/ATM-0001:demo-pass-1\u0007".encode()),
-     "6004000000019/ATM-0001"),
-    # Raw bytes beyond ASCII in the header itself, as a WSGI server hands them over (latin-1).
-    (b"Basic \xc3\xa9\xff\x00abc".decode("latin-1"), "/"),
-])
+@pytest.mark.parametrize(
+    "authorization,actor",
+    [
+        (basic_raw(b"6004000000019/ATM-0001\x00:demo-pass-1"), "6004000000019/ATM-0001\\x00"),
+        (basic_raw(b"6004000000019/ATM\x00:x\x00y"), "6004000000019/ATM\\x00"),
+        (basic_raw(b"6004000000019/ATM-\xff\xfe:demo-pass-1"), "6004000000019/ATM-\\udcff\\udcfe"),
+        (basic_raw("6004000000019/ATM-0001:demo-pass-1\u0007".encode()), "6004000000019/ATM-0001"),
+        # Raw bytes beyond ASCII in the header itself, as a WSGI server hands them over (latin-1).
+        (b"Basic \xc3\xa9\xff\x00abc".decode("latin-1"), "/"),
+    ],
+)
 def test_unreadable_credentials_are_401_counted_and_audited(
-        vend_app: WsgiApp, demo_db: TestDatabase, caplog: pytest.LogCaptureFixture,
-        authorization: str, actor: str) -> None:
+    vend_app: WsgiApp,
+    demo_db: TestDatabase,
+    caplog: pytest.LogCaptureFixture,
+    authorization: str,
+    actor: str,
+) -> None:
     with caplog.at_level(logging.WARNING):
         got, content = post(vend_app, authorization)
     assert got.startswith("401"), content
@@ -209,13 +237,18 @@ def test_unreadable_credentials_are_401_counted_and_audited(
 
 # Control characters in audit rows and log lines (defect 10) ---------------------------------
 
-@pytest.mark.parametrize("terminal", [
-    "ATM-0001\nWARNING soap.login_ok 6004000000019/ATM-0001 from 10.0.0.1",
-    "ATM\u2028FORGED",
-    "ATM\u202eREVERSED",
-])
+
+@pytest.mark.parametrize(
+    "terminal",
+    [
+        "ATM-0001\nWARNING soap.login_ok 6004000000019/ATM-0001 from 10.0.0.1",
+        "ATM\u2028FORGED",
+        "ATM\u202eREVERSED",
+    ],
+)
 def test_control_characters_in_a_terminal_id_are_escaped(
-        demo_db: TestDatabase, caplog: pytest.LogCaptureFixture, terminal: str) -> None:
+    demo_db: TestDatabase, caplog: pytest.LogCaptureFixture, terminal: str
+) -> None:
     auth = TerminalAuthenticator(demo_db.runtime)
     with caplog.at_level(logging.WARNING, logger="gateway.soap.auth"):
         assert status(auth(environ(f"{ATM.client_id}/{terminal}", "guess", A))) == "401"

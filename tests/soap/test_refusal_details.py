@@ -18,26 +18,32 @@ BASE = "http://vendgw.test"
 
 
 def post(app: WsgiApp, body: str) -> dict[str, str]:
-    response = session_for(POS, app).post(f"{BASE}/vend", data=envelope(body),
-                                          headers={"Content-Type": "text/xml"})
+    response = session_for(POS, app).post(
+        f"{BASE}/vend", data=envelope(body), headers={"Content-Type": "text/xml"}
+    )
     assert response.status_code == 500
     return fault_of(response)
 
 
 @pytest.mark.parametrize("operation", ["CreditVend", "TrialCreditVend"])
-def test_a_vendor_credit_fault_says_available_floor_and_cap(vend_app: WsgiApp,
-                                                            operation: str) -> None:
+def test_a_vendor_credit_fault_says_available_floor_and_cap(
+    vend_app: WsgiApp, operation: str
+) -> None:
     body = credit_vend_xml(POS, amount="60.00").replace("CreditVendReq", f"{operation}Req")
     fault = post(vend_app, body)
     assert (fault["faultcode"].split(":")[-1], fault["code"]) == (
-        "Client.VendorCreditEx", "insufficient-float")
+        "Client.VendorCreditEx",
+        "insufficient-float",
+    )
     assert "(available 50.00, floor 0.00, no daily cap)" in fault["faultstring"]
 
 
 def test_a_vend_amount_fault_says_min_and_max(vend_app: WsgiApp) -> None:
     fault = post(vend_app, credit_vend_xml(POS, amount="0.50"))
     assert (fault["faultcode"].split(":")[-1], fault["code"]) == (
-        "Client.VendAmountEx", "vend-amount")
+        "Client.VendAmountEx",
+        "vend-amount",
+    )
     assert "outside 5.00..5000.00" in fault["faultstring"]
 
 

@@ -35,7 +35,8 @@ XMLVEND_FAULT = f"{{{TNS}}}XMLVendFault"
 
 def test_checked_in_wsdl_has_not_drifted() -> None:
     assert DEFAULT_PATH.read_bytes() == generate(), (
-        "wsdl/vendgw.wsdl is out of date: run `vendgw wsdl export` and review the diff")
+        "wsdl/vendgw.wsdl is out of date: run `vendgw wsdl export` and review the diff"
+    )
 
 
 def test_generation_is_stable() -> None:
@@ -53,8 +54,9 @@ def test_every_operation_has_its_request_and_response_elements() -> None:
 
 
 def test_canonical_sets_the_address() -> None:
-    assert b'location="https://example.org/vend"' in canonical(generate(),
-                                                              "https://example.org/vend")
+    assert b'location="https://example.org/vend"' in canonical(
+        generate(), "https://example.org/vend"
+    )
 
 
 def test_cli_export_and_check(tmp_path: Path) -> None:
@@ -71,6 +73,7 @@ def test_cli_export_and_check(tmp_path: Path) -> None:
 
 
 # The declared fault ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def served_wsdl() -> etree._Element:
@@ -94,14 +97,18 @@ def _one(nodes: list[etree._Element]) -> etree._Element:
 
 
 @pytest.mark.parametrize("name", OPERATIONS)
-def test_every_operation_declares_the_xmlvend_fault(served_wsdl: etree._Element,
-                                                    name: str) -> None:
+def test_every_operation_declares_the_xmlvend_fault(served_wsdl: etree._Element, name: str) -> None:
     """portType and binding both name the fault; its message's one part is XMLVendFault."""
     target = served_wsdl.get("targetNamespace")
     abstract = _one(served_wsdl.findall(f"{W}portType/{W}operation[@name='{name}']/{W}fault"))
     message_name = _qname(abstract, abstract.get("message", ""))
-    message = _one([m for m in served_wsdl.findall(f"{W}message")
-                    if f"{{{target}}}{m.get('name')}" == message_name])
+    message = _one(
+        [
+            m
+            for m in served_wsdl.findall(f"{W}message")
+            if f"{{{target}}}{m.get('name')}" == message_name
+        ]
+    )
     part = _one(message.findall(f"{W}part"))
     assert _qname(part, part.get("element", "")) == XMLVEND_FAULT
 
@@ -116,13 +123,25 @@ def test_the_fault_element_and_its_type(served_wsdl: etree._Element) -> None:
     element = _one(schema.findall(f"{{{XSD_NS}}}element[@name='XMLVendFault']"))
     type_name = _qname(element, element.get("type", ""))
     local = type_name.rpartition("}")[2]
-    sequence = _one(schema.findall(f"{{{XSD_NS}}}complexType[@name='{local}']/"
-                                   f"{{{XSD_NS}}}sequence"))
-    fields = [(child.get("name"), _qname(child, child.get("type", "")),
-               child.get("minOccurs", "1"), child.get("maxOccurs", "1")) for child in sequence]
+    sequence = _one(
+        schema.findall(f"{{{XSD_NS}}}complexType[@name='{local}']/{{{XSD_NS}}}sequence")
+    )
+    fields = [
+        (
+            child.get("name"),
+            _qname(child, child.get("type", "")),
+            child.get("minOccurs", "1"),
+            child.get("maxOccurs", "1"),
+        )
+        for child in sequence
+    ]
     string = f"{{{XSD_NS}}}string"
-    assert fields == [("faultType", string, "1", "1"), ("code", string, "1", "1"),
-                      ("desc", string, "1", "1"), ("correlationID", string, "0", "1")]
+    assert fields == [
+        ("faultType", string, "1", "1"),
+        ("code", string, "1", "1"),
+        ("desc", string, "1", "1"),
+        ("correlationID", string, "0", "1"),
+    ]
 
 
 def _declared_schema(wsdl: etree._Element) -> etree.XMLSchema:
@@ -131,12 +150,17 @@ def _declared_schema(wsdl: etree._Element) -> etree.XMLSchema:
     return etree.XMLSchema(etree.fromstring(etree.tostring(schema)))
 
 
-@pytest.mark.parametrize("error", [
-    *(cls("a sentence for people", code="some-code") for cls in FAULT_TYPES),
-    KeyError("anything unexpected"),
-], ids=lambda e: type(e).__name__)
-def test_every_fault_detail_is_valid_against_the_declaration(served_wsdl: etree._Element,
-                                                             error: BaseException) -> None:
+@pytest.mark.parametrize(
+    "error",
+    [
+        *(cls("a sentence for people", code="some-code") for cls in FAULT_TYPES),
+        KeyError("anything unexpected"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_every_fault_detail_is_valid_against_the_declaration(
+    served_wsdl: etree._Element, error: BaseException
+) -> None:
     """The detail is built by hand (faults.py says why): the schema keeps it honest."""
     detail = to_fault(error).detail
     assert etree.QName(detail).text == XMLVEND_FAULT
@@ -145,7 +169,8 @@ def test_every_fault_detail_is_valid_against_the_declaration(served_wsdl: etree.
 
 
 def test_a_system_fault_detail_with_its_correlation_id_is_valid(
-        served_wsdl: etree._Element) -> None:
+    served_wsdl: etree._Element,
+) -> None:
     fault = to_fault(errors.SystemError_("storage is down", code="storage"))
     assert fault.detail.findtext(f"{{{TNS}}}correlationID") == fault.correlation_id
     assert _declared_schema(served_wsdl).validate(fault.detail)

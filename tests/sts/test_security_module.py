@@ -223,8 +223,9 @@ def test_a_small_cache_shared_by_threads_gives_each_meter_its_own_key() -> None:
     def issue(worker: int) -> None:
         for i in range(120):
             meter = meters[(worker * 5 + i) % len(meters)]
-            token = hsm.credit_token(wrapped, "123456/1", meter, subclass=0, amount_tenths=10,
-                                     tid=1000 + i)
+            token = hsm.credit_token(
+                wrapped, "123456/1", meter, subclass=0, amount_tenths=10, tid=1000 + i
+            )
             decoded = sts.decode_token(token.number, derive_decoder_key(VK02, meter), "07")
             if not decoded.crc_ok:
                 failures.append(f"{meter.drn} {token.number}")

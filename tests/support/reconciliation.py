@@ -53,15 +53,21 @@ class Utility:
         self.service = DatabaseVendingService(self.db.runtime, clock=self.clock)
 
     def who(self, client_id: str) -> Principal:
-        return Principal(self.vendor_ids[client_id], client_id, TERMINALS[client_id],
-                         frozenset({"vend", "reverse"}), "agent")
+        return Principal(
+            self.vendor_ids[client_id],
+            client_id,
+            TERMINALS[client_id],
+            frozenset({"vend", "reverse"}),
+            "agent",
+        )
 
     def header(self, client_id: str, at: datetime) -> RequestHeader:
         stamp = at.astimezone(TZ).strftime("%Y%m%d%H%M%S")
         return RequestHeader(client_id, TERMINALS[client_id], MsgID(stamp, next(_unique)))
 
-    def vend(self, at: datetime, amount_cents: int, *, client_id: str = BANK,
-             meter: str = METER) -> tuple[str, VendReceipt]:
+    def vend(
+        self, at: datetime, amount_cents: int, *, client_id: str = BANK, meter: str = METER
+    ) -> tuple[str, VendReceipt]:
         """A credit vend at ``at``; returns the msg_id as vendors report it and the receipt."""
         self.clock.now = at.astimezone(UTC)
         h = self.header(client_id, at)
@@ -95,16 +101,35 @@ class Utility:
         return transaction(self.db.sessions)
 
 
-def line(msg_id: str, amount_cents: int, at: datetime, *, client_id: str = BANK,
-         meter: str = METER, status: str = "SUCCESS", receipt: str = "",
-         terminal: str | None = None) -> str:
+def line(
+    msg_id: str,
+    amount_cents: int,
+    at: datetime,
+    *,
+    client_id: str = BANK,
+    meter: str = METER,
+    status: str = "SUCCESS",
+    receipt: str = "",
+    terminal: str | None = None,
+) -> str:
     """One report line as a vendor writes it (vended_at in the utility's wall time)."""
-    return ",".join([client_id, terminal or TERMINALS[client_id], msg_id, receipt, meter,
-                     format_cents(amount_cents), at.astimezone(TZ).isoformat(), status])
+    return ",".join(
+        [
+            client_id,
+            terminal or TERMINALS[client_id],
+            msg_id,
+            receipt,
+            meter,
+            format_cents(amount_cents),
+            at.astimezone(TZ).isoformat(),
+            status,
+        ]
+    )
 
 
-def write_report(folder: Path, client_id: str, period: str, lines: list[str],
-                 header: str = HEADER) -> Path:
+def write_report(
+    folder: Path, client_id: str, period: str, lines: list[str], header: str = HEADER
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{client_id}_{period}.csv"
     path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")

@@ -36,15 +36,15 @@ class Terminal:
 
 
 # The demo vendors (vendor_accounts/demo.py); demo secrets, published in the README.
-ATM = Terminal("6004000000019", "ATM-0001", "demo-pass-1")      # vend, reprint, reverse
-POS = Terminal("6004000000026", "POS-0001", "demo-pass-2")      # float 50.00
-OFFICE = Terminal("6004000000095", "OFFICE-1", "demo-pass-3")   # everything incl. engineering
+ATM = Terminal("6004000000019", "ATM-0001", "demo-pass-1")  # vend, reprint, reverse
+POS = Terminal("6004000000026", "POS-0001", "demo-pass-2")  # float 50.00
+OFFICE = Terminal("6004000000095", "OFFICE-1", "demo-pass-3")  # everything incl. engineering
 
-METER = "01234567897"            # active, DOMESTIC
+METER = "01234567897"  # active, DOMESTIC
 BLOCKED_METER = "04000000010"
 FBE_METER = "04000000028"
 KEY_CHANGE_METER = "04000000069"
-UNKNOWN_METER = "04000000994"    # valid check digit, not registered
+UNKNOWN_METER = "04000000994"  # valid check digit, not registered
 BAD_CHECK_DIGIT = "04000000011"
 
 _counter = itertools.count(1)
@@ -52,13 +52,18 @@ _counter = itertools.count(1)
 
 def new_msg_id() -> dict[str, Any]:
     """A msgID no other request of this test run uses."""
-    return {"dateTime": time.strftime("%Y%m%d%H%M%S"),
-            "uniqueNumber": int(time.time() * 1000) % 10**12 * 1000 + next(_counter) % 1000}
+    return {
+        "dateTime": time.strftime("%Y%m%d%H%M%S"),
+        "uniqueNumber": int(time.time() * 1000) % 10**12 * 1000 + next(_counter) % 1000,
+    }
 
 
 def header(terminal: Terminal, msg_id: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"clientID": terminal.client_id, "terminalID": terminal.terminal_id,
-            "msgID": msg_id or new_msg_id()}
+    return {
+        "clientID": terminal.client_id,
+        "terminalID": terminal.terminal_id,
+        "msgID": msg_id or new_msg_id(),
+    }
 
 
 class WsgiAdapter(BaseAdapter):
@@ -69,9 +74,15 @@ class WsgiAdapter(BaseAdapter):
         self.app = app
         self.remote_addr = remote_addr
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False,
-             timeout: Any = None, verify: Any = True, cert: Any = None,
-             proxies: Any = None) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
         url = urlsplit(request.url or "")
         body = request.body or b""
         chunked = not isinstance(body, bytes | str)
@@ -80,13 +91,21 @@ class WsgiAdapter(BaseAdapter):
         if isinstance(body, str):
             body = body.encode()
         environ: dict[str, Any] = {
-            "REQUEST_METHOD": request.method, "SCRIPT_NAME": "",
-            "PATH_INFO": unquote(url.path), "QUERY_STRING": url.query,
-            "SERVER_NAME": url.hostname or "localhost", "SERVER_PORT": str(url.port or 80),
-            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": self.remote_addr,
-            "wsgi.version": (1, 0), "wsgi.url_scheme": url.scheme,
-            "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
+            "REQUEST_METHOD": request.method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote(url.path),
+            "QUERY_STRING": url.query,
+            "SERVER_NAME": url.hostname or "localhost",
+            "SERVER_PORT": str(url.port or 80),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": self.remote_addr,
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": url.scheme,
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
             "HTTP_HOST": url.netloc,
         }
         if chunked:
@@ -103,8 +122,9 @@ class WsgiAdapter(BaseAdapter):
                 environ[f"HTTP_{key}"] = value
         captured: dict[str, Any] = {}
 
-        def start_response(status: str, headers: list[tuple[str, str]],
-                           exc_info: Any = None) -> Callable[[bytes], None]:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
@@ -129,9 +149,13 @@ class WsgiAdapter(BaseAdapter):
         pass
 
 
-def session_for(terminal: Terminal | None, app: WsgiApp | None = None,
-                base_url: str = "http://vendgw.test", remote_addr: str = "127.0.0.1",
-                **tls: Any) -> requests.Session:
+def session_for(
+    terminal: Terminal | None,
+    app: WsgiApp | None = None,
+    base_url: str = "http://vendgw.test",
+    remote_addr: str = "127.0.0.1",
+    **tls: Any,
+) -> requests.Session:
     """A requests session with the terminal's Basic credentials; in process when `app` is
     given, else over the network to `base_url`."""
     session = requests.Session()
@@ -146,40 +170,54 @@ def session_for(terminal: Terminal | None, app: WsgiApp | None = None,
     return session
 
 
-def zeep_client(base_url: str, terminal: Terminal | None, app: WsgiApp | None = None,
-                **tls: Any) -> zeep.Client:
+def zeep_client(
+    base_url: str, terminal: Terminal | None, app: WsgiApp | None = None, **tls: Any
+) -> zeep.Client:
     """A stock zeep client, as a bank builds it: WSDL from `<base>/vend?wsdl`, Basic auth."""
     session = session_for(terminal, app, base_url, **tls)
-    return zeep.Client(f"{base_url}/vend?wsdl",
-                       transport=zeep.Transport(session=session, timeout=30,
-                                                operation_timeout=60))
+    return zeep.Client(
+        f"{base_url}/vend?wsdl",
+        transport=zeep.Transport(session=session, timeout=30, operation_timeout=60),
+    )
 
 
 def envelope(body: str, *, prolog: str = '<?xml version="1.0" encoding="UTF-8"?>') -> bytes:
     """A SOAP 1.1 envelope around `body` (whose default namespace is ours)."""
-    return (f'{prolog}<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'
-            f' xmlns="{TNS}"><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>').encode()
+    return (
+        f'{prolog}<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'
+        f' xmlns="{TNS}"><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>'
+    ).encode()
 
 
-def confirm_customer_xml(terminal: Terminal, meter: str = METER, *,
-                         msg_id: dict[str, Any] | None = None) -> str:
+def confirm_customer_xml(
+    terminal: Terminal, meter: str = METER, *, msg_id: dict[str, Any] | None = None
+) -> str:
     m = msg_id or new_msg_id()
-    return (f"<ConfirmCustomerReq><clientID>{terminal.client_id}</clientID>"
-            f"<terminalID>{terminal.terminal_id}</terminalID>"
-            f"<msgID><dateTime>{m['dateTime']}</dateTime>"
-            f"<uniqueNumber>{m['uniqueNumber']}</uniqueNumber></msgID>"
-            f"<meterNumber>{meter}</meterNumber></ConfirmCustomerReq>")
+    return (
+        f"<ConfirmCustomerReq><clientID>{terminal.client_id}</clientID>"
+        f"<terminalID>{terminal.terminal_id}</terminalID>"
+        f"<msgID><dateTime>{m['dateTime']}</dateTime>"
+        f"<uniqueNumber>{m['uniqueNumber']}</uniqueNumber></msgID>"
+        f"<meterNumber>{meter}</meterNumber></ConfirmCustomerReq>"
+    )
 
 
-def credit_vend_xml(terminal: Terminal, meter: str = METER, amount: str = "100.00", *,
-                    msg_id: dict[str, Any] | None = None) -> str:
+def credit_vend_xml(
+    terminal: Terminal,
+    meter: str = METER,
+    amount: str = "100.00",
+    *,
+    msg_id: dict[str, Any] | None = None,
+) -> str:
     m = msg_id or new_msg_id()
-    return (f"<CreditVendReq><clientID>{terminal.client_id}</clientID>"
-            f"<terminalID>{terminal.terminal_id}</terminalID>"
-            f"<msgID><dateTime>{m['dateTime']}</dateTime>"
-            f"<uniqueNumber>{m['uniqueNumber']}</uniqueNumber></msgID>"
-            f"<meterNumber>{meter}</meterNumber><amount>{amount}</amount>"
-            f"<payType>cash</payType></CreditVendReq>")
+    return (
+        f"<CreditVendReq><clientID>{terminal.client_id}</clientID>"
+        f"<terminalID>{terminal.terminal_id}</terminalID>"
+        f"<msgID><dateTime>{m['dateTime']}</dateTime>"
+        f"<uniqueNumber>{m['uniqueNumber']}</uniqueNumber></msgID>"
+        f"<meterNumber>{meter}</meterNumber><amount>{amount}</amount>"
+        f"<payType>cash</payType></CreditVendReq>"
+    )
 
 
 XXE_BODY = (
@@ -191,8 +229,10 @@ XXE_BODY = (
 
 ENTITY_BOMB = (
     '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
-              for i in range(1, 10))
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
+        for i in range(1, 10)
+    )
     + ']><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
     "<soapenv:Body><x>&lol9;</x></soapenv:Body></soapenv:Envelope>"
 ).encode()
@@ -214,8 +254,10 @@ def fault_of(response: requests.Response) -> dict[str, str]:
     fault = root.find(".//{http://schemas.xmlsoap.org/soap/envelope/}Fault")
     assert fault is not None, response.content[:500]
     detail = fault.find(f"detail/{{{TNS}}}XMLVendFault")
-    out = {"faultcode": fault.findtext("faultcode") or "",
-           "faultstring": fault.findtext("faultstring") or ""}
+    out = {
+        "faultcode": fault.findtext("faultcode") or "",
+        "faultstring": fault.findtext("faultstring") or "",
+    }
     if detail is not None:
         for child in detail:
             out[etree.QName(child).localname] = child.text or ""
@@ -226,8 +268,9 @@ def row_counts(engine: Engine) -> dict[str, int]:
     """Rows per table: the database before and after a refused request must be equal."""
     names = sorted(inspect(engine).get_table_names())
     with engine.connect() as conn:
-        return {name: conn.scalar(select(func.count()).select_from(table(name))) or 0
-                for name in names}
+        return {
+            name: conn.scalar(select(func.count()).select_from(table(name))) or 0 for name in names
+        }
 
 
 def zeep_fault_detail(fault: zeep.exceptions.Fault) -> dict[str, str]:

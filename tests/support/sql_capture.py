@@ -105,7 +105,7 @@ class PostgresRelay:
                     (length,) = struct.unpack("!i", buffer[1:5])
                     if len(buffer) < 1 + length:
                         break
-                    body, buffer = buffer[5:1 + length], buffer[1 + length:]
+                    body, buffer = buffer[5 : 1 + length], buffer[1 + length :]
                     if kind == b"Q":
                         with self.log.lock:
                             self.log.queries.append(body.rstrip(b"\0").decode())
@@ -115,8 +115,10 @@ class PostgresRelay:
             pass
 
     def url(self, database: str) -> str:
-        return (f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
-                "?sslmode=disable&gssencmode=disable")
+        return (
+            f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
+            "?sslmode=disable&gssencmode=disable"
+        )
 
     def close(self) -> None:
         self._closed = True
@@ -131,8 +133,9 @@ def statements(*engines: Engine) -> Iterator[list[str]]:
     """The SQL (placeholders, not values) of every statement the engines' cursors execute."""
     seen: list[str] = []
 
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-               executemany: bool) -> None:
+    def record(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
         seen.append(statement)
 
     distinct = list({id(e): e for e in engines}.values())
@@ -150,7 +153,7 @@ class CapturedVend:
     """One CreditVend as PostgreSQL saw it."""
 
     statements: list[str]  # what passed through before_cursor_execute, normalised
-    wire: list[str]        # every Query message on the wire (values inlined by psycopg2)
+    wire: list[str]  # every Query message on the wire (values inlined by psycopg2)
 
     @property
     def round_trips(self) -> int:
@@ -184,8 +187,11 @@ def credit_vends(database: str, home: Any) -> Iterator[Any]:
     def vend() -> CapturedVend:
         before = len(relay.log.snapshot())
         with statements(runtime.engine, runtime.single_reads) as seen:
-            response = http.post("http://vendgw.test/vend", data=envelope(credit_vend_xml(ATM)),
-                                 headers={"Content-Type": "text/xml"})
+            response = http.post(
+                "http://vendgw.test/vend",
+                data=envelope(credit_vend_xml(ATM)),
+                headers={"Content-Type": "text/xml"},
+            )
         assert response.status_code == 200, response.text
         assert b"CreditVendResp" in response.content, response.text
         return CapturedVend([normalise(s) for s in seen], relay.log.snapshot()[before:])

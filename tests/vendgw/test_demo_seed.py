@@ -18,8 +18,9 @@ def snapshot(db: TestDatabase) -> dict[str, list[tuple[object, ...]]]:
             if table == "alembic_version":
                 continue
             rows = conn.execute(text(f'SELECT * FROM "{table}"')).all()
-            out[table] = sorted(tuple(repr(bytes(v) if isinstance(v, memoryview) else v)
-                                      for v in r) for r in rows)
+            out[table] = sorted(
+                tuple(repr(bytes(v) if isinstance(v, memoryview) else v) for v in r) for r in rows
+            )
     return out
 
 
@@ -43,14 +44,24 @@ def test_demo_fixture_is_exact(demo_db: TestDatabase) -> None:
         tariffs = {t.code: t for t in session.scalars(select(Tariff))}
         domestic = tariffs["DOMESTIC"].versions[-1]
         assert [(s.upto_tenths, s.price_e4) for s in domestic.steps] == [
-            (500, 12000), (3500, 15500), (None, 21000)]
+            (500, 12000),
+            (3500, 15500),
+            (None, 21000),
+        ]
         assert domestic.monthly_fixed_charge_cents == 0
         commercial = tariffs["COMMERCIAL"].versions[-1]
         assert [(s.upto_tenths, s.price_e4) for s in commercial.steps] == [(None, 20000)]
         assert commercial.monthly_fixed_charge_cents == 10000
         meters = {m.meter_number: m for m in session.scalars(select(Meter))}
-        assert set(meters) == {"01234567897", "04000000010", "04000000028", "04000000036",
-                               "04000000044", "04000000051", "04000000069"}
+        assert set(meters) == {
+            "01234567897",
+            "04000000010",
+            "04000000028",
+            "04000000036",
+            "04000000044",
+            "04000000051",
+            "04000000069",
+        }
         assert "04000000994" not in meters
         for m in meters.values():
             assert (m.iin, m.ti, m.kt, m.tct) == ("600727", "01", 2, "02")
@@ -72,6 +83,9 @@ def test_vending_keys_are_not_stored_in_clear(demo_db: TestDatabase) -> None:
         blobs = conn.execute(text("SELECT wrapped_key FROM vending_key")).scalars().all()
     for blob in blobs:
         raw = bytes(blob)
-        for clear in ("ABABABABABABABAB", "9494949494949494",
-                      "abababababababab949494949494949401234567"):
+        for clear in (
+            "ABABABABABABABAB",
+            "9494949494949494",
+            "abababababababab949494949494949401234567",
+        ):
             assert bytes.fromhex(clear) not in raw

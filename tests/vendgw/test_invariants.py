@@ -31,18 +31,27 @@ def vend_a_day(db: TestDatabase) -> None:
 def test_clean_after_vends_and_a_reversal(demo_db: TestDatabase) -> None:
     vend_a_day(demo_db)
     with demo_db.sessions() as session:
-        assert session.scalar(select(VendTransaction.id).where(
-            VendTransaction.status == "reversed")) is not None
+        assert (
+            session.scalar(select(VendTransaction.id).where(VendTransaction.status == "reversed"))
+            is not None
+        )
         assert check_vend_records(session) == []
 
 
 def test_a_month_figure_off_by_one_is_reported(demo_db: TestDatabase) -> None:
     vend_a_day(demo_db)
     with transaction(demo_db.sessions) as session:
-        session.execute(update(MeterMonth).values(units_tenths=MeterMonth.units_tenths + 1)
-                        .where(MeterMonth.meter_id == select(VendTransaction.meter_id)
-                               .where(VendTransaction.meter_number == METER).limit(1)
-                               .scalar_subquery()))
+        session.execute(
+            update(MeterMonth)
+            .values(units_tenths=MeterMonth.units_tenths + 1)
+            .where(
+                MeterMonth.meter_id
+                == select(VendTransaction.meter_id)
+                .where(VendTransaction.meter_number == METER)
+                .limit(1)
+                .scalar_subquery()
+            )
+        )
     with demo_db.sessions() as session:
         [problem] = check_meter_months(session)
     assert problem.code == "meter-month-mismatch"
@@ -52,8 +61,9 @@ def test_a_month_figure_off_by_one_is_reported(demo_db: TestDatabase) -> None:
 def test_a_lost_month_row_is_reported(demo_db: TestDatabase) -> None:
     vend_a_day(demo_db)
     with transaction(demo_db.sessions) as session:
-        fbe_meter = session.scalar(select(VendTransaction.meter_id).where(
-            VendTransaction.meter_number == FBE_METER))
+        fbe_meter = session.scalar(
+            select(VendTransaction.meter_id).where(VendTransaction.meter_number == FBE_METER)
+        )
         session.execute(delete(MeterMonth).where(MeterMonth.meter_id == fbe_meter))
     with demo_db.sessions() as session:
         [problem] = check_meter_months(session)
@@ -70,4 +80,5 @@ def test_a_vend_without_tokens_is_reported(demo_db: TestDatabase) -> None:
         session.execute(delete(VendToken).where(VendToken.transaction_id == tx.id))
     with demo_db.sessions() as session:
         assert [str(p) for p in check_vend_tokens(session)] == [
-            f"vend-without-tokens: receipt {receipt} has no stored token"]
+            f"vend-without-tokens: receipt {receipt} has no stored token"
+        ]

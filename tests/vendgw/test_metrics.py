@@ -71,8 +71,9 @@ def test_operations_codes_faults_and_latency(counted: tuple[Any, Counted]) -> No
 
     assert value("vendgw_requests_total", operation="CreditVend", code="200") == 3
     assert value("vendgw_requests_total", operation="CreditVend", code="500") == 1
-    assert value("vendgw_soap_faults_total", operation="CreditVend",
-                 fault_type="UnknownMeterEx") == 1
+    assert (
+        value("vendgw_soap_faults_total", operation="CreditVend", fault_type="UnknownMeterEx") == 1
+    )
     # Refused before the body was read: the operation is not known, the status is.
     assert value("vendgw_requests_total", operation="unknown", code="401") == 1
     assert value("vendgw_auth_refusals_total", code="401") == 1
@@ -81,8 +82,7 @@ def test_operations_codes_faults_and_latency(counted: tuple[Any, Counted]) -> No
     assert value("vendgw_request_duration_seconds_count", operation="CreditVend") == 4
     total = value("vendgw_request_duration_seconds_sum", operation="CreditVend")
     assert 0 < total < 30
-    assert value("vendgw_request_duration_seconds_bucket", operation="CreditVend",
-                 le="+Inf") == 4
+    assert value("vendgw_request_duration_seconds_bucket", operation="CreditVend", le="+Inf") == 4
 
 
 def test_throttled_logins_are_counted_by_status(counted: tuple[Any, Counted]) -> None:
@@ -118,12 +118,15 @@ def test_a_fault_type_the_soap_layer_names_is_taken_as_named() -> None:
         return [b"<faultcode>soap11env:Client.SomethingElse</faultcode>"]
 
     wrapped = with_metrics(app, GatewayMetrics(registry), frozenset({"CreditVend"}))
-    body = wrapped({"PATH_INFO": "/vend", "vendgw.soap.operation": "CreditVend"},
-                   lambda *a: None)
+    body = wrapped({"PATH_INFO": "/vend", "vendgw.soap.operation": "CreditVend"}, lambda *a: None)
     b"".join(body)
     body.close()  # type: ignore[attr-defined]
-    assert registry.get_sample_value("vendgw_soap_faults_total", {
-        "operation": "CreditVend", "fault_type": "BlockedMeterEx"}) == 1
+    assert (
+        registry.get_sample_value(
+            "vendgw_soap_faults_total", {"operation": "CreditVend", "fault_type": "BlockedMeterEx"}
+        )
+        == 1
+    )
 
 
 def test_an_unknown_root_element_is_not_a_label(counted: tuple[Any, Counted]) -> None:
@@ -137,41 +140,59 @@ def test_an_unknown_root_element_is_not_a_label(counted: tuple[Any, Counted]) ->
 
 # -- end to end: gunicorn workers, multiprocess files, the internal listener -------------------
 
+
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     response = requests.get(url, timeout=10)
     assert response.status_code == 200, response.text[:500]
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(response.text)
-            for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
 
 
 @pytest.mark.e2e
-def test_metrics_of_every_worker_on_the_internal_port_only(demo_db: TestDatabase,
-                                                           tmp_path: Path) -> None:
+def test_metrics_of_every_worker_on_the_internal_port_only(
+    demo_db: TestDatabase, tmp_path: Path
+) -> None:
     directory = tmp_path / "prometheus"
     directory.mkdir()
-    server = start_server(demo_db, tmp_path, workers=2,
-                          extra_env={"PROMETHEUS_MULTIPROC_DIR": str(directory)})
+    server = start_server(
+        demo_db, tmp_path, workers=2, extra_env={"PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    )
     port = free_port()
     env = {**os.environ, **demo_db.env(), "PROMETHEUS_MULTIPROC_DIR": str(directory)}
     listener_log = tmp_path / "metrics.log"
     with listener_log.open("wb") as out:
         listener = subprocess.Popen(
-            [sys.executable, "-m", "vendgw.cli", "metrics", "serve", "--bind",
-             f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "vendgw.cli", "metrics", "serve", "--bind", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         # Several connections, so that both workers take requests.
         for _ in range(12):
             with requests.Session() as s:
                 s.auth = ATM.auth
-                answer = s.post(f"{server.base_url}/vend", headers=XML,
-                                data=envelope(credit_vend_xml(ATM, METER, "10.00")))
+                answer = s.post(
+                    f"{server.base_url}/vend",
+                    headers=XML,
+                    data=envelope(credit_vend_xml(ATM, METER, "10.00")),
+                )
                 assert answer.status_code == 200
                 assert answer.headers["X-Request-ID"]
         with requests.Session() as s:
             s.auth = ATM.auth
-            assert s.post(f"{server.base_url}/vend", headers=XML,
-                          data=envelope(credit_vend_xml(ATM, UNKNOWN_METER))).status_code == 500
+            assert (
+                s.post(
+                    f"{server.base_url}/vend",
+                    headers=XML,
+                    data=envelope(credit_vend_xml(ATM, UNKNOWN_METER)),
+                ).status_code
+                == 500
+            )
         # The vendor-facing port has no /metrics.
         assert requests.get(f"{server.base_url}/metrics", timeout=5).status_code == 404
         url = f"http://127.0.0.1:{port}/metrics"
@@ -184,12 +205,21 @@ def test_metrics_of_every_worker_on_the_internal_port_only(demo_db: TestDatabase
                 if listener.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(listener_log.read_text()) from None
                 time.sleep(0.2)
-        assert samples[("vendgw_requests_total",
-                        (("code", "200"), ("operation", "CreditVend")))] == 12
-        assert samples[("vendgw_soap_faults_total",
-                        (("fault_type", "UnknownMeterEx"), ("operation", "CreditVend")))] == 1
-        assert samples[("vendgw_request_duration_seconds_count",
-                        (("operation", "CreditVend"),))] == 13
+        assert (
+            samples[("vendgw_requests_total", (("code", "200"), ("operation", "CreditVend")))] == 12
+        )
+        assert (
+            samples[
+                (
+                    "vendgw_soap_faults_total",
+                    (("fault_type", "UnknownMeterEx"), ("operation", "CreditVend")),
+                )
+            ]
+            == 1
+        )
+        assert (
+            samples[("vendgw_request_duration_seconds_count", (("operation", "CreditVend"),))] == 13
+        )
         assert samples[("vendgw_db_connections_checked_out", ())] == 0
         assert samples[("vendgw_requests_total", (("code", "200"), ("operation", "healthz")))] >= 1
         assert len(list(directory.glob("counter_*.db"))) >= 2  # one file per worker that counted
@@ -201,10 +231,18 @@ def test_metrics_of_every_worker_on_the_internal_port_only(demo_db: TestDatabase
 
 
 def test_the_listener_refuses_the_vendor_port(demo_db: TestDatabase, tmp_path: Path) -> None:
-    env = {**os.environ, **demo_db.env(), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-           "VENDGW_SERVER_BIND": "0.0.0.0:8443"}
+    env = {
+        **os.environ,
+        **demo_db.env(),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "VENDGW_SERVER_BIND": "0.0.0.0:8443",
+    }
     done = subprocess.run(
         [sys.executable, "-m", "vendgw.cli", "metrics", "serve", "--bind", "127.0.0.1:8443"],
-        cwd=ROOT, env=env, capture_output=True, timeout=60)
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert b"vendor-facing" in done.stderr

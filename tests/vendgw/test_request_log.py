@@ -24,8 +24,10 @@ from vendgw.wsgi import create_app
 BASE = "http://vendgw.test"
 # The documented grammar: fixed keys, then msg (and exc) quoted with backslash escapes.
 QUOTED = r'"(?:[^"\\\x00-\x1f\x7f-\x9f\u2028\u2029]|\\.)*"'
-LINE = re.compile(r"ts=\S+ level=[A-Z]+ pid=\d+ logger=\S+ request_id=(?P<rid>\S+) "
-                  rf"msg=(?P<msg>{QUOTED})( exc={QUOTED})?( stack={QUOTED})?")
+LINE = re.compile(
+    r"ts=\S+ level=[A-Z]+ pid=\d+ logger=\S+ request_id=(?P<rid>\S+) "
+    rf"msg=(?P<msg>{QUOTED})( exc={QUOTED})?( stack={QUOTED})?"
+)
 
 
 @pytest.fixture
@@ -37,9 +39,11 @@ def log_stream() -> Iterator[io.StringIO]:
     config["handlers"]["stderr"]["stream"] = stream
     for name in ("gunicorn.error", "gunicorn.access"):  # not ours to reconfigure in a test
         config["loggers"].pop(name, None)
-    saved = {name: (lg.handlers[:], lg.level, lg.propagate) for name in
-             ("gateway", "vendor_accounts", "reconciliation")
-             for lg in [logging.getLogger(name)]}
+    saved = {
+        name: (lg.handlers[:], lg.level, lg.propagate)
+        for name in ("gateway", "vendor_accounts", "reconciliation")
+        for lg in [logging.getLogger(name)]
+    }
     root = logging.getLogger()
     root_saved = (root.handlers[:], root.level)
     logging.config.dictConfig(config)
@@ -67,7 +71,7 @@ def unquote(value: str) -> str:
 
 def test_a_newline_in_an_argument_stays_in_one_line(log_stream: io.StringIO) -> None:
     forged = "ATM-0001\nts=2026-11-20T08:30:00.000+0000 level=INFO pid=1 logger=gateway.soap"
-    hostile = f"{forged}\r\x00\x1b[2J\x7f\x85\u2028\u2029\u202e\"\\"
+    hostile = f'{forged}\r\x00\x1b[2J\x7f\x85\u2028\u2029\u202e"\\'
     logging.getLogger("gateway.soap.auth").warning("login failed for %s", hostile)
     [line] = lines(log_stream)
     match = LINE.fullmatch(line)
@@ -89,16 +93,19 @@ def test_a_traceback_is_one_line(log_stream: io.StringIO) -> None:
 
 
 def test_a_newline_in_basic_credentials_cannot_forge_a_line(
-        demo_db: TestDatabase, log_stream: io.StringIO) -> None:
+    demo_db: TestDatabase, log_stream: io.StringIO
+) -> None:
     """Defect 10: the Basic terminalID was logged raw. Through the real /vend application the
     refusal is logged, and is one line."""
     app = with_request_id(create_app(demo_db.runtime))
-    terminal = "ATM-0001\nts=2026 level=INFO logger=gateway.soap msg=\"vend ok\""
+    terminal = 'ATM-0001\nts=2026 level=INFO logger=gateway.soap msg="vend ok"'
     token = base64.b64encode(f"{ATM.client_id}/{terminal}:wrong".encode()).decode()
     session = session_for(None, app)
-    response = session.post(f"{BASE}/vend", data=envelope(credit_vend_xml(ATM)),
-                            headers={"Authorization": f"Basic {token}",
-                                     "Content-Type": "text/xml"})
+    response = session.post(
+        f"{BASE}/vend",
+        data=envelope(credit_vend_xml(ATM)),
+        headers={"Authorization": f"Basic {token}", "Content-Type": "text/xml"},
+    )
     assert response.status_code in (401, 403)
     logged = lines(log_stream)
     assert logged, "the refused login was not logged"
@@ -107,13 +114,16 @@ def test_a_newline_in_basic_credentials_cannot_forge_a_line(
     assert any("vend ok" in line and line.startswith("ts=") for line in logged)
 
 
-def test_every_line_of_a_request_carries_its_id(demo_db: TestDatabase,
-                                                log_stream: io.StringIO) -> None:
+def test_every_line_of_a_request_carries_its_id(
+    demo_db: TestDatabase, log_stream: io.StringIO
+) -> None:
     app = with_request_id(create_app(demo_db.runtime))
     session = session_for(ATM, app)
-    response = session.post(f"{BASE}/vend", data=envelope(credit_vend_xml(ATM, UNKNOWN_METER)),
-                            headers={"Content-Type": "text/xml",
-                                     "X-Request-ID": "lb-7f3a.42"})
+    response = session.post(
+        f"{BASE}/vend",
+        data=envelope(credit_vend_xml(ATM, UNKNOWN_METER)),
+        headers={"Content-Type": "text/xml", "X-Request-ID": "lb-7f3a.42"},
+    )
     assert response.status_code == 500  # a SOAP fault: UnknownMeterEx
     assert response.headers["X-Request-ID"] == "lb-7f3a.42"
     logged = [LINE.fullmatch(line) for line in lines(log_stream)]
@@ -123,8 +133,10 @@ def test_every_line_of_a_request_carries_its_id(demo_db: TestDatabase,
     assert current_request_id() is None  # the id ended with the request
 
 
-@pytest.mark.parametrize("offered", ["", "a" * 65, "id with space", "x\r\nSet-Cookie: a=b",
-                                     "-leading-dash", "\u00e9t\u00e9"])
+@pytest.mark.parametrize(
+    "offered",
+    ["", "a" * 65, "id with space", "x\r\nSet-Cookie: a=b", "-leading-dash", "\u00e9t\u00e9"],
+)
 def test_an_unusable_incoming_id_is_replaced(demo_db: TestDatabase, offered: str) -> None:
     app = create_app(demo_db.runtime)
     seen: list[str | None] = []
@@ -133,8 +145,12 @@ def test_an_unusable_incoming_id_is_replaced(demo_db: TestDatabase, offered: str
         seen.append(current_request_id())
         return app(environ, start_response)  # type: ignore[return-value]
 
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/healthz", "HTTP_X_REQUEST_ID": offered,
-               "wsgi.input": io.BytesIO(b"")}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/healthz",
+        "HTTP_X_REQUEST_ID": offered,
+        "wsgi.input": io.BytesIO(b""),
+    }
     headers: list[tuple[str, str]] = []
     body = with_request_id(probe)(environ, lambda s, h, e=None: headers.extend(h))
     b"".join(body)

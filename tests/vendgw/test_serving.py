@@ -21,8 +21,13 @@ def test_the_gunicorn_internals_we_rely_on_are_still_there() -> None:
     # Worker.init_process swaps the protocol class that ASGIWorker._serve looks up by name.
     assert "ASGIProtocol(self)" in inspect.getsource(gasgi.ASGIWorker._serve)
     # DeadlineProtocol hooks these methods and reads these attributes.
-    for method in ("connection_made", "connection_lost", "_on_headers_complete",
-                   "_send_error_response", "_close_transport"):
+    for method in (
+        "connection_made",
+        "connection_lost",
+        "_on_headers_complete",
+        "_send_error_response",
+        "_close_transport",
+    ):
         assert callable(getattr(ASGIProtocol, method))
     init = inspect.getsource(ASGIProtocol.__init__)
     for attribute in ("self._request_ready", "self._current_request", "self._closed"):
@@ -44,8 +49,9 @@ class Recorder:
         return [b"got ", str(len(self.body)).encode()]
 
 
-def run(bridge: WsgiBridge, headers: list[tuple[bytes, bytes]],
-        chunks: list[bytes | None]) -> tuple[list[dict[str, Any]], int]:
+def run(
+    bridge: WsgiBridge, headers: list[tuple[bytes, bytes]], chunks: list[bytes | None]
+) -> tuple[list[dict[str, Any]], int]:
     """Call `bridge` as gunicorn would; None in `chunks` means the client goes silent.
     Returns the messages sent and how many times the body was asked for."""
     sent: list[dict[str, Any]] = []
@@ -62,9 +68,18 @@ def run(bridge: WsgiBridge, headers: list[tuple[bytes, bytes]],
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/vend", "query_string": b"",
-             "root_path": "", "headers": headers, "server": ("127.0.0.1", 8080),
-             "client": ("10.1.2.3", 40000), "scheme": "http", "http_version": "1.1"}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/vend",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "server": ("127.0.0.1", 8080),
+        "client": ("10.1.2.3", 40000),
+        "scheme": "http",
+        "http_version": "1.1",
+    }
     bridge.start(threads=2)
     asyncio.run(bridge(scope, receive, send))
     return sent, asked
@@ -72,9 +87,11 @@ def run(bridge: WsgiBridge, headers: list[tuple[bytes, bytes]],
 
 def test_the_whole_body_reaches_the_application() -> None:
     app = Recorder()
-    sent, _ = run(WsgiBridge(app, max_body_bytes=LIMIT),
-                  [(b"content-type", b"text/xml"), (b"content-length", b"10")],
-                  [b"01234", b"56789"])
+    sent, _ = run(
+        WsgiBridge(app, max_body_bytes=LIMIT),
+        [(b"content-type", b"text/xml"), (b"content-length", b"10")],
+        [b"01234", b"56789"],
+    )
     assert app.body == b"0123456789"
     assert app.environ["CONTENT_TYPE"] == "text/xml"
     assert app.environ["REMOTE_ADDR"] == "10.1.2.3"
@@ -86,16 +103,22 @@ def test_the_whole_body_reaches_the_application() -> None:
 
 def test_a_declared_length_over_the_limit_is_never_read() -> None:
     app = Recorder()
-    _, asked = run(WsgiBridge(app, max_body_bytes=LIMIT),
-                   [(b"content-length", str(LIMIT + 1).encode())], [b"x" * (LIMIT + 1)])
+    _, asked = run(
+        WsgiBridge(app, max_body_bytes=LIMIT),
+        [(b"content-length", str(LIMIT + 1).encode())],
+        [b"x" * (LIMIT + 1)],
+    )
     assert asked == 0
     assert app.environ["CONTENT_LENGTH"] == str(LIMIT + 1)  # the application refuses it (413)
 
 
 def test_a_chunked_body_is_held_to_one_byte_past_the_limit() -> None:
     app = Recorder()
-    _, asked = run(WsgiBridge(app, max_body_bytes=LIMIT), [(b"transfer-encoding", b"chunked")],
-                   [b"x" * 60, b"x" * 60, b"x" * 60, b"x" * 60])
+    _, asked = run(
+        WsgiBridge(app, max_body_bytes=LIMIT),
+        [(b"transfer-encoding", b"chunked")],
+        [b"x" * 60, b"x" * 60, b"x" * 60, b"x" * 60],
+    )
     assert asked == 2
     assert len(app.body) == 120  # over the limit: the application refuses it (413)
 
@@ -103,8 +126,11 @@ def test_a_chunked_body_is_held_to_one_byte_past_the_limit() -> None:
 @pytest.mark.parametrize("chunks", [[None], [b"0123", None]])
 def test_a_body_that_does_not_arrive_in_time_gets_408(chunks: list[bytes | None]) -> None:
     app = Recorder()
-    sent, _ = run(WsgiBridge(app, max_body_bytes=LIMIT, body_timeout=0.2),
-                  [(b"content-length", b"60")], chunks)
+    sent, _ = run(
+        WsgiBridge(app, max_body_bytes=LIMIT, body_timeout=0.2),
+        [(b"content-length", b"60")],
+        chunks,
+    )
     assert app.environ == {}  # the application never saw it
     assert sent[0]["status"] == 408
     assert (b"connection", b"close") in sent[0]["headers"]

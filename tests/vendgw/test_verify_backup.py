@@ -34,24 +34,35 @@ def backup_of(db: TestDatabase, directory: Path, fmt: str = "c") -> Path:
     target = directory / f"vendgw.{'dump' if fmt == 'c' else 'sql'}"
     info, env = conninfo(make_url(db.url))
     extra = ["--no-owner"] if fmt == "p" else []
-    subprocess.run([pg_tool("pg_dump"), f"-F{fmt}", *extra, "-f", str(target), "-d", info],
-                   env={**os.environ, **env}, check=True, capture_output=True)
+    subprocess.run(
+        [pg_tool("pg_dump"), f"-F{fmt}", *extra, "-f", str(target), "-d", info],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
     return target
 
 
 def verify(db: TestDatabase, backup: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vendgw.cli", "db", "verify-backup",
-                           str(backup)], cwd=ROOT, env={**os.environ, **db.env()},
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "vendgw.cli", "db", "verify-backup", str(backup)],
+        cwd=ROOT,
+        env={**os.environ, **db.env()},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def scratch_databases() -> list[str]:
     admin = create_engine(f"{PG_SERVER}/postgres")
     try:
         with admin.connect() as conn:
-            return list(conn.execute(text(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'vendgw_verify_%'"
-            )).scalars())
+            return list(
+                conn.execute(
+                    text("SELECT datname FROM pg_database WHERE datname LIKE 'vendgw_verify_%'")
+                ).scalars()
+            )
     finally:
         admin.dispose()
 
@@ -73,9 +84,10 @@ def tamper(db: TestDatabase, statement: str, table: str) -> None:
             conn.execute(text("SET LOCAL session_replication_role = replica"))
             assert conn.execute(text(statement)).rowcount == 1  # type: ignore[attr-defined]
             return
-        triggers = conn.execute(text(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"),
-            {"t": table}).all()
+        triggers = conn.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"),
+            {"t": table},
+        ).all()
         for name, _ in triggers:
             conn.execute(text(f'DROP TRIGGER "{name}"'))
         assert conn.execute(text(statement)).rowcount == 1  # type: ignore[attr-defined]
@@ -83,8 +95,9 @@ def tamper(db: TestDatabase, statement: str, table: str) -> None:
             conn.execute(text(sql))
 
 
-def test_a_whole_backup_passes_and_leaves_no_scratch_database(demo_db: TestDatabase,
-                                                              tmp_path: Path) -> None:
+def test_a_whole_backup_passes_and_leaves_no_scratch_database(
+    demo_db: TestDatabase, tmp_path: Path
+) -> None:
     vend_a_day(demo_db)
     done = verify(demo_db, backup_of(demo_db, tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -109,8 +122,12 @@ def test_a_plain_sql_dump_passes(demo_db: TestDatabase, tmp_path: Path) -> None:
 
 def test_a_backup_of_tampered_books_fails(demo_db: TestDatabase, tmp_path: Path) -> None:
     vend_a_day(demo_db)
-    tamper(demo_db, "UPDATE posting SET amount_cents = amount_cents + 1 "
-                    "WHERE id = (SELECT min(id) FROM posting)", "posting")
+    tamper(
+        demo_db,
+        "UPDATE posting SET amount_cents = amount_cents + 1 "
+        "WHERE id = (SELECT min(id) FROM posting)",
+        "posting",
+    )
     done = verify(demo_db, backup_of(demo_db, tmp_path))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAIL  ledger:" in done.stdout
@@ -123,8 +140,12 @@ def test_a_backup_of_tampered_books_fails(demo_db: TestDatabase, tmp_path: Path)
 
 def test_a_backup_of_tampered_month_figures_fails(demo_db: TestDatabase, tmp_path: Path) -> None:
     vend_a_day(demo_db)
-    tamper(demo_db, "UPDATE meter_month SET units_tenths = units_tenths + 10 WHERE meter_id = "
-                    f"(SELECT id FROM meter WHERE meter_number = '{METER}')", "meter_month")
+    tamper(
+        demo_db,
+        "UPDATE meter_month SET units_tenths = units_tenths + 10 WHERE meter_id = "
+        f"(SELECT id FROM meter WHERE meter_number = '{METER}')",
+        "meter_month",
+    )
     done = verify(demo_db, backup_of(demo_db, tmp_path))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAIL  meter months: 1 problem(s)" in done.stdout
@@ -149,8 +170,12 @@ def test_a_backup_whose_schema_drifted_fails(demo_db: TestDatabase, tmp_path: Pa
         backup = backup_of(demo_db, tmp_path)
     finally:  # the PostgreSQL test database outlives this test: put the index back
         with demo_db.engine.begin() as conn:
-            conn.execute(text("CREATE INDEX ix_vend_transaction_vendor_created "
-                              "ON vend_transaction (vendor_id, created_at)"))
+            conn.execute(
+                text(
+                    "CREATE INDEX ix_vend_transaction_vendor_created "
+                    "ON vend_transaction (vendor_id, created_at)"
+                )
+            )
     done = verify(demo_db, backup)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAIL  schema: 1 problem(s)" in done.stdout

@@ -30,10 +30,14 @@ def test_clean_after_vends_and_a_reversal(demo_db: TestDatabase) -> None:
 def test_a_tampered_meter_month_fails_it(demo_db: TestDatabase) -> None:
     vend_a_day(demo_db)
     with transaction(demo_db.sessions) as session:
-        meter_id = session.scalar(select(VendTransaction.meter_id)
-                                  .where(VendTransaction.meter_number == METER).limit(1))
-        session.execute(update(MeterMonth).where(MeterMonth.meter_id == meter_id)
-                        .values(fixed_charge_paid_cents=MeterMonth.fixed_charge_paid_cents + 100))
+        meter_id = session.scalar(
+            select(VendTransaction.meter_id).where(VendTransaction.meter_number == METER).limit(1)
+        )
+        session.execute(
+            update(MeterMonth)
+            .where(MeterMonth.meter_id == meter_id)
+            .values(fixed_charge_paid_cents=MeterMonth.fixed_charge_paid_cents + 100)
+        )
     result = vendgw_verify(demo_db)
     assert result.exit_code == 1, result.output
     assert "FAIL  meter months: 1 problem(s)" in result.stdout

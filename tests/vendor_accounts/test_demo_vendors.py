@@ -19,12 +19,30 @@ from vendor_accounts.models import FloatAccount, JournalEntry, Terminal
 
 EXPECTED = {
     # clientID: (name, kind, terminal, secret, float cents, privileges)
-    "6004000000019": ("Demo Bank", "atm_network", "ATM-0001", "demo-pass-1", 1_000_000,
-                      {"vend", "reprint", "reverse"}),
-    "6004000000026": ("Corner Shop", "agent", "POS-0001", "demo-pass-2", 5_000,
-                      {"vend", "reprint"}),
-    "6004000000095": ("Utility Office", "utility_office", "OFFICE-1", "demo-pass-3",
-                      10_000_000, {"vend", "reprint", "reverse", "engineering"}),
+    "6004000000019": (
+        "Demo Bank",
+        "atm_network",
+        "ATM-0001",
+        "demo-pass-1",
+        1_000_000,
+        {"vend", "reprint", "reverse"},
+    ),
+    "6004000000026": (
+        "Corner Shop",
+        "agent",
+        "POS-0001",
+        "demo-pass-2",
+        5_000,
+        {"vend", "reprint"},
+    ),
+    "6004000000095": (
+        "Utility Office",
+        "utility_office",
+        "OFFICE-1",
+        "demo-pass-3",
+        10_000_000,
+        {"vend", "reprint", "reverse", "engineering"},
+    ),
 }
 
 
@@ -35,10 +53,22 @@ def _check_demo(db) -> None:
         for client, (name, kind, term, secret, cents, privileges) in EXPECTED.items():
             v = summaries[client]
             assert (v.name, v.kind, v.status, v.balance_cents, v.floor_cents, v.terminals) == (
-                name, kind, "active", cents, 0, 1)
-            principal = authenticate_terminal(s, client, term, secret, "127.0.0.1",
-                                              verification_cache=VerificationCache(),
-                                              verifier_key=db.runtime.verifier_key)
+                name,
+                kind,
+                "active",
+                cents,
+                0,
+                1,
+            )
+            principal = authenticate_terminal(
+                s,
+                client,
+                term,
+                secret,
+                "127.0.0.1",
+                verification_cache=VerificationCache(),
+                verifier_key=db.runtime.verifier_key,
+            )
             assert principal.privileges == privileges
         bank = get_vendor(s, "6004000000019")
         assert s.get(FloatAccount, bank.id).commission_bp == 150

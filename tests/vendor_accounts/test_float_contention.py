@@ -36,8 +36,9 @@ RATE = CommissionRate(basis_points=150)
 
 def test_concurrent_debits_never_overdraw_and_add_up_exactly(db):
     with transaction(db.sessions) as s:
-        vendor_id = new_vendor(s, funded_cents=OPENING, floor_cents=FLOOR,
-                               commission_bp=RATE.basis_points).id
+        vendor_id = new_vendor(
+            s, funded_cents=OPENING, floor_cents=FLOOR, commission_bp=RATE.basis_points
+        ).id
 
     successes: list[tuple[int, VendPosting]] = []
     refusals: list[InsufficientFloat] = []
@@ -53,9 +54,14 @@ def test_concurrent_debits_never_overdraw_and_add_up_exactly(db):
                 amount = rng.randint(500, 5_000)
                 try:
                     with transaction(db.sessions) as s:
-                        posted = post_vend(s, vendor_id=vendor_id, amount_cents=amount,
-                                           split=split_of(amount), reference=f"T{n}-{i}",
-                                           timezone=TZ)
+                        posted = post_vend(
+                            s,
+                            vendor_id=vendor_id,
+                            amount_cents=amount,
+                            split=split_of(amount),
+                            reference=f"T{n}-{i}",
+                            timezone=TZ,
+                        )
                 except InsufficientFloat as refused:
                     with lock:
                         refusals.append(refused)

@@ -30,16 +30,24 @@ from vendor_accounts.commission import CommissionRate
 def test_a_vend_debits_the_float_and_credits_the_utility(db):
     with transaction(db.sessions) as s:
         v = new_vendor(s, funded_cents=100_000)
-        split = VendSplit(energy_excl_vat=7_000, vat=1_200, fixed_charge_excl_vat=1_000,
-                          debt_recovered=800)
-        posted = post_vend(s, vendor_id=v.id, amount_cents=10_000, split=split, reference="V-1",
-                           timezone=TZ)
+        split = VendSplit(
+            energy_excl_vat=7_000, vat=1_200, fixed_charge_excl_vat=1_000, debt_recovered=800
+        )
+        posted = post_vend(
+            s, vendor_id=v.id, amount_cents=10_000, split=split, reference="V-1", timezone=TZ
+        )
     assert (posted.balance_after_cents, posted.floor_cents, posted.available_cents) == (
-        90_000, 0, 90_000)
+        90_000,
+        0,
+        90_000,
+    )
     with transaction(db.sessions) as s:
         assert entry_legs(s, posted.journal_entry_id) == {
-            "vendor_float": -10_000, "energy_revenue": 7_000, "vat_payable": 1_200,
-            "fixed_charge_revenue": 1_000, "debt_recovered": 800,
+            "vendor_float": -10_000,
+            "energy_revenue": 7_000,
+            "vat_payable": 1_200,
+            "fixed_charge_revenue": 1_000,
+            "debt_recovered": 800,
         }
         assert balance(s, v.id).balance_cents == 90_000
         assert check_invariants(s) == []
@@ -50,11 +58,23 @@ def test_insufficient_float_is_refused_with_the_available_amount_and_changes_not
         v = new_vendor(s, funded_cents=5_000)
     with transaction(db.sessions) as s:
         with pytest.raises(InsufficientFloat) as refused:
-            post_vend(s, vendor_id=v.id, amount_cents=5_001, split=split_of(5_001),
-                      reference="V-1", timezone=TZ)
+            post_vend(
+                s,
+                vendor_id=v.id,
+                amount_cents=5_001,
+                split=split_of(5_001),
+                reference="V-1",
+                timezone=TZ,
+            )
         # The caller's transaction is still usable and holds nothing from the attempt.
-        posted = post_vend(s, vendor_id=v.id, amount_cents=5_000, split=split_of(5_000),
-                           reference="V-2", timezone=TZ)
+        posted = post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=5_000,
+            split=split_of(5_000),
+            reference="V-2",
+            timezone=TZ,
+        )
     assert refused.value.available_cents == 5_000
     assert refused.value.amount_cents == 5_001
     assert refused.value.code == "insufficient-float"
@@ -68,12 +88,19 @@ def test_a_credit_line_lets_the_balance_go_down_to_the_floor_and_no_further(db):
     with transaction(db.sessions) as s:
         v = new_vendor(s, funded_cents=1_000, floor_cents=-2_000)
     with transaction(db.sessions) as s:
-        posted = post_vend(s, vendor_id=v.id, amount_cents=3_000, split=split_of(3_000),
-                           reference="V-1", timezone=TZ)
+        posted = post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=3_000,
+            split=split_of(3_000),
+            reference="V-1",
+            timezone=TZ,
+        )
         assert (posted.balance_after_cents, posted.available_cents) == (-2_000, 0)
         with pytest.raises(InsufficientFloat) as refused:
-            post_vend(s, vendor_id=v.id, amount_cents=1, split=split_of(1), reference="V-2",
-                      timezone=TZ)
+            post_vend(
+                s, vendor_id=v.id, amount_cents=1, split=split_of(1), reference="V-2", timezone=TZ
+            )
     assert refused.value.balance_cents == -2_000
     assert refused.value.available_cents == 0
 
@@ -84,16 +111,28 @@ def test_a_vendor_that_is_not_active_cannot_be_debited(db, status):
         v = new_vendor(s, funded_cents=100_000)
         set_vendor_status(s, v.client_id, status, actor="test")
     with transaction(db.sessions) as s, pytest.raises(VendorSuspended) as refused:
-        post_vend(s, vendor_id=v.id, amount_cents=1_000, split=split_of(1_000),
-                  reference="V-1", timezone=TZ)
+        post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=1_000,
+            split=split_of(1_000),
+            reference="V-1",
+            timezone=TZ,
+        )
     assert refused.value.status == status
     with transaction(db.sessions) as s:
         assert balance(s, v.id).balance_cents == 100_000
         assert count_entries(s, v.id, "vend") == 0
         set_vendor_status(s, v.client_id, "active", actor="test")
     with transaction(db.sessions) as s:
-        post_vend(s, vendor_id=v.id, amount_cents=1_000, split=split_of(1_000),
-                  reference="V-2", timezone=TZ)
+        post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=1_000,
+            split=split_of(1_000),
+            reference="V-2",
+            timezone=TZ,
+        )
 
 
 def test_the_daily_cap_counts_per_local_day_and_a_reversal_gives_it_back(db):
@@ -103,22 +142,60 @@ def test_the_daily_cap_counts_per_local_day_and_a_reversal_gives_it_back(db):
     with transaction(db.sessions) as s:
         v = new_vendor(s, funded_cents=1_000_000, daily_cap_cents=10_000)
     with transaction(db.sessions) as s:
-        first = post_vend(s, vendor_id=v.id, amount_cents=6_000, split=split_of(6_000),
-                          reference="V-1", at=day1, timezone=TZ)
-        post_vend(s, vendor_id=v.id, amount_cents=4_000, split=split_of(4_000),
-                  reference="V-2", at=day1 + timedelta(hours=1), timezone=TZ)
+        first = post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=6_000,
+            split=split_of(6_000),
+            reference="V-1",
+            at=day1,
+            timezone=TZ,
+        )
+        post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=4_000,
+            split=split_of(4_000),
+            reference="V-2",
+            at=day1 + timedelta(hours=1),
+            timezone=TZ,
+        )
     with transaction(db.sessions) as s, pytest.raises(DailyCapExceeded) as refused:
-        post_vend(s, vendor_id=v.id, amount_cents=1, split=split_of(1), reference="V-3",
-                  at=day1 + timedelta(hours=2), timezone=TZ)
+        post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=1,
+            split=split_of(1),
+            reference="V-3",
+            at=day1 + timedelta(hours=2),
+            timezone=TZ,
+        )
     assert (refused.value.cap_cents, refused.value.used_cents, refused.value.remaining_cents) == (
-        10_000, 10_000, 0)
+        10_000,
+        10_000,
+        0,
+    )
     with transaction(db.sessions) as s:
         reverse_vend(s, journal_entry_id=first.journal_entry_id, reference="R-1", timezone=TZ)
-        post_vend(s, vendor_id=v.id, amount_cents=6_000, split=split_of(6_000),
-                  reference="V-4", at=day1 + timedelta(hours=3), timezone=TZ)
+        post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=6_000,
+            split=split_of(6_000),
+            reference="V-4",
+            at=day1 + timedelta(hours=3),
+            timezone=TZ,
+        )
         # A new local day starts a new count.
-        post_vend(s, vendor_id=v.id, amount_cents=10_000, split=split_of(10_000),
-                  reference="V-5", at=day2, timezone=TZ)
+        post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=10_000,
+            split=split_of(10_000),
+            reference="V-5",
+            at=day2,
+            timezone=TZ,
+        )
         assert check_invariants(s) == []
 
 
@@ -126,22 +203,45 @@ def test_the_split_must_make_up_the_tender(db):
     with transaction(db.sessions) as s:
         v = new_vendor(s, funded_cents=100_000)
         with pytest.raises(InvalidSplit):
-            post_vend(s, vendor_id=v.id, amount_cents=1_000,
-                      split=VendSplit(energy_excl_vat=800, vat=150), reference="V-1",
-                      timezone=TZ)
+            post_vend(
+                s,
+                vendor_id=v.id,
+                amount_cents=1_000,
+                split=VendSplit(energy_excl_vat=800, vat=150),
+                reference="V-1",
+                timezone=TZ,
+            )
         with pytest.raises(InvalidSplit):
-            post_vend(s, vendor_id=v.id, amount_cents=1_000,
-                      split=VendSplit(energy_excl_vat=1_100, vat=-100), reference="V-1",
-                      timezone=TZ)
+            post_vend(
+                s,
+                vendor_id=v.id,
+                amount_cents=1_000,
+                split=VendSplit(energy_excl_vat=1_100, vat=-100),
+                reference="V-1",
+                timezone=TZ,
+            )
         with pytest.raises(InvalidInput):
-            post_vend(s, vendor_id=v.id, amount_cents=0, split=VendSplit(0, 0),
-                      reference="V-1", timezone=TZ)
+            post_vend(
+                s,
+                vendor_id=v.id,
+                amount_cents=0,
+                split=VendSplit(0, 0),
+                reference="V-1",
+                timezone=TZ,
+            )
         with pytest.raises(InvalidInput):
-            post_vend(s, vendor_id=v.id, amount_cents=100, split=split_of(100), reference="",
-                      timezone=TZ)
+            post_vend(
+                s, vendor_id=v.id, amount_cents=100, split=split_of(100), reference="", timezone=TZ
+            )
         with pytest.raises(UnknownVendor):
-            post_vend(s, vendor_id=v.id + 1000, amount_cents=100, split=split_of(100),
-                      reference="V-1", timezone=TZ)
+            post_vend(
+                s,
+                vendor_id=v.id + 1000,
+                amount_cents=100,
+                split=split_of(100),
+                reference="V-1",
+                timezone=TZ,
+            )
         assert balance(s, v.id).balance_cents == 100_000
 
 
@@ -150,27 +250,50 @@ def test_a_rate_read_with_the_credentials_is_used_as_given(db):
     does not read it again (a rate changed in between is the same race as before the debit)."""
     with transaction(db.sessions) as s:
         v = new_vendor(s, funded_cents=20_000, commission_bp=200)
-        given = post_vend(s, vendor_id=v.id, amount_cents=10_000, split=split_of(10_000),
-                          reference="V-1", timezone=TZ, rate=CommissionRate(basis_points=100))
-        read = post_vend(s, vendor_id=v.id, amount_cents=10_000, split=split_of(10_000),
-                         reference="V-2", timezone=TZ)
+        given = post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=10_000,
+            split=split_of(10_000),
+            reference="V-1",
+            timezone=TZ,
+            rate=CommissionRate(basis_points=100),
+        )
+        read = post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=10_000,
+            split=split_of(10_000),
+            reference="V-2",
+            timezone=TZ,
+        )
     assert (given.commission_cents, read.commission_cents) == (100, 200)
 
 
 def test_a_reversal_credits_the_vend_back_once(db):
     with transaction(db.sessions) as s:
         v = new_vendor(s, funded_cents=20_000, commission_bp=200)
-        vend = post_vend(s, vendor_id=v.id, amount_cents=10_000, split=split_of(10_000, debt=500),
-                         reference="V-1", timezone=TZ)
+        vend = post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=10_000,
+            split=split_of(10_000, debt=500),
+            reference="V-1",
+            timezone=TZ,
+        )
     assert vend.balance_after_cents == 20_000 - 10_000 + 200
     with transaction(db.sessions) as s:
-        first = reverse_vend(s, journal_entry_id=vend.journal_entry_id, reference="R-1",
-                             timezone=TZ)
+        first = reverse_vend(
+            s, journal_entry_id=vend.journal_entry_id, reference="R-1", timezone=TZ
+        )
     with transaction(db.sessions) as s:
-        again = reverse_vend(s, journal_entry_id=vend.journal_entry_id, reference="R-2",
-                             timezone=TZ)
-        original, reversal = (entry_legs(s, vend.journal_entry_id),
-                              entry_legs(s, first.journal_entry_id))
+        again = reverse_vend(
+            s, journal_entry_id=vend.journal_entry_id, reference="R-2", timezone=TZ
+        )
+        original, reversal = (
+            entry_legs(s, vend.journal_entry_id),
+            entry_legs(s, first.journal_entry_id),
+        )
         assert count_entries(s, v.id, "reversal") == 1
         assert check_invariants(s) == []
     assert first.balance_after_cents == 20_000 and not first.replayed
@@ -192,9 +315,19 @@ def test_only_vends_are_reversed(db):
 def test_a_suspended_vendor_still_gets_a_reversal(db):
     with transaction(db.sessions) as s:
         v = new_vendor(s, funded_cents=20_000)
-        vend = post_vend(s, vendor_id=v.id, amount_cents=5_000, split=split_of(5_000),
-                         reference="V-1", timezone=TZ)
+        vend = post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=5_000,
+            split=split_of(5_000),
+            reference="V-1",
+            timezone=TZ,
+        )
         set_vendor_status(s, v.client_id, "suspended", actor="test")
     with transaction(db.sessions) as s:
-        assert reverse_vend(s, journal_entry_id=vend.journal_entry_id, reference="R-1",
-                            timezone=TZ).balance_after_cents == 20_000
+        assert (
+            reverse_vend(
+                s, journal_entry_id=vend.journal_entry_id, reference="R-1", timezone=TZ
+            ).balance_after_cents
+            == 20_000
+        )

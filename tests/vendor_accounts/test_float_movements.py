@@ -35,19 +35,20 @@ from vendor_accounts import (
 def test_a_replayed_deposit_applies_once_and_returns_the_original_entry(db):
     with transaction(db.sessions) as s:
         v = new_vendor(s)
-        first = deposit(s, vendor_id=v.id, amount_cents=250_000, bank_reference="BANK-77",
-                        actor="ops")
+        first = deposit(
+            s, vendor_id=v.id, amount_cents=250_000, bank_reference="BANK-77", actor="ops"
+        )
     with transaction(db.sessions) as s:
-        replay = deposit(s, vendor_id=v.id, amount_cents=250_000, bank_reference="BANK-77",
-                         actor="ops")
+        replay = deposit(
+            s, vendor_id=v.id, amount_cents=250_000, bank_reference="BANK-77", actor="ops"
+        )
     assert first.applied and not replay.applied
     assert replay.journal_entry_id == first.journal_entry_id
     assert replay.balance_after_cents == first.balance_after_cents == 250_000
     with transaction(db.sessions) as s:
         assert balance(s, v.id).balance_cents == 250_000
         assert count_entries(s, v.id, "deposit") == 1
-        assert entry_legs(s, first.journal_entry_id) == {"bank": -250_000,
-                                                         "vendor_float": 250_000}
+        assert entry_legs(s, first.journal_entry_id) == {"bank": -250_000, "vendor_float": 250_000}
         assert s.scalars(select(AuditEvent.action)).all().count("float.deposit") == 1
 
 
@@ -64,8 +65,9 @@ def test_bank_references_are_per_vendor(db):
     with transaction(db.sessions) as s:
         a, b = new_vendor(s, 1), new_vendor(s, 2)
         deposit(s, vendor_id=a.id, amount_cents=1_000, bank_reference="SAME", actor="ops")
-        assert deposit(s, vendor_id=b.id, amount_cents=1_000, bank_reference="SAME",
-                       actor="ops").applied
+        assert deposit(
+            s, vendor_id=b.id, amount_cents=1_000, bank_reference="SAME", actor="ops"
+        ).applied
 
 
 # -- adjustments ----------------------------------------------------------------------------
@@ -74,10 +76,12 @@ def test_bank_references_are_per_vendor(db):
 def test_adjustments_are_signed_floored_and_audited(db):
     with transaction(db.sessions) as s:
         v = new_vendor(s, funded_cents=10_000)
-        up = adjust(s, vendor_id=v.id, amount_cents=500, reason="bank fee refunded",
-                    operator="alice")
-        down = adjust(s, vendor_id=v.id, amount_cents=-10_500, reason="duplicate deposit",
-                      operator="bob")
+        up = adjust(
+            s, vendor_id=v.id, amount_cents=500, reason="bank fee refunded", operator="alice"
+        )
+        down = adjust(
+            s, vendor_id=v.id, amount_cents=-10_500, reason="duplicate deposit", operator="bob"
+        )
         assert (up.balance_after_cents, down.balance_after_cents) == (10_500, 0)
         with pytest.raises(InsufficientFloat):
             adjust(s, vendor_id=v.id, amount_cents=-1, reason="x", operator="bob")
@@ -85,11 +89,16 @@ def test_adjustments_are_signed_floored_and_audited(db):
             adjust(s, vendor_id=v.id, amount_cents=100, reason=" ", operator="bob")
         with pytest.raises(InvalidInput):
             adjust(s, vendor_id=v.id, amount_cents=0, reason="x", operator="bob")
-        assert entry_legs(s, down.journal_entry_id) == {"vendor_float": -10_500,
-                                                        "adjustments": 10_500}
+        assert entry_legs(s, down.journal_entry_id) == {
+            "vendor_float": -10_500,
+            "adjustments": 10_500,
+        }
     with transaction(db.sessions) as s:
-        audits = s.execute(select(AuditEvent.actor, AuditEvent.action, AuditEvent.detail)
-                           .where(AuditEvent.action == "float.adjust")).all()
+        audits = s.execute(
+            select(AuditEvent.actor, AuditEvent.action, AuditEvent.detail).where(
+                AuditEvent.action == "float.adjust"
+            )
+        ).all()
         assert [a[0] for a in audits] == ["alice", "bob"]
         assert "duplicate deposit" in audits[1][2]
         assert check_invariants(s) == []
@@ -98,14 +107,17 @@ def test_adjustments_are_signed_floored_and_audited(db):
 # -- commission -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("rate", "amount", "units", "expected"), [
-    (CommissionRate(150), 10_000, None, 150),
-    (CommissionRate(150), 999, None, 14),  # 14.985 rounds down
-    (CommissionRate(0, per_kwh_e4=500), 10_000, 673, 336),  # 67.3 kWh x 0.05 = 3.365
-    (CommissionRate(100, per_kwh_e4=500), 10_000, 673, 100 + 336),
-    (CommissionRate(10_000, per_kwh_e4=10_000), 500, 100, 500),  # never more than the sale
-    (CommissionRate(), 10_000, None, 0),
-])
+@pytest.mark.parametrize(
+    ("rate", "amount", "units", "expected"),
+    [
+        (CommissionRate(150), 10_000, None, 150),
+        (CommissionRate(150), 999, None, 14),  # 14.985 rounds down
+        (CommissionRate(0, per_kwh_e4=500), 10_000, 673, 336),  # 67.3 kWh x 0.05 = 3.365
+        (CommissionRate(100, per_kwh_e4=500), 10_000, 673, 100 + 336),
+        (CommissionRate(10_000, per_kwh_e4=10_000), 500, 100, 500),  # never more than the sale
+        (CommissionRate(), 10_000, None, 0),
+    ],
+)
 def test_commission_rounds_down(rate, amount, units, expected):
     assert commission_cents(rate, amount_cents=amount, units_tenths=units) == expected
 
@@ -120,8 +132,15 @@ def test_per_kwh_commission_needs_the_units():
 def test_commission_is_credited_with_the_vend_and_reversed_with_it(db):
     with transaction(db.sessions) as s:
         v = new_vendor(s, funded_cents=100_000, commission_bp=150, commission_kwh_e4=200)
-        vend = post_vend(s, vendor_id=v.id, amount_cents=20_000, split=split_of(20_000),
-                         reference="V-1", units_tenths=1_000, timezone=TZ)
+        vend = post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=20_000,
+            split=split_of(20_000),
+            reference="V-1",
+            units_tenths=1_000,
+            timezone=TZ,
+        )
         # 1.50 % of 200.00 = 3.00, plus 100 kWh x 0.02 = 2.00
         assert vend.commission_cents == 500
         assert vend.balance_after_cents == 100_000 - 20_000 + 500
@@ -129,11 +148,16 @@ def test_commission_is_credited_with_the_vend_and_reversed_with_it(db):
         assert legs["commission_expense"] == -500
         assert legs["vendor_float"] == -19_500
         with pytest.raises(InvalidInput):  # per-kWh commission without the units
-            post_vend(s, vendor_id=v.id, amount_cents=1_000, split=split_of(1_000),
-                      reference="V-2", timezone=TZ)
+            post_vend(
+                s,
+                vendor_id=v.id,
+                amount_cents=1_000,
+                split=split_of(1_000),
+                reference="V-2",
+                timezone=TZ,
+            )
     with transaction(db.sessions) as s:
-        back = reverse_vend(s, journal_entry_id=vend.journal_entry_id, reference="R-1",
-                            timezone=TZ)
+        back = reverse_vend(s, journal_entry_id=vend.journal_entry_id, reference="R-1", timezone=TZ)
         assert back.balance_after_cents == 100_000
         assert entry_legs(s, back.journal_entry_id)["commission_expense"] == 500
         assert check_invariants(s) == []
@@ -143,8 +167,14 @@ def test_a_vend_needs_its_whole_tender_available_before_commission(db):
     with transaction(db.sessions) as s:
         v = new_vendor(s, funded_cents=9_900, commission_bp=500)
         with pytest.raises(InsufficientFloat):
-            post_vend(s, vendor_id=v.id, amount_cents=10_000, split=split_of(10_000),
-                      reference="V-1", timezone=TZ)
+            post_vend(
+                s,
+                vendor_id=v.id,
+                amount_cents=10_000,
+                split=split_of(10_000),
+                reference="V-1",
+                timezone=TZ,
+            )
 
 
 # -- low-float events -----------------------------------------------------------------------
@@ -156,8 +186,14 @@ def test_a_low_float_event_is_recorded_once_per_downward_crossing(db):
 
     def vend(amount: int, ref: str) -> None:
         with transaction(db.sessions) as s:
-            post_vend(s, vendor_id=v.id, amount_cents=amount, split=split_of(amount),
-                      reference=ref, timezone=TZ)
+            post_vend(
+                s,
+                vendor_id=v.id,
+                amount_cents=amount,
+                split=split_of(amount),
+                reference=ref,
+                timezone=TZ,
+            )
 
     vend(6_000, "V-1")  # 4 000: still above
     vend(1_000, "V-2")  # 3 000: at the threshold is not below it

@@ -30,18 +30,48 @@ def month(db):
     """A few days of trading; Johannesburg is UTC+2, so 22:30 UTC is the next local day."""
     with transaction(db.sessions) as s:
         v = new_vendor(s, commission_bp=100)
-        deposit(s, vendor_id=v.id, amount_cents=100_000, bank_reference="B-1", actor="ops",
-                at=at(1, 8))
-        post_vend(s, vendor_id=v.id, amount_cents=10_000, split=split_of(10_000),
-                  reference="V-1", at=at(2, 9), timezone=TZ)
-        second = post_vend(s, vendor_id=v.id, amount_cents=20_000, split=split_of(20_000),
-                           reference="V-2", at=at(2, 21, 59), timezone=TZ)  # 23:59 local, 2 May
-        post_vend(s, vendor_id=v.id, amount_cents=5_000, split=split_of(5_000),
-                  reference="V-3", at=at(2, 22, 30), timezone=TZ)  # 00:30 local, 3 May
-        reverse_vend(s, journal_entry_id=second.journal_entry_id, reference="R-2",
-                     at=at(3, 10), timezone=TZ)
-        adjust(s, vendor_id=v.id, amount_cents=-1_000, reason="bank charges", operator="ops",
-               reference="ADJ-1", at=at(4, 12))
+        deposit(
+            s, vendor_id=v.id, amount_cents=100_000, bank_reference="B-1", actor="ops", at=at(1, 8)
+        )
+        post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=10_000,
+            split=split_of(10_000),
+            reference="V-1",
+            at=at(2, 9),
+            timezone=TZ,
+        )
+        second = post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=20_000,
+            split=split_of(20_000),
+            reference="V-2",
+            at=at(2, 21, 59),
+            timezone=TZ,
+        )  # 23:59 local, 2 May
+        post_vend(
+            s,
+            vendor_id=v.id,
+            amount_cents=5_000,
+            split=split_of(5_000),
+            reference="V-3",
+            at=at(2, 22, 30),
+            timezone=TZ,
+        )  # 00:30 local, 3 May
+        reverse_vend(
+            s, journal_entry_id=second.journal_entry_id, reference="R-2", at=at(3, 10), timezone=TZ
+        )
+        adjust(
+            s,
+            vendor_id=v.id,
+            amount_cents=-1_000,
+            reason="bank charges",
+            operator="ops",
+            reference="ADJ-1",
+            at=at(4, 12),
+        )
     db.vendor_id = v.id
     return db
 
@@ -50,8 +80,10 @@ def test_a_statement_has_opening_running_and_closing_balances(month):
     with transaction(month.sessions) as s:
         st = statement(s, month.vendor_id, date(2026, 5, 2), date(2026, 5, 3), timezone=TZ)
     assert st.opening_balance_cents == 100_000
-    assert [(ln.kind, ln.reference, ln.amount_cents, ln.balance_cents, ln.commission_cents)
-            for ln in st.lines] == [
+    assert [
+        (ln.kind, ln.reference, ln.amount_cents, ln.balance_cents, ln.commission_cents)
+        for ln in st.lines
+    ] == [
         ("vend", "V-1", -9_900, 90_100, 100),
         ("vend", "V-2", -19_800, 70_300, 200),
         ("vend", "V-3", -4_950, 65_350, 50),

@@ -58,8 +58,13 @@ def terminals(db, monkeypatch):
     cheap_argon2(monkeypatch)
     with transaction(db.sessions) as s:
         new_vendor(s, 3)
-        _, generated = add_terminal(s, client_id=CLIENT, terminal_code="GEN-1", actor="test",
-                                    verifier_key=db.runtime.verifier_key)
+        _, generated = add_terminal(
+            s,
+            client_id=CLIENT,
+            terminal_code="GEN-1",
+            actor="test",
+            verifier_key=db.runtime.verifier_key,
+        )
         add_terminal(s, client_id=CLIENT, terminal_code="CHOSEN-1", actor="test", secret=CHOSEN)
     db.generated = generated
     return db
@@ -68,9 +73,15 @@ def terminals(db, monkeypatch):
 def login(db, terminal, secret, *, key=True, cache=None):
     cache = VerificationCache() if cache is None else cache
     with transaction(db.sessions) as s:
-        return authenticate_terminal(s, CLIENT, terminal, secret, "192.0.2.1",
-                                     verification_cache=cache,
-                                     verifier_key=db.runtime.verifier_key if key else None)
+        return authenticate_terminal(
+            s,
+            CLIENT,
+            terminal,
+            secret,
+            "192.0.2.1",
+            verification_cache=cache,
+            verifier_key=db.runtime.verifier_key if key else None,
+        )
 
 
 def stored(db, terminal: str) -> str:
@@ -115,8 +126,14 @@ def test_unknown_ids_cost_an_hmac_not_an_argon2(terminals, monkeypatch) -> None:
     with pytest.raises(TerminalNotFound):
         login(terminals, "NO-SUCH", "whatever-1")
     with transaction(terminals.sessions) as s, pytest.raises(ClientNotFound):
-        authenticate_terminal(s, client_id(9), "GEN-1", "whatever-1", "192.0.2.1",
-                              verifier_key=terminals.runtime.verifier_key)
+        authenticate_terminal(
+            s,
+            client_id(9),
+            "GEN-1",
+            "whatever-1",
+            "192.0.2.1",
+            verifier_key=terminals.runtime.verifier_key,
+        )
     assert (counts.argon2, counts.hmac) == (0, 2)
 
 
@@ -128,9 +145,9 @@ def test_argon2_work_is_bounded_and_refused_quickly_when_full(terminals, monkeyp
     try:
         with pytest.raises(VerifierBusy):
             login(terminals, "CHOSEN-1", CHOSEN)
-        refused = TerminalAuthenticator(terminals.runtime)({
-            "HTTP_AUTHORIZATION": _basic(f"{CLIENT}/CHOSEN-1", CHOSEN),
-            "REMOTE_ADDR": "192.0.2.1"})
+        refused = TerminalAuthenticator(terminals.runtime)(
+            {"HTTP_AUTHORIZATION": _basic(f"{CLIENT}/CHOSEN-1", CHOSEN), "REMOTE_ADDR": "192.0.2.1"}
+        )
         assert isinstance(refused, AuthRefusal)
         assert refused.status.startswith("503") and dict(refused.headers)["Retry-After"]
         # an HMAC terminal does not need a slot
@@ -149,16 +166,21 @@ def test_the_cli_gives_generated_secrets_hmac_and_typed_ones_argon2(db, monkeypa
     with transaction(db.sessions) as s:
         new_vendor(s, 3)
     runner = CliRunner()
-    out = runner.invoke(terminal_cli, ["add", "--vendor", CLIENT, "--terminal", "T-GEN"],
-                        obj=db.runtime)
+    out = runner.invoke(
+        terminal_cli, ["add", "--vendor", CLIENT, "--terminal", "T-GEN"], obj=db.runtime
+    )
     assert out.exit_code == 0, out.output
-    typed = runner.invoke(terminal_cli, ["add", "--vendor", CLIENT, "--terminal", "T-TYPED",
-                                         "--secret", CHOSEN], obj=db.runtime)
+    typed = runner.invoke(
+        terminal_cli,
+        ["add", "--vendor", CLIENT, "--terminal", "T-TYPED", "--secret", CHOSEN],
+        obj=db.runtime,
+    )
     assert typed.exit_code == 0, typed.output
     assert stored(db, "T-GEN").startswith(HMAC_PREFIX)
     assert stored(db, "T-TYPED").startswith("$argon2id$")
-    rotated = runner.invoke(terminal_cli, ["rotate-secret", "--vendor", CLIENT, "--terminal",
-                                           "T-TYPED"], obj=db.runtime)
+    rotated = runner.invoke(
+        terminal_cli, ["rotate-secret", "--vendor", CLIENT, "--terminal", "T-TYPED"], obj=db.runtime
+    )
     assert rotated.exit_code == 0, rotated.output
     assert stored(db, "T-TYPED").startswith(HMAC_PREFIX)
     secret = re.search(r"secret for \S+: (\S+)", rotated.output).group(1)
@@ -168,13 +190,18 @@ def test_the_cli_gives_generated_secrets_hmac_and_typed_ones_argon2(db, monkeypa
 def test_a_fresh_worker_checks_the_demo_terminals_without_argon2(db, monkeypatch) -> None:
     with transaction(db.sessions) as s:
         seed_demo_vendors(s, db.runtime.verifier_key)
-        assert all(h.startswith(HMAC_PREFIX)
-                   for h in s.scalars(select(Terminal.secret_hash)))
+        assert all(h.startswith(HMAC_PREFIX) for h in s.scalars(select(Terminal.secret_hash)))
     counts = Counts(monkeypatch)
     for demo in DEMO_VENDORS:  # a new process: an empty cache
         with transaction(db.sessions) as s:
             principal = authenticate_terminal(
-                s, demo.client_id, demo.terminal, demo.secret, "127.0.0.1",
-                verification_cache=VerificationCache(), verifier_key=db.runtime.verifier_key)
+                s,
+                demo.client_id,
+                demo.terminal,
+                demo.secret,
+                "127.0.0.1",
+                verification_cache=VerificationCache(),
+                verifier_key=db.runtime.verifier_key,
+            )
         assert principal.terminal_id == demo.terminal
     assert (counts.argon2, counts.hmac) == (0, len(DEMO_VENDORS))

@@ -23,16 +23,23 @@ def test_a_debit_waits_out_another_writer_without_busy_timeout(db):
     # An engine that neither waits (timeout 0) nor begins with BEGIN IMMEDIATE: the first tries
     # of the UPDATE fail at once with "database is locked".
     engine = create_engine(db.url, connect_args={"timeout": 0})
-    blocker = sqlite3.connect(db.url.removeprefix("sqlite:///"), isolation_level=None,
-                              check_same_thread=False)
+    blocker = sqlite3.connect(
+        db.url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+    )
     blocker.execute("BEGIN IMMEDIATE")
     release = threading.Timer(0.3, blocker.execute, args=("COMMIT",))
     release.start()
     try:
         started = time.monotonic()
         with sessionmaker(engine)() as s, s.begin():
-            posted = post_vend(s, vendor_id=vendor_id, amount_cents=1_000,
-                               split=split_of(1_000), reference="V-1", timezone=TZ)
+            posted = post_vend(
+                s,
+                vendor_id=vendor_id,
+                amount_cents=1_000,
+                split=split_of(1_000),
+                reference="V-1",
+                timezone=TZ,
+            )
         assert time.monotonic() - started >= 0.25  # it really had to wait for the blocker
     finally:
         release.join()

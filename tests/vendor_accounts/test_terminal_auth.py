@@ -52,10 +52,22 @@ def terminal_db(db, monkeypatch):
     cheap_argon2(monkeypatch)
     with transaction(db.sessions) as s:
         vendor = new_vendor(s, kind="bank")
-        add_terminal(s, client_id=CLIENT, terminal_code="ATM-1", actor="test", secret=SECRET,
-                     privileges=["vend", "reprint"])
-        add_terminal(s, client_id=CLIENT, terminal_code="ATM-2", actor="test", secret=SECRET,
-                     allowed_cidrs=["10.1.0.0/16", "192.0.2.7"])
+        add_terminal(
+            s,
+            client_id=CLIENT,
+            terminal_code="ATM-1",
+            actor="test",
+            secret=SECRET,
+            privileges=["vend", "reprint"],
+        )
+        add_terminal(
+            s,
+            client_id=CLIENT,
+            terminal_code="ATM-2",
+            actor="test",
+            secret=SECRET,
+            allowed_cidrs=["10.1.0.0/16", "192.0.2.7"],
+        )
     db.vendor_id = vendor.id
     return db
 
@@ -90,13 +102,16 @@ def test_a_terminal_logs_in_with_its_secret(terminal_db):
         assert SECRET not in repr(terminal)
 
 
-@pytest.mark.parametrize(("kwargs", "error"), [
-    ({"client": client_id(2)}, ClientNotFound),
-    ({"terminal": "ATM-9"}, TerminalNotFound),
-    ({"secret": "not-the-secret"}, WrongSecret),
-    ({"terminal": "ATM-2", "ip": "10.2.0.1"}, AddressNotAllowed),
-    ({"terminal": "ATM-2", "ip": "not-an-ip"}, AddressNotAllowed),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"client": client_id(2)}, ClientNotFound),
+        ({"terminal": "ATM-9"}, TerminalNotFound),
+        ({"secret": "not-the-secret"}, WrongSecret),
+        ({"terminal": "ATM-2", "ip": "10.2.0.1"}, AddressNotAllowed),
+        ({"terminal": "ATM-2", "ip": "not-an-ip"}, AddressNotAllowed),
+    ],
+)
 def test_each_refusal_has_its_own_type(terminal_db, kwargs, error):
     with pytest.raises(error) as refused:
         _login(terminal_db, VerificationCache(), **kwargs)
@@ -125,13 +140,15 @@ def test_a_disabled_terminal_cannot_log_in_even_when_cached(terminal_db):
     cache = VerificationCache()
     _login(terminal_db, cache)
     with transaction(terminal_db.sessions) as s:
-        set_terminal_status(s, client_id=CLIENT, terminal_code="ATM-1", status="disabled",
-                            actor="test")
+        set_terminal_status(
+            s, client_id=CLIENT, terminal_code="ATM-1", status="disabled", actor="test"
+        )
     with pytest.raises(TerminalDisabled):
         _login(terminal_db, cache)
     with transaction(terminal_db.sessions) as s:
-        set_terminal_status(s, client_id=CLIENT, terminal_code="ATM-1", status="active",
-                            actor="test")
+        set_terminal_status(
+            s, client_id=CLIENT, terminal_code="ATM-1", status="active", actor="test"
+        )
     assert _login(terminal_db, cache).terminal_id == "ATM-1"
 
 
@@ -178,8 +195,9 @@ def test_a_busy_terminal_is_verified_again_within_max_age(terminal_db, monkeypat
     counter = CountingVerify(monkeypatch)
     now = [1000.0]
     spread = [0.5]  # this entry ends at 75% of max_age: 1000 + 300
-    cache = VerificationCache(ttl_seconds=60, max_age_seconds=400, clock=lambda: now[0],
-                              spread=lambda: spread[0])
+    cache = VerificationCache(
+        ttl_seconds=60, max_age_seconds=400, clock=lambda: now[0], spread=lambda: spread[0]
+    )
     _login(terminal_db, cache)
     for _ in range(9):  # in use every 30 s, up to 1270
         now[0] += 30
@@ -193,8 +211,9 @@ def test_a_busy_terminal_is_verified_again_within_max_age(terminal_db, monkeypat
 def test_hard_expiries_are_spread_over_the_second_half_of_max_age():
     now = [0.0]
     ends = iter([0.0, 0.999])
-    cache = VerificationCache(ttl_seconds=10_000, max_age_seconds=100, clock=lambda: now[0],
-                              spread=lambda: next(ends))
+    cache = VerificationCache(
+        ttl_seconds=10_000, max_age_seconds=100, clock=lambda: now[0], spread=lambda: next(ends)
+    )
     early, late = cache.key("c", "1", "s"), cache.key("c", "2", "s")
     cache.remember(early, 1, 1, "hash")
     cache.remember(late, 2, 1, "hash")

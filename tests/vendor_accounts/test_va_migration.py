@@ -21,11 +21,19 @@ def _triggers(engine) -> set[str]:
 def test_the_migrated_schema_matches_the_models_and_has_the_guards(db):
     migrate.check(db.url)
     expected = (
-        {"journal_entry_append_only", "posting_append_only", "journal_entry_balanced",
-         "posting_balanced"}
-        if db.backend == "postgresql" else
-        {"journal_entry_no_update", "journal_entry_no_delete", "posting_no_update",
-         "posting_no_delete"}
+        {
+            "journal_entry_append_only",
+            "posting_append_only",
+            "journal_entry_balanced",
+            "posting_balanced",
+        }
+        if db.backend == "postgresql"
+        else {
+            "journal_entry_no_update",
+            "journal_entry_no_delete",
+            "posting_no_update",
+            "posting_no_delete",
+        }
     )
     assert expected <= _triggers(db.engine)
 
@@ -37,8 +45,9 @@ def test_the_branch_downgrades_and_upgrades_again(tmp_path: Path):
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            tables = set(conn.execute(text(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
+            tables = set(
+                conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars()
+            )
         assert "posting" not in tables and "meter" in tables
         assert _triggers(engine) == set()
         migrate.upgrade(url)

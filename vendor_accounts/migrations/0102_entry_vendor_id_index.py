@@ -12,16 +12,17 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0102_entry_vendor_id_index'
-down_revision: str | Sequence[str] | None = '0101_vendor_accounts'
+revision: str = "0102_entry_vendor_id_index"
+down_revision: str | Sequence[str] | None = "0101_vendor_accounts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index('ix_journal_entry_vendor_id', 'journal_entry', ['vendor_id', 'id'],
-                    unique=False)
+    op.create_index(
+        "ix_journal_entry_vendor_id", "journal_entry", ["vendor_id", "id"], unique=False
+    )
 
 
 def downgrade() -> None:
-    op.drop_index('ix_journal_entry_vendor_id', table_name='journal_entry')
+    op.drop_index("ix_journal_entry_vendor_id", table_name="journal_entry")
