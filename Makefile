@@ -28,6 +28,7 @@ run: $(STAMP)
 test: $(STAMP)
 	tests/ensure-postgres
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy core sts vendor_accounts gateway reconciliation vendgw
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -38,6 +39,7 @@ chaos: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy core sts vendor_accounts gateway reconciliation vendgw
 
 # Regenerate the checked-in WSDL after changing the service (a test fails while it drifts).
