@@ -24,9 +24,6 @@ import base64
 import http.client
 import multiprocessing as mp
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +46,7 @@ from soap_load import (  # noqa: E402
     request_xml,
     setup,
     start_server,
+    tear_down,
 )
 
 from core.db import make_engine, make_session_factory, transaction  # noqa: E402
@@ -194,16 +192,7 @@ def main() -> None:
             f"({sum(statuses.values()) / (seconds + 1):.1f} requests/s)"
         )
     finally:
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        shutil.rmtree(home, ignore_errors=True)
+        tear_down(process, admin, name, home)
 
 
 if __name__ == "__main__":

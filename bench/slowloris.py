@@ -25,8 +25,6 @@ import argparse
 import contextlib
 import multiprocessing as mp
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -163,16 +161,7 @@ def main() -> None:
                         f"closed by the server and reopened: {attack.closed_by_server})"
                     )
     finally:
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        shutil.rmtree(home, ignore_errors=True)
+        soap_load.tear_down(process, admin, name, home)
 
 
 if __name__ == "__main__":
