@@ -28,6 +28,7 @@ from gateway.vend import (
     accounts,
     batches,
     engineering,
+    fault_reports,
     flow,
     idempotency,
     meters,
@@ -47,6 +48,7 @@ from gateway.vend.types import (
     BatchStatus,
     CustomerInfo,
     EngineeringResult,
+    FaultReport,
     Movement,
     MsgID,
     Principal,
@@ -496,6 +498,31 @@ class DatabaseVendingService:
         require(who, "vend")
         return payments.pay_account(
             self.pipeline, who, header, account_no, amount_cents, pay_type, purpose
+        )
+
+    # -- customer fault reports (gateway/vend/fault_reports.py) -------------------------------
+
+    def report_fault(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str | None,
+        account_no: str | None,
+        fault_kind: str,
+        description: str,
+        contact: str,
+    ) -> FaultReport:
+        """A meter or network fault, stored with a reference number (`vendgw fault list`)."""
+        return fault_reports.report_fault(
+            self.runtime.sessions,
+            who,
+            header,
+            meter_number,
+            account_no,
+            fault_kind,
+            description,
+            contact,
+            self.clock(),
         )
 
     # -- batches and shifts (gateway/vend/batches.py) -----------------------------------------
