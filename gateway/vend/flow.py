@@ -245,6 +245,7 @@ _TX_COLUMNS = (
     "client_id",
     "terminal_id",
     "operator",
+    "pay_type",
     "msg_id",
     "meter_id",
     "meter_number",
@@ -401,6 +402,14 @@ def add_to_month(
     _ADD_TO_MONTH.execute(session, params)
 
 
+def add_fixed_charge_paid(session: Session, meter: MeterRecord, month: str, cents: int) -> None:
+    """A service charge paid in advance (an account payment): the month's fixed charge paid,
+    so the month's vends charge that much less of it."""
+    _ADD_TO_MONTH.execute(
+        session, {"p_meter": meter.id, "p_month": month, "p_units": 0, "p_fixed": cents, "p_fbe": 0}
+    )
+
+
 def recover_debt(session: Session, meter: MeterRecord, recovered_cents: int) -> None:
     """Reduce the customer's debt by what this vend recovered, only from the figure priced."""
     if not recovered_cents or meter.customer is None:
@@ -480,6 +489,7 @@ def store_transaction(
     clock: VendClock,
     priced: PricedVend | None,
     issued: IssuedTokens,
+    pay_type: str = "",
 ) -> StoredTransaction:
     q = priced.quote if priced else None
     receipt_no = f"{request_id:012d}"
@@ -492,6 +502,7 @@ def store_transaction(
         "client_id": who.client_id,
         "terminal_id": who.terminal_id,
         "operator": header.operator,
+        "pay_type": pay_type,
         "msg_id": header.msg_id.key,
         "meter_id": meter.id,
         "meter_number": meter.meter_number,

@@ -34,7 +34,7 @@ from core import audit
 from core.runtime import Runtime
 from gateway import pricing
 from gateway.tariffs import TariffBook
-from gateway.vend import flow, idempotency, meters
+from gateway.vend import flow, idempotency, meters, units
 from gateway.vend.meters import MeterInMonth, MeterRecord
 from gateway.vend.receipts import receipt_to_json
 from gateway.vend.types import Principal, RequestHeader
@@ -54,6 +54,8 @@ class Ask:
     pay_type: str | None = None
     eng_type: str | None = None
     value: int | None = None
+    units: int | None = None  # a units purchase value (0.1 kWh) instead of an amount
+    key_target: tuple[str | None, int | None, str | None] | None = None  # UpdateMeterKey
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Done:
     priced: flow.PricedVend | None
     issued: flow.IssuedTokens
     available_cents: int | None  # the vendor's float available (None: the plan shows none)
+    before: MeterRecord | None = None  # the meter as step 1 found it (before any key change)
 
 
 # The tokens of a plan that does not vend credits: (context, session, meter found, ask, clock).
@@ -128,7 +131,16 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
         if priced is not None:
             flow.recover_debt(session, found.meter, priced.quote.debt_recovered_cents)
         tx = flow.store_transaction(
-            session, request_id, plan.kind, ask.who, ask.header, meter, clock, priced, issued
+            session,
+            request_id,
+            plan.kind,
+            ask.who,
+            ask.header,
+            meter,
+            clock,
+            priced,
+            issued,
+            ask.pay_type or "",
         )
         if plan.audit_action is not None:
             audit.record(
@@ -153,7 +165,7 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
             available = vendor_floats.balance(session, ask.who.vendor_id).available_cents
         else:
             available = None
-        done = Done(ask, meter, tx, priced, issued, available)
+        done = Done(ask, meter, tx, priced, issued, available, found.meter)
         return idempotency.Answer(
             plan.answer(done),  # 5
             None if posting is None else posting.journal_entry_id,
@@ -170,8 +182,11 @@ def _price(
     """Step 2: the quote (or none) and the credit tokens it buys, as (kind, units)."""
     settings = ctx.runtime.settings
     if plan.priced:
-        assert ask.amount is not None
-        priced = flow.price(session, ctx.tariffs, found, ask.amount, clock, settings)
+        amount = ask.amount
+        if amount is None:  # a units purchase: its tender, priced from these very figures
+            assert ask.units is not None
+            amount = units.tender_in_month(session, ctx.tariffs, found, ask.units, clock, settings)
+        priced = flow.price(session, ctx.tariffs, found, amount, clock, settings)
         credits = [("credit", priced.quote.units_tenths)]
         if priced.quote.fbe_units_tenths:
             credits.append(("fbe", priced.quote.fbe_units_tenths))
@@ -203,6 +218,17 @@ CREDIT_VEND = Plan(
     operation="CreditVend",
     kind="credit",
     fingerprint=("meter", "amount", "pay_type"),
+    answer=receipt_answer,
+    priced=True,
+    debits_float=True,
+    shows_float=True,
+)
+# A units purchase value: the same vend for the smallest tender that buys the units asked for
+# (gateway/vend/units.py). An operation of its own: its fingerprint is the units, not an amount.
+CREDIT_VEND_UNITS = Plan(
+    operation="CreditVendUnits",
+    kind="credit",
+    fingerprint=("meter", "units", "pay_type"),
     answer=receipt_answer,
     priced=True,
     debits_float=True,

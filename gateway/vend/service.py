@@ -24,14 +24,32 @@ from core.db import transaction, utcnow
 from core.runtime import Runtime
 from gateway import errors, pricing
 from gateway.tariffs import TariffBook
-from gateway.vend import engineering, flow, idempotency, meters, pipeline, refusals
+from gateway.vend import (
+    accounts,
+    batches,
+    engineering,
+    fault_reports,
+    flow,
+    idempotency,
+    meters,
+    payments,
+    pipeline,
+    refusals,
+    units,
+)
 from gateway.vend.meters import MeterInMonth
 from gateway.vend.models import VendReprint, VendRequest, VendTransaction
 from gateway.vend.receipts import receipt_from_json
 from gateway.vend.types import (
+    AccountPayment,
     AdviceResult,
+    BatchInfo,
+    BatchReport,
+    BatchStatus,
     CustomerInfo,
     EngineeringResult,
+    FaultReport,
+    KeyChangeResult,
     Movement,
     MsgID,
     Principal,
@@ -43,6 +61,14 @@ from vendor_accounts import floats as vendor_floats
 from vendor_accounts.statements import recent_movements
 
 REPRINT_LAST_N = 3
+# The operations whose stored answer is a vend receipt (what LastResponseAdvice hands back).
+RECEIPT_OPERATIONS = frozenset(
+    {
+        pipeline.CREDIT_VEND.operation,
+        pipeline.CREDIT_VEND_UNITS.operation,
+        pipeline.FBE_VEND.operation,
+    }
+)
 TRIAL_TOKEN = "0" * 20
 
 
@@ -55,6 +81,12 @@ def require(who: Principal, privilege: str) -> None:
         raise errors.RequestAuthorisation(
             f"terminal {who.terminal_id} may not {privilege}", code=f"no-{privilege}-privilege"
         )
+
+
+def _movement_kind(kind: str, reference: str) -> str:
+    # An account payment debits the float as a vend entry (same rules, reversible like one);
+    # its reference tells the statement it was a payment.
+    return "payment" if kind == "vend" and reference.startswith("payment:") else kind
 
 
 @refusals.translating
@@ -111,6 +143,16 @@ class DatabaseVendingService:
                 arrears_cents=customer.debt_cents if customer else 0,
             )
 
+    def confirm_customer_by_account(
+        self, who: Principal, header: RequestHeader, account_no: str
+    ) -> tuple[CustomerInfo, ...]:
+        """ConfirmCustomer by account number: the customer as seen through each of the
+        account's meters, in meter-number order; ConfirmCustomerEx when it has none."""
+        require(who, "vend")
+        with self.runtime.sessions() as session:
+            numbers = accounts.meter_numbers(session, account_no)
+        return tuple(self.confirm_customer(who, header, number) for number in numbers)
+
     def credit_vend(
         self,
         who: Principal,
@@ -138,10 +180,25 @@ class DatabaseVendingService:
     ) -> VendReceipt:
         """The same answer as a vend with tokens of twenty zeros; nothing is debited or stored."""
         require(who, "vend")
+        return self._trial(who, header, meter_number, amount_cents, None)
+
+    def _trial(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        amount_cents: int | None,
+        units_tenths: int | None,
+    ) -> VendReceipt:
         clock = self.vend_clock()
         with self.runtime.sessions() as session:
             found = self._meter_for_vend(session, meter_number, clock)
             meter = found.meter
+            if amount_cents is None:
+                assert units_tenths is not None
+                amount_cents = units.tender_in_month(
+                    session, self.tariffs, found, units_tenths, clock, self.settings
+                )
             priced = flow.price(session, self.tariffs, found, amount_cents, clock, self.settings)
             # The debit's own question (status, floor, daily cap): a trial never says yes
             # where the vend would refuse.
@@ -166,6 +223,38 @@ class DatabaseVendingService:
             return flow.build_receipt(
                 "TRIAL", clock.now, meter, priced, issued, available - amount_cents, header.msg_id
             )
+
+    def credit_vend_units(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        units_tenths: int,
+        pay_type: str,
+    ) -> VendReceipt:
+        """A units purchase value: the vend of the smallest whole-cent tender that buys at
+        least `units_tenths` (gateway/vend/units.py); the receipt says the tender charged."""
+        require(who, "vend")
+        return receipt_from_json(
+            pipeline.run(
+                self.pipeline,
+                pipeline.CREDIT_VEND_UNITS,
+                pipeline.Ask(who, header, meter_number, units=units_tenths, pay_type=pay_type),
+            )
+        )
+
+    def trial_credit_vend_units(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        units_tenths: int,
+        pay_type: str,
+    ) -> VendReceipt:
+        """TrialCreditVend with a units purchase value: the tender it would charge, tokens of
+        twenty zeros, nothing debited or stored."""
+        require(who, "vend")
+        return self._trial(who, header, meter_number, None, units_tenths)
 
     def fbe_vend(self, who: Principal, header: RequestHeader, meter_number: str) -> VendReceipt:
         require(who, "vend")
@@ -373,6 +462,12 @@ class DatabaseVendingService:
         outcome, status = found
         if outcome.outcome == "refused":
             raise idempotency.refusal_error(outcome.response)
+        if outcome.operation not in RECEIPT_OPERATIONS:
+            raise errors.LastResponseError(
+                f"the request with msgID {original_msg_id.key} was a {outcome.operation}, "
+                "not a vend: send that request again with its msgID for its answer",
+                code="not-a-vend",
+            )
         return receipt_from_json(outcome.response, reversed_=status == "reversed")
 
     # -- vendor -------------------------------------------------------------------------------
@@ -391,9 +486,86 @@ class DatabaseVendingService:
             floor_cents=state.floor_cents,
             avail_credit_cents=state.available_cents,
             movements=tuple(
-                Movement(m.at, m.kind, m.reference, m.amount_cents, m.balance_cents) for m in moves
+                Movement(
+                    m.at,
+                    _movement_kind(m.kind, m.reference),
+                    m.reference,
+                    m.amount_cents,
+                    m.balance_cents,
+                )
+                for m in moves
             ),
         )
+
+    # -- account payments (gateway/vend/payments.py) -----------------------------------------
+
+    def pay_account(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        account_no: str,
+        amount_cents: int,
+        pay_type: str,
+        purpose: str,
+    ) -> AccountPayment:
+        """A debt or service charge payment, no token: the debt (or the month's service charge)
+        goes down, the float is debited as for a vend, the ledger posts it."""
+        require(who, "vend")
+        return payments.pay_account(
+            self.pipeline, who, header, account_no, amount_cents, pay_type, purpose
+        )
+
+    # -- customer fault reports (gateway/vend/fault_reports.py) -------------------------------
+
+    def report_fault(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str | None,
+        account_no: str | None,
+        fault_kind: str,
+        description: str,
+        contact: str,
+    ) -> FaultReport:
+        """A meter or network fault, stored with a reference number (`vendgw fault list`)."""
+        return fault_reports.report_fault(
+            self.runtime.sessions,
+            who,
+            header,
+            meter_number,
+            account_no,
+            fault_kind,
+            description,
+            contact,
+            self.clock(),
+        )
+
+    # -- batches and shifts (gateway/vend/batches.py) -----------------------------------------
+
+    def batch_status(self, who: Principal) -> BatchStatus:
+        """The terminal's open batch numbers: one indexed read, for every vend response."""
+        with self.runtime.sessions() as session:
+            return batches.batch_status(session, who)
+
+    def start_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchInfo:
+        require(who, "vend")
+        return batches.start_batch(self.runtime.sessions, who, header, kind, self.clock)
+
+    def end_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchReport:
+        require(who, "vend")
+        return batches.end_batch(self.runtime.sessions, who, header, kind, self.clock)
+
+    def total_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchReport:
+        require(who, "vend")
+        with self.runtime.sessions() as session:
+            return batches.total_batch(session, who, kind)
+
+    def reprint_end_batch(
+        self, who: Principal, header: RequestHeader, kind: str, batch_no: str | None
+    ) -> BatchReport:
+        require(who, "vend")
+        with self.runtime.sessions() as session:
+            return batches.reprint_end_batch(session, who, kind, batch_no)
 
     # -- meter domain (engineering) ------------------------------------------------------------
 
@@ -407,6 +579,23 @@ class DatabaseVendingService:
     ) -> EngineeringResult:
         require(who, "engineering")
         return engineering.meter_specific(self.pipeline, who, header, meter_number, eng_type, value)
+
+    def update_meter_key(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        to_sgc: str | None,
+        to_krn: int | None,
+        to_ti: str | None,
+    ) -> KeyChangeResult:
+        """A key change to the requested SGC / KRN / TI (None keeps the meter's): the two key
+        change tokens, the meter's record moved to the new key data; UpdateMtrKeySameEx when
+        nothing would change."""
+        require(who, "engineering")
+        return engineering.update_meter_key(
+            self.pipeline, who, header, meter_number, to_sgc, to_krn, to_ti
+        )
 
     def non_meter_specific_eng(
         self, who: Principal, header: RequestHeader, eng_type: str, mfr_code: int | None
