@@ -11,7 +11,9 @@
     │   ├── VendAmount             VendAmountEx
     │   ├── FBEError               FBEEx
     │   ├── RequestAuthorisation   RequestAuthorisationEx
-    │   └── ClientIDAuthorisation  ClientIDAuthorisationEx
+    │   ├── ClientIDAuthorisation  ClientIDAuthorisationEx
+    │   ├── VoucherInvalid         VoucherInvalidEx (unknown PIN, check digit, not sellable)
+    │   └── VoucherUsed            VoucherUsedEx (already redeemed: says when, never where)
     └── XMLVendError               -> Client.<subtype>
         ├── DuplicateMsgID         DuplicateMsgIDEx
         ├── LastResponseError      LastResponseEx
@@ -148,6 +150,21 @@ class ClientIDAuthorisation(BusinessRuleError):
     default_code = "client-id-mismatch"
 
 
+class VoucherInvalid(BusinessRuleError):
+    """A PIN that redeems nothing: unknown, a wrong check digit, not activated, voided or
+    expired. `serial` is the voucher the PIN matched, if any (for the audit, never the PIN)."""
+
+    fault_type = "VoucherInvalidEx"
+    default_code = "voucher-invalid"
+
+
+class VoucherUsed(BusinessRuleError):
+    """The voucher was redeemed already; the message says when, never for which meter."""
+
+    fault_type = "VoucherUsedEx"
+    default_code = "voucher-used"
+
+
 class XMLVendError(GatewayError):
     fault_type = "XMLVendFaultEx"
     default_code = "xmlvend"
@@ -221,6 +238,8 @@ FAULT_TYPES: tuple[type[GatewayError], ...] = (
     FBEError,
     RequestAuthorisation,
     ClientIDAuthorisation,
+    VoucherInvalid,
+    VoucherUsed,
     XMLVendError,
     DuplicateMsgID,
     LastResponseError,

@@ -62,7 +62,7 @@ class VendTransaction(Base):
 
     __tablename__ = "vend_transaction"
     __table_args__ = (
-        CheckConstraint("kind in ('credit', 'fbe', 'engineering')", name="kind_known"),
+        CheckConstraint("kind in ('credit', 'fbe', 'engineering', 'voucher')", name="kind_known"),
         CheckConstraint("status in ('issued', 'confirmed', 'reversed')", name="status_known"),
         CheckConstraint(
             "tender_cents = debt_recovered_cents + fixed_charge_cents + energy_cents",
