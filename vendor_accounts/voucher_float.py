@@ -49,10 +49,14 @@ _vendor = cast(Table, Vendor.__table__)
 
 def _amounts(face_cents: int, commission_cents: int) -> int:
     if type(face_cents) is not int or face_cents <= 0:
-        raise InvalidInput("face value must be a positive integer of cents", field="face_cents")
+        raise InvalidInput(
+            "face value must be a positive integer of cents", field="face_cents", value=face_cents
+        )
     if type(commission_cents) is not int or not 0 <= commission_cents <= face_cents:
         raise InvalidInput(
-            "commission must be between 0 and the face value", field="commission_cents"
+            "commission must be between 0 and the face value",
+            field="commission_cents",
+            value=commission_cents,
         )
     return face_cents - commission_cents
 

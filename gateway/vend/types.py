@@ -224,3 +224,13 @@ class VendingService(Protocol):
     def non_meter_specific_eng(
         self, who: Principal, header: RequestHeader, eng_type: str, mfr_code: int | None
     ) -> EngineeringResult: ...
+
+
+class VoucherRedemption(Protocol):
+    """Redeeming a scratch-card voucher (VoucherVend): the receipt of a vend of its face value,
+    funded by the voucher liability; VoucherInvalid, VoucherUsed or RequestAuthorisation
+    (no redeem privilege, the guessing limit) otherwise."""
+
+    def voucher_vend(
+        self, who: Principal, header: RequestHeader, meter_number: str, pin: str
+    ) -> VendReceipt: ...

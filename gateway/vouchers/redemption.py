@@ -1,0 +1,151 @@
+"""Redeeming a voucher: the steps the VoucherVend plan of the vend pipeline runs
+(gateway/vend/pipeline.py), in the request's one transaction.
+
+`lock` finds the voucher by its PIN's keyed hash and locks its row until the transaction ends:
+two platforms sending one PIN at the same instant, to one node or two, queue on that lock and
+the second finds it redeemed (VoucherUsedEx). The vend path takes the meter's lock first (the
+claim) and the voucher's after it, always in that order, so redemptions never deadlock. `settle`
+marks it redeemed by a conditional UPDATE on the status it locked (a second guard, with the
+unique `redemption_transaction_id`) and posts the redemption's entry: the liability pays the
+revenue; the redeeming vendor's float is not touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.orm import Session
+
+from core.prepared import PreparedStatement
+from gateway import errors
+from gateway.vouchers.models import Voucher, VoucherBatch
+from gateway.vouchers.pins import format_serial
+from vendor_accounts.floats import VendSplit
+from vendor_accounts.voucher_float import post_redemption
+
+__all__ = ["Redeemable", "lock", "refusal", "settle"]
+
+_voucher = cast(Table, Voucher.__table__)
+_batch = cast(Table, VoucherBatch.__table__)
+
+_LOCK = PreparedStatement(
+    "vendgw_voucher_lock",
+    select(
+        _voucher.c.id,
+        _voucher.c.serial,
+        _voucher.c.status,
+        _voucher.c.redeemed_at,
+        _batch.c.denomination_cents,
+        _batch.c.expires_on,
+    )
+    .join(_batch, _batch.c.id == _voucher.c.batch_id)
+    .where(_voucher.c.pin_hash == bindparam("p_hash"))
+    .with_for_update(of=_voucher),
+)
+_REDEEM = PreparedStatement(
+    "vendgw_voucher_redeem",
+    update(_voucher)
+    .where(_voucher.c.id == bindparam("p_voucher"), _voucher.c.status == "active")
+    .values(
+        status="redeemed",
+        redeemed_at=bindparam("p_at"),
+        redeemed_by_vendor_id=bindparam("p_vendor"),
+        redemption_transaction_id=bindparam("p_tx"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Redeemable:
+    voucher_id: int
+    serial: int
+    face_cents: int
+
+    @property
+    def amount_cents(self) -> int:
+        """The tender it pays (the vend pipeline's Funding asks this)."""
+        return self.face_cents
+
+
+def refusal(
+    serial: int,
+    status: str,
+    redeemed_at: datetime | None,
+    expires_on: date | None,
+    today: date,
+    tz: ZoneInfo,
+) -> errors.GatewayError | None:
+    """Why a voucher found by its PIN does not redeem now, or None (pure)."""
+    if status == "redeemed":
+        assert redeemed_at is not None
+        when = redeemed_at.astimezone(tz)
+        return errors.VoucherUsed(
+            f"the voucher was already redeemed on {when:%Y-%m-%d} at {when:%H:%M}",
+            redeemed_at=when.isoformat(timespec="seconds"),
+        )
+    if status == "voided":
+        return errors.VoucherInvalid("the voucher was voided", code="voucher-voided", serial=serial)
+    if status != "active":
+        return errors.VoucherInvalid(
+            "the voucher is not activated", code="voucher-not-activated", serial=serial
+        )
+    if expires_on is not None and today > expires_on:
+        return errors.VoucherInvalid(
+            f"the voucher expired on {expires_on.isoformat()}",
+            code="voucher-expired",
+            serial=serial,
+        )
+    return None
+
+
+def unknown() -> errors.VoucherInvalid:
+    return errors.VoucherInvalid("the voucher PIN is not valid", code="voucher-unknown")
+
+
+def lock(session: Session, pin_hash: bytes, today: date, tz: ZoneInfo) -> Redeemable:
+    """The voucher of this PIN, locked, if it redeems today; else VoucherInvalid/VoucherUsed."""
+    row = _LOCK.execute(session, {"p_hash": pin_hash}).first()
+    if row is None:
+        raise unknown()
+    voucher_id, serial, status, redeemed_at, face, expires_on = row
+    refused = refusal(serial, status, redeemed_at, expires_on, today, tz)
+    if refused is not None:
+        raise refused
+    return Redeemable(int(voucher_id), int(serial), int(face))
+
+
+def settle(
+    session: Session,
+    voucher: Redeemable,
+    *,
+    vendor_id: int,
+    transaction_id: int,
+    receipt_no: str,
+    split: VendSplit,
+    at: datetime,
+) -> int:
+    """Mark the locked voucher redeemed by this transaction and post the redemption's entry
+    (on the redeeming vendor, no float leg); the entry's id."""
+    changed = _REDEEM.execute(
+        session,
+        {
+            "p_voucher": voucher.voucher_id,
+            "p_at": at,
+            "p_vendor": vendor_id,
+            "p_tx": transaction_id,
+        },
+    ).rowcount
+    if changed != 1:  # unreachable under the row lock; kept as the guard it is
+        raise errors.VoucherUsed(f"voucher {format_serial(voucher.serial)} was redeemed already")
+    return post_redemption(
+        session,
+        vendor_id=vendor_id,
+        face_cents=voucher.face_cents,
+        split=split,
+        reference=f"voucher:{receipt_no}",
+        at=at,
+    )
