@@ -16,7 +16,10 @@ C. later copies of a msg_id (duplicates), never paired;
 D. the period's credit vends no line names.
 
 Only credit vends with a tender are expected in a vendor report: FBE and engineering tokens are
-not sales. A vend's status is taken **as of the end of the period**: reversed only when
+not sales. A scratch-card voucher redeemed through the vendor's platform (a `voucher` vend) is a
+sale of that vendor's channel like any other, matched the same way, though its float paid
+nothing (the voucher's buyer paid when the stock was activated): it is never a break.
+A vend's status is taken **as of the end of the period**: reversed only when
 ``reversed_at`` is before the window's end, so a re-run gives the same answer whatever was
 reversed since (see README, "Reversals after the cut-off").
 """
@@ -46,7 +49,10 @@ from gateway.vend.models import VendRequest, VendTransaction
 from reconciliation.periods import Window
 from reconciliation.staging import STAGE, drop_temporary
 
-__all__ = ["PAIR", "credit_vends_in", "gateway_status", "pair"]
+__all__ = ["PAIR", "SALE_KINDS", "credit_vends_in", "gateway_status", "pair"]
+
+# The vend transactions a vendor's report lists: credit vends and voucher redemptions.
+SALE_KINDS = ("credit", "voucher")
 
 _metadata = MetaData()
 
@@ -109,7 +115,7 @@ def credit_vends_in(vendor_id: int, window: Window, t: Any = _T) -> list[ColumnE
         t.vendor_id == vendor_id,
         t.created_at >= window.start,
         t.created_at < window.end,
-        t.kind == "credit",
+        t.kind.in_(SALE_KINDS),
         t.tender_cents > 0,
     ]
 
@@ -185,7 +191,7 @@ def pair(session: Session, *, vendor_id: int, client_id: str, window: Window) ->
                 _R.msg_unique_number == s.msg_unique_number,
             ),
         )
-        .outerjoin(_T, and_(_T.request_id == _R.id, _T.kind == "credit", _T.tender_cents > 0))
+        .outerjoin(_T, and_(_T.request_id == _R.id, _T.kind.in_(SALE_KINDS), _T.tender_cents > 0))
         .where(s.occurrence == 0, ~found),
     )
 

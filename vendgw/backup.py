@@ -37,8 +37,8 @@ from sqlalchemy.orm import Session
 
 from core.db import make_engine, make_session_factory
 from gateway.vend.models import VendTransaction
-from vendgw import invariants, migrate
 from gateway.vouchers.invariants import check_vouchers
+from vendgw import invariants, migrate
 from vendor_accounts.ledger import check_invariants
 from vendor_accounts.models import JournalEntry
 

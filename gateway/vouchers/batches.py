@@ -76,6 +76,7 @@ def create_batch(
     lookup_key: bytes,
     seal_key: bytes,
     today: date | None = None,
+    at: datetime | None = None,
 ) -> BatchCreated:
     """Draw `count` PINs for the vendor's new batch, in the caller's transaction."""
     if type(count) is not int or not 1 <= count <= MAX_BATCH:
@@ -99,6 +100,7 @@ def create_batch(
             lookup_key=lookup_key,
             seal_key=seal_key,
             today=today,
+            at=at,
         )
     first = _next_serial(session)
     sealed = sealing.seal(seal_key, first, drawn)
@@ -113,7 +115,7 @@ def create_batch(
                 first_serial=first,
                 last_serial=first + count - 1,
                 expires_on=expires_on,
-                created_at=utcnow(),
+                created_at=at or utcnow(),
                 created_by=actor,
                 sealed_pins=sealed,
             )

@@ -64,7 +64,11 @@ def header(parties: Parties, unique: int | None = None) -> RequestHeader:
 
 def platform(parties: Parties, privileges: frozenset[str] = frozenset({"redeem"})) -> Principal:
     return Principal(
-        parties.platform_vendor_id, parties.platform_client_id, PLATFORM_TERMINAL, privileges, "mobile"
+        parties.platform_vendor_id,
+        parties.platform_client_id,
+        PLATFORM_TERMINAL,
+        privileges,
+        "mobile",
     )
 
 

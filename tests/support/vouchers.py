@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import pyrage
 from pyrage import x25519
@@ -62,7 +62,12 @@ def seed_parties(db: TestDatabase, *, funded_cents: int = 1_000_000) -> Parties:
 
 
 def create_batch(
-    db: TestDatabase, vendor_id: int, count: int, cents: int, expires_on: date | None = None
+    db: TestDatabase,
+    vendor_id: int,
+    count: int,
+    cents: int,
+    expires_on: date | None = None,
+    at: datetime | None = None,
 ) -> batches.BatchCreated:
     master = db.settings.master_key()
     with transaction(db.sessions) as session:
@@ -75,6 +80,7 @@ def create_batch(
             actor="test",
             lookup_key=derive_voucher_key(master),
             seal_key=derive_voucher_seal_key(master),
+            at=at,
         )
 
 
