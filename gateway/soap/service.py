@@ -235,6 +235,7 @@ OPERATIONS: tuple[str, ...] = (
     "VendorStatement",
     "MeterSpecificEng",
     "NonMeterSpecificEng",
+    "VoucherVend",  # gateway/soap/voucher_service.py
 )
 
 
