@@ -84,11 +84,12 @@ class Done:
 class Funding:
     """Where the tender comes from when it is not the caller's float (a voucher): `tender`
     finds and locks it before the meter is looked up, and answers what it is worth (an object
-    with `amount_cents`); `settle`, last, spends it for the stored transaction and returns the
-    journal entry it posted."""
+    with `amount_cents`); `settle`, last, spends it for the stored transaction and answers the
+    journal entry it posted and the caller's available credit (`journal_entry_id`,
+    `available_cents`: its float is not debited, only shown)."""
 
     tender: Callable[[Context, Session, Ask, flow.VendClock], Any]
-    settle: Callable[[Context, Session, Ask, flow.StoredTransaction, flow.PricedVend, Any], int]
+    settle: Callable[[Context, Session, Ask, flow.StoredTransaction, flow.PricedVend, Any], Any]
 
 
 # The tokens of a plan that does not vend credits: (context, session, meter found, ask, clock).
@@ -159,10 +160,10 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
                 tokens=len(issued.tokens),
             )
         posting: VendPosting | None = None
-        entry_id: int | None = None
+        funded = None
         if plan.funding is not None:
             assert priced is not None
-            entry_id = plan.funding.settle(ctx, session, ask, tx, priced, tendered)
+            funded = plan.funding.settle(ctx, session, ask, tx, priced, tendered)
         if plan.debits_float:
             assert priced is not None
             posting = flow.debit_float(
@@ -170,6 +171,8 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
             )
         if posting is not None:
             available: int | None = posting.available_cents
+        elif funded is not None:
+            available = funded.available_cents
         elif plan.shows_float:
             available = vendor_floats.balance(session, ask.who.vendor_id).available_cents
         else:
@@ -177,7 +180,11 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
         done = Done(ask, meter, tx, priced, issued, available)
         return idempotency.Answer(
             plan.answer(done),  # 5
-            entry_id if posting is None else posting.journal_entry_id,
+            posting.journal_entry_id
+            if posting is not None
+            else None
+            if funded is None
+            else funded.journal_entry_id,
         )
 
     return idempotency.run_once(
@@ -258,7 +265,7 @@ def _voucher_settle(
     tx: flow.StoredTransaction,
     priced: flow.PricedVend,
     voucher: redemption.Redeemable,
-) -> int:
+) -> redemption.Settled:
     return redemption.settle(
         session,
         voucher,

@@ -16,3 +16,20 @@ PREPARE vendgw_voucher_redeem (VARCHAR, TIMESTAMP WITH TIME ZONE, BIGINT, BIGINT
     redeemed_at=$2,
     redeemed_by_vendor_id=$3,
     redemption_transaction_id=$4 WHERE voucher.id = $5 AND voucher.status = $6;
+
+-- vendgw_voucher_redeem_and_post (prepared once per connection)
+PREPARE vendgw_voucher_redeem_and_post (VARCHAR, TIMESTAMP WITH TIME ZONE, BIGINT, BIGINT, BIGINT, VARCHAR, VARCHAR, VARCHAR, TIMESTAMP WITH TIME ZONE, VARCHAR[], BIGINT[]) AS WITH redeemed AS
+(UPDATE voucher SET status=$1, redeemed_at=$2, redeemed_by_vendor_id=$3, redemption_transaction_id=$4 WHERE voucher.id = $5 AND voucher.status = $6 RETURNING voucher.id),
+
+entry AS
+(INSERT INTO journal_entry (vendor_id, kind, reference, at, created_at) SELECT $3 AS anon_1, $7 AS anon_2, $8 AS anon_3, $2 AS anon_4, $9 AS anon_5
+FROM redeemed RETURNING journal_entry.id),
+
+legs AS
+(INSERT INTO posting (journal_entry_id, account, amount_cents) SELECT entry.id AS id, leg.account AS account, leg.amount AS amount
+FROM entry JOIN unnest($10::VARCHAR[], $11::BIGINT[]) AS leg(account, amount) ON true)
+ SELECT entry.id,
+    (SELECT float_account.balance_cents - float_account.floor_cents AS anon_7
+FROM float_account
+WHERE float_account.vendor_id = $3) AS anon_6
+FROM entry;
