@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pyrage
 from pyrage import x25519
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,6 +51,7 @@ import soap_load as load  # noqa: E402
 from core.db import make_engine, make_session_factory, transaction, utcnow  # noqa: E402
 from core.keys import derive_voucher_key, derive_voucher_seal_key  # noqa: E402
 from core.localtime import local_day, utility_zone  # noqa: E402
+from core.settings import load_settings  # noqa: E402
 from gateway.vouchers import activation, batches  # noqa: E402
 from vendor_accounts import vendors  # noqa: E402
 
@@ -59,13 +60,25 @@ SECRET = load.SECRET
 CLIENT_ID = load.CLIENT_ID
 
 
+def _engine(url: str) -> Engine:
+    """An engine with the operator commands' long time-outs, as `vendgw voucher` runs."""
+    settings = load_settings(
+        {
+            "VENDGW_DATABASE_URL": url,
+            "VENDGW_MASTER_KEY": load.MASTER_KEY,
+            "VENDGW_HOME": tempfile.gettempdir(),
+        }
+    )
+    return make_engine(url, limits=settings.database.limits(batch=True))
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def create(url: str, count: int, *, trace: bool) -> tuple[int, float, float, float]:
     """A batch of `count`: (batch id, seconds, peak RSS MB after, tracemalloc peak MB)."""
-    engine = make_engine(url)
+    engine = _engine(url)
     sessions = make_session_factory(engine)
     master = bytes.fromhex(load.MASTER_KEY)
     if trace:
@@ -93,7 +106,7 @@ def create(url: str, count: int, *, trace: bool) -> tuple[int, float, float, flo
 
 
 def export_and_activate(url: str, batch_id: int) -> list[str]:
-    engine = make_engine(url)
+    engine = _engine(url)
     sessions = make_session_factory(engine)
     printer = x25519.Identity.generate()
     master = bytes.fromhex(load.MASTER_KEY)
@@ -121,7 +134,7 @@ def export_and_activate(url: str, batch_id: int) -> list[str]:
 
 
 def add_redeem_terminals(url: str, clients: int) -> None:
-    engine = make_engine(url)
+    engine = _engine(url)
     with transaction(make_session_factory(engine)) as session:
         for t in range(clients):
             vendors.add_terminal(
