@@ -18,7 +18,9 @@
     │   ├── UpdateMeterKeySame     UpdateMtrKeySameEx    (the key asked for is the meter's)
     │   ├── StartBatch             StartBatchEx          (one of that kind is already open)
     │   ├── EndBatch               EndBatchEx            (none of that kind is open)
-    │   └── ReprintEndBatch        ReprintEndBatchEx     (no such closed batch)
+    │   ├── ReprintEndBatch        ReprintEndBatchEx     (no such closed batch)
+    │   ├── VoucherInvalid         VoucherInvalidEx (unknown PIN, check digit, not sellable)
+    │   └── VoucherUsed            VoucherUsedEx (already redeemed: says when, never where)
     └── XMLVendError               -> Client.<subtype>
         ├── DuplicateMsgID         DuplicateMsgIDEx
         ├── LastResponseError      LastResponseEx
@@ -190,6 +192,21 @@ class ReprintEndBatch(BusinessRuleError):
     default_code = "no-closed-batch"
 
 
+class VoucherInvalid(BusinessRuleError):
+    """A PIN that redeems nothing: unknown, a wrong check digit, not activated, voided or
+    expired. `serial` is the voucher the PIN matched, if any (for the audit, never the PIN)."""
+
+    fault_type = "VoucherInvalidEx"
+    default_code = "voucher-invalid"
+
+
+class VoucherUsed(BusinessRuleError):
+    """The voucher was redeemed already; the message says when, never for which meter."""
+
+    fault_type = "VoucherUsedEx"
+    default_code = "voucher-used"
+
+
 class XMLVendError(GatewayError):
     fault_type = "XMLVendFaultEx"
     default_code = "xmlvend"
@@ -270,6 +287,8 @@ FAULT_TYPES: tuple[type[GatewayError], ...] = (
     StartBatch,
     EndBatch,
     ReprintEndBatch,
+    VoucherInvalid,
+    VoucherUsed,
     XMLVendError,
     DuplicateMsgID,
     LastResponseError,

@@ -24,7 +24,7 @@ from core.cli_support import CliError, actor_option
 from core.db import transaction, utcnow
 from core.money import format_cents
 from core.runtime import Runtime
-from reconciliation import monthly_render, nightly, operational, outputs, runs
+from reconciliation import monthly_render, nightly, operational, outputs, runs, vouchers_report
 from reconciliation.breaks import open_breaks, resolve
 from reconciliation.exceptions import ReconciliationError
 from reconciliation.models import ReconRun
@@ -301,6 +301,28 @@ def report_monthly(runtime: Runtime, month: str, fmt: str, out: Path | None) -> 
             target.write_text(text, encoding="utf-8")
         steps.update()
     click.echo(f"written: {target}", err=True)
+
+
+@report.command("vouchers")
+@click.option("--month", required=True, help="The business month, YYYY-MM.")
+@_out_option
+@click.pass_obj
+def report_vouchers(runtime: Runtime, month: str, out: Path | None) -> None:
+    """Scratch-card vouchers in the month per batch and per vendor (created, activated,
+    redeemed, voided, expired; counts and values), redemptions per channel, and the outstanding
+    liability tied to the ledger's voucher liability account (CSV)."""
+    calendar = runs.calendar_of(runtime)
+    with _refusals():
+        period = parse_period(month, MONTHLY)
+    with runtime.sessions() as session:
+        text = vouchers_report.render_csv(
+            vouchers_report.vouchers_report(session, period, calendar)
+        )
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"written: {out}", err=True)
 
 
 @report.command("vending")

@@ -16,9 +16,13 @@ C. later copies of a msg_id (duplicates), never paired;
 D. the period's credit vends no line names.
 
 Only credit vends with a tender and account payments are expected in a vendor report: FBE and
-engineering tokens are not sales. A vend's status is taken **as of the end of the period**:
-reversed only when ``reversed_at`` is before the window's end, so a re-run gives the same
-answer whatever was reversed since (see README, "Reversals after the cut-off").
+engineering tokens are not sales. A scratch-card voucher redeemed through the vendor's platform
+(a `voucher` vend) is a sale of that vendor's channel like any other, matched the same way,
+though its float paid nothing (the voucher's buyer paid when the stock was activated): it is
+never a break.
+A vend's status is taken **as of the end of the period**: reversed only when
+``reversed_at`` is before the window's end, so a re-run gives the same answer whatever was
+reversed since (see README, "Reversals after the cut-off").
 """
 
 from __future__ import annotations
@@ -46,7 +50,12 @@ from gateway.vend.models import VendRequest, VendTransaction
 from reconciliation.periods import Window
 from reconciliation.staging import STAGE, drop_temporary
 
-__all__ = ["PAIR", "credit_vends_in", "gateway_status", "pair"]
+__all__ = ["PAIR", "SALE_KINDS", "credit_vends_in", "gateway_status", "pair"]
+
+# The vend transactions a vendor's report lists: credit vends, voucher redemptions (a sale of the
+# redeeming vendor's channel, though its float paid nothing) and account payments (debt or
+# service charge, no token), each sold and reported like a credit vend.
+SALE_KINDS = ("credit", "voucher", "payment")
 
 _metadata = MetaData()
 
@@ -79,9 +88,6 @@ PAIR = Table(
 
 _T = VendTransaction
 _R = VendRequest
-# What a vendor's report must list: what debited its float. An account payment (debt or
-# service charge, no token) is sold and reported like a credit vend.
-SALE_KINDS = ("credit", "payment")
 _VENDOR_COLUMNS = (
     "line_no",
     "occurrence",

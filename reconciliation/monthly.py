@@ -13,6 +13,12 @@ report ties to the books by construction and a test recomputes it from the posti
 * settlement due = net sales - commission, what the vendor's sales are worth to the utility
 * floats         opening and closing = the vendor_float postings before the month's start and end;
                  closing = opening + deposits + adjustments - net sales + commission
+                 - voucher stock
+* vouchers       voucher stock: what the vendor's float paid for scratch-card stock activated in
+                 the month, less what voids credited back (voucher_sale and voucher_void float
+                 legs); voucher redemptions: the vouchers redeemed through the vendor's channel
+                 (voucher_use entries' revenue legs), sales with no float debit, kept apart
+                 from sales and settlement (the stock's buyer paid for them)
 
 kWh are not in the ledger: they come from the vend transactions of those same entries
 (``vend_transaction.journal_entry_id``), and a reversal's kWh through the entry it reverses. FBE
@@ -70,6 +76,9 @@ class VendorMonth:
     commission_cents: int = 0  # net of reversals
     settlement_due_cents: int = 0
     fbe_kwh_tenths: int = 0
+    voucher_stock_cents: int = 0  # float paid for voucher stock, less voids credited back
+    voucher_redemptions_count: int = 0
+    voucher_redemptions_cents: int = 0  # sales of the channel paid by the voucher liability
     closing_float_cents: int = 0
     monthly_report: str = "not received"
     open_breaks: int = 0
@@ -271,6 +280,11 @@ def monthly_report(
                 commission_cents=commission,
                 settlement_due_cents=sales - reversals - commission,
                 fbe_kwh_tenths=fbe.get(vendor_id, 0),
+                voucher_stock_cents=-s(
+                    vendor_id, ("voucher_sale", "voucher_void"), (ledger.FLOAT,)
+                ),
+                voucher_redemptions_count=counts.get((vendor_id, "voucher_use"), 0),
+                voucher_redemptions_cents=s(vendor_id, ("voucher_use",), REVENUE),
                 closing_float_cents=closing,
                 monthly_report=recon.get(vendor_id, "not received"),
                 open_breaks=open_breaks.get(vendor_id, 0),

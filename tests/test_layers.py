@@ -60,3 +60,16 @@ def test_no_import_cycle_between_modules() -> None:
     assert not cycles, "import cycles:\n" + "\n".join(
         " -> ".join((*cycle, cycle[0])) for cycle in sorted(cycles)
     )
+
+
+def test_vouchers_sit_below_the_vend_path_and_beside_master_data() -> None:
+    # The voucher domain (gateway.vouchers) is used by the vend path's VoucherVend plan and by
+    # its doors, and itself never reaches up into the vend path or a door.
+    graph = grimp.build_graph(*ROOT_PACKAGES, cache_dir=None)
+    assert "gateway.vouchers.redemption" in graph.find_modules_directly_imported_by(
+        "gateway.vend.pipeline"
+    )
+    for above in ("gateway.vend", "gateway.soap", "gateway.cli_voucher", "reconciliation"):
+        assert not graph.chain_exists(
+            importer="gateway.vouchers", imported=above, as_packages=True
+        ), above

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from core.db import make_engine, make_session_factory
 from gateway.vend.models import VendTransaction
+from gateway.vouchers.invariants import check_vouchers
 from vendgw import invariants, migrate
 from vendor_accounts.ledger import check_invariants
 from vendor_accounts.models import JournalEntry
@@ -283,6 +284,11 @@ def invariant_checks(sessions: Callable[[], Session], entries: int) -> list[Chec
         "every month's figures equal the sums of its vends not reversed",
     )
     run("vend tokens", invariants.check_vend_tokens, "every stored vend has its tokens")
+    run(
+        "vouchers",
+        check_vouchers,
+        "the voucher liability equals the active vouchers; every redemption has its vend",
+    )
     return checks
 
 

@@ -22,6 +22,7 @@ COMMANDS = [
     ("gateway.cli_vend", "quote"),
     ("gateway.cli_vend", "vend"),
     ("gateway.cli_fault", "fault"),
+    ("gateway.cli_voucher", "voucher"),
     ("vendor_accounts.cli", "vendor"),
     ("vendor_accounts.cli", "terminal"),
     ("vendor_accounts.cli", "float_group"),

@@ -18,7 +18,7 @@ SCHEMA_PACKAGES = ["gateway", "vendor_accounts", "reconciliation"]
 # creates its table).
 PLATFORM_MODEL_MODULES = ["core.models"]
 # Model modules beyond `<package>.models`.
-EXTRA_MODEL_MODULES = ["gateway.vend.models"]
+EXTRA_MODEL_MODULES = ["gateway.vend.models", "gateway.vouchers.models"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,6 +16,7 @@ debt_recovered         customer arrears recovered from tenders         credit
 commission_expense     commission paid to vendors                      debit (< 0)
 bank                   money the vendor paid into the utility's bank   debit
 adjustments            the other side of an operator's correction      either
+voucher_liability      scratch-card value sold and not yet redeemed    credit (>= 0)
 =====================  ==============================================  ====================
 
 So a vendor's float balance is simply the sum of its ``vendor_float`` postings, and is positive
@@ -29,6 +30,12 @@ Entries (all amounts in cents; ``c`` = commission):
                   fixed_charge_revenue +f, debt_recovered +d, commission_expense -c
 * reversal:       every posting of the original vend, negated
 * adjustment Y:   vendor_float +Y, adjustments -Y   (Y signed)
+* voucher sale F: vendor_float -(F - c), commission_expense -c, voucher_liability +F
+                  (stock of face value F activated; see vendor_accounts/voucher_float.py)
+* voucher use F:  voucher_liability -F, energy_revenue +e, vat_payable +v,
+                  fixed_charge_revenue +f, debt_recovered +d   (no float leg: the redeeming
+                  vendor's float is not touched; the entry's vendor is the redeeming channel)
+* voucher void F: the sale's legs for the voided, unredeemed vouchers, negated
 
 Zero legs are left out (a posting is never zero) and an entry has at most one leg per account.
 
@@ -57,6 +64,7 @@ __all__ = [
     "balanced_legs",
     "check_invariants",
     "entry_postings",
+    "voucher_liability_cents",
     "write_entry",
 ]
 
@@ -68,6 +76,7 @@ DEBT_RECOVERED = "debt_recovered"
 COMMISSION_EXPENSE = "commission_expense"
 BANK = "bank"
 ADJUSTMENTS = "adjustments"
+VOUCHER_LIABILITY = "voucher_liability"
 
 _entry = cast(Table, JournalEntry.__table__)
 _posting = cast(Table, Posting.__table__)
@@ -223,7 +232,31 @@ def check_invariants(session: Session) -> list[LedgerProblem]:
         )
 
     problems.extend(_reversal_problems(session))
+    problems.extend(_voucher_liability_problems(session))
     return problems
+
+
+def voucher_liability_cents(session: Session) -> int:
+    """The value of scratch-card vouchers sold and not yet redeemed or voided, by the books."""
+    total = session.execute(
+        select(func.coalesce(func.sum(_posting.c.amount_cents), 0)).where(
+            _posting.c.account == VOUCHER_LIABILITY
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def _voucher_liability_problems(session: Session) -> list[LedgerProblem]:
+    # More redeemed or voided than was ever sold: value created from nothing.
+    total = voucher_liability_cents(session)
+    if total < 0:
+        return [
+            LedgerProblem(
+                "negative-voucher-liability",
+                f"the voucher liability sums to {total}: more redeemed or voided than sold",
+            )
+        ]
+    return []
 
 
 def _reversal_problems(session: Session) -> list[LedgerProblem]:

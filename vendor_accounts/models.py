@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,8 +38,18 @@ from core.db import Base, BigId, UTCDateTime, utcnow
 VENDOR_KINDS = ("bank", "atm_network", "agent", "scratch_card", "mobile", "utility_office")
 VENDOR_STATUSES = ("active", "suspended", "closed")
 TERMINAL_STATUSES = ("active", "disabled")
-PRIVILEGES = ("vend", "reprint", "reverse", "engineering")
-ENTRY_KINDS = ("deposit", "vend", "reversal", "adjustment")
+PRIVILEGES = ("vend", "reprint", "reverse", "engineering", "redeem")
+# voucher_sale: scratch-card stock activated (sold to its vendor); voucher_use: a voucher
+# redeemed for tokens; voucher_void: stock voided, its unredeemed value credited back.
+ENTRY_KINDS = (
+    "deposit",
+    "vend",
+    "reversal",
+    "adjustment",
+    "voucher_sale",
+    "voucher_use",
+    "voucher_void",
+)
 # Ledger accounts; vendor_float is per vendor (the entry's vendor), the others are the utility's.
 ACCOUNTS = (
     "vendor_float",
@@ -49,6 +60,7 @@ ACCOUNTS = (
     "commission_expense",
     "bank",
     "adjustments",
+    "voucher_liability",
 )
 
 
@@ -102,6 +114,8 @@ class Terminal(Base):
     can_reprint: Mapped[bool] = mapped_column(Boolean, default=False)
     can_reverse: Mapped[bool] = mapped_column(Boolean, default=False)
     can_engineering: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Redeem scratch-card vouchers (VoucherVend): a USSD, SMS or app platform's terminal.
+    can_redeem: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(10), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

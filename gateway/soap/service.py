@@ -22,6 +22,7 @@ from gateway.errors import ClientIDAuthorisation, SchemaError, SystemError_
 from gateway.soap import convert
 from gateway.soap import types as t
 from gateway.soap.faults import XMLVendFault, to_fault
+from gateway.soap.voucher_service import VoucherGateway
 from gateway.vend import refusals
 from gateway.vend.types import Principal, RequestHeader, VendingService
 
@@ -42,7 +43,7 @@ class VendApplication(Application):  # type: ignore[misc]  # spyne is untyped
         out_protocol: Soap11,
     ) -> None:
         super().__init__(
-            [VendGateway],
+            [VendGateway, VoucherGateway],
             tns=t.TNS,
             name=t.SERVICE_NAME,
             in_protocol=in_protocol,
@@ -234,6 +235,7 @@ OPERATIONS: tuple[str, ...] = (
     "VendorStatement",
     "MeterSpecificEng",
     "NonMeterSpecificEng",
+    "VoucherVend",  # gateway/soap/voucher_service.py
 )
 
 

@@ -30,6 +30,7 @@ def canonical(wsdl: bytes, location: str = CANONICAL_LOCATION) -> bytes:
         resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True
     )
     root = etree.fromstring(wsdl, parser)
+    _drop_repeated_ports(root)
     addresses = root.findall(f"{{{WSDL_NS}}}service/{{{WSDL_NS}}}port/{{{SOAP_BINDING_NS}}}address")
     if len(addresses) != 1:
         raise ValueError(f"expected one soap:address in the WSDL, found {len(addresses)}")
@@ -38,6 +39,18 @@ def canonical(wsdl: bytes, location: str = CANONICAL_LOCATION) -> bytes:
         _sort_children(schema, _SCHEMA_ORDER)
     _sort_children(root, _WSDL_ORDER)
     return bytes(etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8"))
+
+
+def _drop_repeated_ports(root: etree._Element) -> None:
+    # Two service classes of one service name (VendGateway and VoucherGateway, whose operations
+    # spyne merges into one portType and binding) each add the same wsdl:port: keep one.
+    for service in root.iterfind(f"{{{WSDL_NS}}}service"):
+        seen: set[tuple[str | None, str | None]] = set()
+        for port in service.findall(f"{{{WSDL_NS}}}port"):
+            key = (port.get("name"), port.get("binding"))
+            if key in seen:
+                service.remove(port)
+            seen.add(key)
 
 
 # spyne emits top-level declarations in set order, which changes with the hash seed; their order

@@ -50,6 +50,7 @@ TX_TYPES = {
     "fbe": "fbe",
     "engineering": "engineering",
     "payment": "payment",
+    "voucher": "voucher_vend",
 }
 
 

@@ -531,22 +531,27 @@ def debit_float(
     completion links the entry to the transaction). Refuses with DebitRefused, changing
     nothing, below the floor."""
     q = priced.quote
-    split = VendSplit(
-        energy_excl_vat=q.energy_excl_vat_cents,
-        vat=q.vat_cents,
-        fixed_charge_excl_vat=q.fixed_charge_excl_vat_cents,
-        debt_recovered=q.debt_recovered_cents,
-    )
     return post_vend(
         session,
         vendor_id=who.vendor_id,
         amount_cents=q.tender_cents,
-        split=split,
+        split=vend_split(priced),
         reference=f"vend:{tx.receipt_no}",
         at=tx.created_at,
         units_tenths=q.units_tenths,
         timezone=clock_timezone,
         rate=who.commission,
+    )
+
+
+def vend_split(priced: PricedVend) -> VendSplit:
+    """How the priced tender divides between the utility's accounts."""
+    q = priced.quote
+    return VendSplit(
+        energy_excl_vat=q.energy_excl_vat_cents,
+        vat=q.vat_cents,
+        fixed_charge_excl_vat=q.fixed_charge_excl_vat_cents,
+        debt_recovered=q.debt_recovered_cents,
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, BigId, UTCDateTime, utcnow
 
-TRANSACTION_KINDS = ("credit", "fbe", "engineering", "payment")
+TRANSACTION_KINDS = ("credit", "fbe", "engineering", "payment", "voucher")
 TRANSACTION_STATUSES = ("issued", "confirmed", "reversed")
 
 
@@ -65,7 +65,9 @@ class VendTransaction(Base):
 
     __tablename__ = "vend_transaction"
     __table_args__ = (
-        CheckConstraint("kind in ('credit', 'fbe', 'engineering', 'payment')", name="kind_known"),
+        CheckConstraint(
+            "kind in ('credit', 'fbe', 'engineering', 'payment', 'voucher')", name="kind_known"
+        ),
         CheckConstraint("status in ('issued', 'confirmed', 'reversed')", name="status_known"),
         CheckConstraint(
             "tender_cents = debt_recovered_cents + fixed_charge_cents + energy_cents",

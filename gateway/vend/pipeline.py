@@ -14,8 +14,9 @@
        only for the debit, the request's completion and the commit
     5. answer (the receipt, or the engineering tokens), stored with the request for retries
 
-Each kind of request is a `Plan`: CreditVend and FBEVend here, MeterSpecificEng (the key change
-and the engineering tokens) in engineering.py. `run` is the one function that runs a plan; the
+Each kind of request is a `Plan`: CreditVend, FBEVend and VoucherVend (a scratch-card voucher,
+funded by the voucher liability: `Funding`) here, MeterSpecificEng (the key change and the
+engineering tokens) in engineering.py. `run` is the one function that runs a plan; the
 steps themselves are flow.py's functions, each with the SQL it runs beside it. Nothing here
 commits: `idempotency.run_once` runs the steps in one transaction that claims the msgID first,
 so a crash anywhere leaves either the whole request or none of it. A refusal raised by any step
@@ -38,6 +39,7 @@ from gateway.vend import flow, idempotency, meters, units
 from gateway.vend.meters import MeterInMonth, MeterRecord
 from gateway.vend.receipts import receipt_to_json
 from gateway.vend.types import Principal, RequestHeader
+from gateway.vouchers import redemption
 from vendor_accounts import floats as vendor_floats
 from vendor_accounts.floats import VendPosting
 
@@ -56,6 +58,7 @@ class Ask:
     value: int | None = None
     units: int | None = None  # a units purchase value (0.1 kWh) instead of an amount
     key_target: tuple[str | None, int | None, str | None] | None = None  # UpdateMeterKey
+    voucher: str | None = None  # a voucher PIN's keyed hash, hex (never the PIN itself)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,18 @@ class Done:
     before: MeterRecord | None = None  # the meter as step 1 found it (before any key change)
 
 
+@dataclass(frozen=True)
+class Funding:
+    """Where the tender comes from when it is not the caller's float (a voucher): `tender`
+    finds and locks it before the meter is looked up, and answers what it is worth (an object
+    with `amount_cents`); `settle`, last, spends it for the stored transaction and answers the
+    journal entry it posted and the caller's available credit (`journal_entry_id`,
+    `available_cents`: its float is not debited, only shown)."""
+
+    tender: Callable[[Context, Session, Ask, flow.VendClock], Any]
+    settle: Callable[[Context, Session, Ask, flow.StoredTransaction, flow.PricedVend, Any], Any]
+
+
 # The tokens of a plan that does not vend credits: (context, session, meter found, ask, clock).
 TokenIssuer = Callable[[Context, Session, MeterRecord, Ask, flow.VendClock], flow.IssuedTokens]
 
@@ -99,6 +114,7 @@ class Plan:
     shows_float: bool = False  # the answer shows the float (after the debit, or as it stands)
     issue: TokenIssuer | None = None  # tokens other than credits (engineering)
     audit_action: str | None = None  # the audit event recorded with the transaction
+    funding: Funding | None = None  # a tender paid by something else than the float (priced)
 
 
 def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
@@ -109,10 +125,12 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
 
     def work(session: Session, request_id: int) -> idempotency.Answer:
         clock = ctx.clock()
+        tendered = None if plan.funding is None else plan.funding.tender(ctx, session, ask, clock)
         found = flow.find_meter(session, ask.meter, clock)  # 1
         if plan.vends:
             meters.require_active(found.meter)
-        priced, credits = _price(ctx, plan, found, ask, clock, session)  # 2
+        amount = ask.amount if tendered is None else tendered.amount_cents
+        priced, credits = _price(ctx, plan, found, amount, ask.units, clock, session)  # 2
         if plan.issue is not None:  # 3
             issued = plan.issue(ctx, session, found.meter, ask, clock)
         else:
@@ -154,6 +172,10 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
                 tokens=len(issued.tokens),
             )
         posting: VendPosting | None = None
+        funded = None
+        if plan.funding is not None:
+            assert priced is not None
+            funded = plan.funding.settle(ctx, session, ask, tx, priced, tendered)
         if plan.debits_float:
             assert priced is not None
             posting = flow.debit_float(
@@ -161,6 +183,8 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
             )
         if posting is not None:
             available: int | None = posting.available_cents
+        elif funded is not None:
+            available = funded.available_cents
         elif plan.shows_float:
             available = vendor_floats.balance(session, ask.who.vendor_id).available_cents
         else:
@@ -168,7 +192,11 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
         done = Done(ask, meter, tx, priced, issued, available, found.meter)
         return idempotency.Answer(
             plan.answer(done),  # 5
-            None if posting is None else posting.journal_entry_id,
+            posting.journal_entry_id
+            if posting is not None
+            else None
+            if funded is None
+            else funded.journal_entry_id,
         )
 
     return idempotency.run_once(
@@ -177,15 +205,22 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
 
 
 def _price(
-    ctx: Context, plan: Plan, found: MeterInMonth, ask: Ask, clock: flow.VendClock, session: Session
+    ctx: Context,
+    plan: Plan,
+    found: MeterInMonth,
+    amount: int | None,
+    units_asked: int | None,
+    clock: flow.VendClock,
+    session: Session,
 ) -> tuple[flow.PricedVend | None, list[tuple[str, int]]]:
-    """Step 2: the quote (or none) and the credit tokens it buys, as (kind, units)."""
+    """Step 2: the quote (or none) of the tender and the credit tokens it buys, (kind, units)."""
     settings = ctx.runtime.settings
     if plan.priced:
-        amount = ask.amount
         if amount is None:  # a units purchase: its tender, priced from these very figures
-            assert ask.units is not None
-            amount = units.tender_in_month(session, ctx.tariffs, found, ask.units, clock, settings)
+            assert units_asked is not None
+            amount = units.tender_in_month(
+                session, ctx.tariffs, found, units_asked, clock, settings
+            )
         priced = flow.price(session, ctx.tariffs, found, amount, clock, settings)
         credits = [("credit", priced.quote.units_tenths)]
         if priced.quote.fbe_units_tenths:
@@ -241,4 +276,44 @@ FBE_VEND = Plan(
     answer=receipt_answer,
     free_basic_alone=True,
     shows_float=True,
+)
+
+
+def _voucher_tender(
+    ctx: Context, session: Session, ask: Ask, clock: flow.VendClock
+) -> redemption.Redeemable:
+    assert ask.voucher is not None
+    return redemption.lock(session, bytes.fromhex(ask.voucher), clock.local.date(), clock.tz)
+
+
+def _voucher_settle(
+    ctx: Context,
+    session: Session,
+    ask: Ask,
+    tx: flow.StoredTransaction,
+    priced: flow.PricedVend,
+    voucher: redemption.Redeemable,
+) -> redemption.Settled:
+    return redemption.settle(
+        session,
+        voucher,
+        vendor_id=ask.who.vendor_id,
+        transaction_id=tx.id,
+        receipt_no=tx.receipt_no,
+        split=flow.vend_split(priced),
+        at=tx.created_at,
+    )
+
+
+# A scratch-card voucher redeemed: priced like a CreditVend of its face value, paid by the
+# voucher liability (its vendor paid at activation); the redeeming vendor's float is shown,
+# untouched.
+VOUCHER_VEND = Plan(
+    operation="VoucherVend",
+    kind="voucher",
+    fingerprint=("meter", "voucher"),
+    answer=receipt_answer,
+    priced=True,
+    shows_float=True,
+    funding=Funding(_voucher_tender, _voucher_settle),
 )

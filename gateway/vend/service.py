@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.db import transaction, utcnow
+from core.keys import derive_voucher_key
 from core.runtime import Runtime
 from gateway import errors, pricing
 from gateway.tariffs import TariffBook
@@ -57,6 +58,8 @@ from gateway.vend.types import (
     VendorStatement,
     VendReceipt,
 )
+from gateway.vouchers import attempts as voucher_attempts
+from gateway.vouchers import pins as voucher_pins
 from vendor_accounts import floats as vendor_floats
 from vendor_accounts.statements import recent_movements
 
@@ -98,6 +101,7 @@ class DatabaseVendingService:
         self.tz = ZoneInfo(self.settings.utility.timezone)
         self.tariffs = TariffBook()
         self.pipeline = pipeline.Context(runtime, self.tariffs, self.vend_clock)
+        self.voucher_key = derive_voucher_key(self.settings.master_key())
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -169,6 +173,42 @@ class DatabaseVendingService:
                 pipeline.Ask(who, header, meter_number, amount=amount_cents, pay_type=pay_type),
             )
         )
+
+    def voucher_vend(
+        self, who: Principal, header: RequestHeader, meter_number: str, pin: str
+    ) -> VendReceipt:
+        """Redeem a scratch-card voucher for the meter: the VoucherVend plan. Refused while the
+        terminal is over the guessing limit; every invalid PIN counts towards it (and is
+        audited with the terminal and the serial it matched, never the PIN)."""
+        require(who, "redeem")
+        now = self.clock()
+        with self.runtime.single_reads.connect() as conn:
+            voucher_attempts.check(conn, who.client_id, who.terminal_id, now)
+        try:
+            if not voucher_pins.valid_pin(pin):
+                raise errors.VoucherInvalid(
+                    "the voucher PIN is not valid (check digit)", code="voucher-check-digit"
+                )
+            ask = pipeline.Ask(
+                who,
+                header,
+                meter_number,
+                voucher=voucher_pins.pin_hash(self.voucher_key, pin).hex(),
+            )
+            return receipt_from_json(pipeline.run(self.pipeline, pipeline.VOUCHER_VEND, ask))
+        except errors.VoucherInvalid as refused:
+            with transaction(self.runtime.sessions) as session:
+                voucher_attempts.record(
+                    session,
+                    client_id=who.client_id,
+                    terminal_id=who.terminal_id,
+                    msg_date_time=header.msg_id.date_time,
+                    msg_unique_number=header.msg_id.unique_number,
+                    at=now,
+                    reason=refused.code,
+                    serial=refused.detail.get("serial"),
+                )
+            raise
 
     def trial_credit_vend(
         self,
@@ -404,6 +444,10 @@ class DatabaseVendingService:
         if tx.kind == "engineering":
             raise errors.ReversalError(
                 "engineering tokens cannot be reversed", code="not-reversible"
+            )
+        if tx.kind == "voucher":
+            raise errors.ReversalError(
+                "a voucher redemption cannot be reversed: its PIN is spent", code="not-reversible"
             )
         if tx.status == "confirmed":
             raise errors.ReversalError(

@@ -382,3 +382,13 @@ class VendingService(Protocol):
     def reprint_end_batch(
         self, who: Principal, header: RequestHeader, kind: str, batch_no: str | None
     ) -> BatchReport: ...
+
+
+class VoucherRedemption(Protocol):
+    """Redeeming a scratch-card voucher (VoucherVend): the receipt of a vend of its face value,
+    funded by the voucher liability; VoucherInvalid, VoucherUsed or RequestAuthorisation
+    (no redeem privilege, the guessing limit) otherwise."""
+
+    def voucher_vend(
+        self, who: Principal, header: RequestHeader, meter_number: str, pin: str
+    ) -> VendReceipt: ...

@@ -35,6 +35,7 @@ MODULES = (
     "gateway.vend.idempotency",
     "vendor_accounts.credentials",
     "vendor_accounts.floats",
+    "gateway.vouchers.redemption",
 )
 # The plain (not prepared) prebuilt statements the vend path runs on PostgreSQL: (module,
 # attribute, key inside a dict attribute or None). The lookup for ConfirmCustomer and the

@@ -17,5 +17,6 @@ PREPARE vendgw_credentials (VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR) AS SELE
     terminal.can_vend,
     terminal.can_reprint,
     terminal.can_reverse,
-    terminal.can_engineering
+    terminal.can_engineering,
+    terminal.can_redeem
 FROM (SELECT $1 AS client_id) AS claim LEFT OUTER JOIN vendor ON vendor.client_id = claim.client_id LEFT OUTER JOIN terminal ON terminal.vendor_id = vendor.id AND terminal.code = $2 LEFT OUTER JOIN float_account ON float_account.vendor_id = vendor.id LEFT OUTER JOIN login_failure ON login_failure.client_id = $3 AND login_failure.terminal_code = $4 AND login_failure.source_ip = $5;

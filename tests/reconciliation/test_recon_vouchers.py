@@ -1,0 +1,159 @@
+"""Voucher redemptions in the night's reconciliation and the month's reports: a redemption is a
+sale of the redeeming vendor's channel, matched like any vend and never a break, though its float
+paid nothing; the buying vendor's float paid for the stock; the voucher report's outstanding
+liability ties to the ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, date
+from pathlib import Path
+
+from core.db import transaction
+from gateway.vend.types import MsgID, Principal, RequestHeader
+from gateway.vouchers import activation
+from reconciliation import runs, vouchers_report
+from reconciliation.models import ReconRun
+from reconciliation.monthly import monthly_report
+from reconciliation.periods import MONTHLY, parse_period
+from reconciliation.report_file import identify
+from tests.support.reconciliation import BANK, METER, SHOP, Utility, line, local, write_report
+from tests.support.vouchers import books_hold, create_batch, export_and_read, liability
+from vendor_accounts import floats
+
+NOVEMBER = parse_period("2026-11", MONTHLY)
+
+
+def redeemer(u: Utility) -> Principal:
+    return Principal(u.vendor_ids[BANK], BANK, "ATM-0001", frozenset({"redeem"}), "agent")
+
+
+def test_redemptions_reconcile_as_the_channels_sales_and_tie_to_the_ledger(
+    utility: Utility, tmp_path: Path
+) -> None:
+    u = utility
+    shop, bank = u.vendor_ids[SHOP], u.vendor_ids[BANK]
+    stock = create_batch(u.db, shop, 3, 5000, at=local(2026, 11, 19, 9, 0).astimezone(UTC))
+    pins = [row["pin"] for row in export_and_read(u.db, stock.batch_id)]
+    with transaction(u.db.sessions) as session:
+        activation.activate(
+            session,
+            stock.first_serial,
+            stock.last_serial,
+            actor="test",
+            today=date(2026, 11, 19),
+            at=local(2026, 11, 19, 10, 0).astimezone(UTC),
+        )
+    with u.db.sessions() as session:
+        bank_before = floats.balance(session, bank).balance_cents
+
+    msg_ids = []
+    for i, at in enumerate((local(2026, 11, 20, 9, 0), local(2026, 11, 20, 9, 10))):
+        u.clock.now = at.astimezone(UTC)
+        header = RequestHeader(BANK, "ATM-0001", MsgID(at.strftime("%Y%m%d%H%M%S"), 900 + i))
+        receipt = u.service.voucher_vend(redeemer(u), header, METER, pins[i])
+        assert receipt.tender_cents == 5000
+        msg_ids.append(header.msg_id.key)
+    sold, _ = u.vend(local(2026, 11, 20, 9, 20), 10000)
+    with u.db.sessions() as session:
+        # Only the credit vend moved the bank's float (less its 1.50 % commission).
+        assert floats.balance(session, bank).balance_cents == bank_before - 10000 + 150
+        books_hold(session)
+
+    path = write_report(
+        tmp_path,
+        BANK,
+        "20261120",
+        [
+            line(msg_ids[0], 5000, local(2026, 11, 20, 9, 0)),
+            line(msg_ids[1], 5000, local(2026, 11, 20, 9, 10)),
+            line(sold, 10000, local(2026, 11, 20, 9, 20)),
+        ],
+    )
+    outcome = runs.reconcile(
+        u.db.runtime,
+        identify(path),
+        actor="test",
+        now=local(2026, 11, 21, 2, 0),
+        progress=False,
+    )
+    assert outcome.break_count == 0
+    with u.db.sessions() as session:
+        run = session.get(ReconRun, outcome.run_id)
+        assert run is not None and (run.gateway_count, run.gateway_total_cents) == (3, 20000)
+        assert run.commission_cents == 150  # redemptions earn the channel no commission
+
+    # A void in the month: the third voucher goes back to the shop at what it cost.
+    with transaction(u.db.sessions) as session:
+        activation.void(
+            session,
+            stock.last_serial,
+            stock.last_serial,
+            reason="stolen",
+            actor="test",
+            at=local(2026, 11, 25, 12, 0).astimezone(UTC),
+        )
+    calendar = runs.calendar_of(u.db.runtime)
+    with u.db.sessions() as session:
+        month = monthly_report(session, NOVEMBER, calendar, date(2026, 12, 1))
+        figures = vouchers_report.vouchers_report(session, NOVEMBER, calendar)
+        books_hold(session)
+    by_client = {v.client_id: v for v in month.vendors}
+    assert (
+        by_client[BANK].voucher_redemptions_count,
+        by_client[BANK].voucher_redemptions_cents,
+    ) == (
+        2,
+        10000,
+    )
+    assert by_client[BANK].sales_cents == 10000  # its own float's sales, apart
+    assert by_client[SHOP].voucher_stock_cents == 15000 - 5000  # bought 3, one credited back
+    for v in (*month.vendors, month.totals):
+        assert v.closing_float_cents == (
+            v.opening_float_cents
+            + v.deposits_cents
+            + v.adjustments_cents
+            - v.net_sales_cents
+            + v.commission_cents
+            - v.voucher_stock_cents
+        )
+    (batch,) = figures.batches
+    assert (batch.created, batch.activated, batch.redeemed, batch.voided) == (3, 3, 2, 1)
+    assert batch.outstanding == 0 and figures.outstanding_cents == 0
+    assert figures.ties and figures.ledger_liability_cents == liability(u.db) == 0
+    assert figures.redemptions_by_channel == {BANK: (2, 10000)}
+    text = vouchers_report.render_csv(figures)
+    assert "2026-11,0.00,0.00,yes" in text
+
+
+def test_the_voucher_report_ties_at_a_month_end_with_value_outstanding(
+    utility: Utility,
+) -> None:
+    u = utility
+    stock = create_batch(
+        u.db, u.vendor_ids[SHOP], 4, 2000, at=local(2026, 11, 10, 9, 0).astimezone(UTC)
+    )
+    with transaction(u.db.sessions) as session:
+        activation.activate(
+            session,
+            stock.first_serial,
+            stock.first_serial + 1,
+            actor="test",
+            today=date(2026, 11, 10),
+            at=local(2026, 11, 30, 23, 0).astimezone(UTC),
+        )
+        # Activated after the month: not in November's liability.
+        activation.activate(
+            session,
+            stock.first_serial + 2,
+            stock.last_serial,
+            actor="test",
+            today=date(2026, 11, 10),
+            at=local(2026, 12, 1, 1, 0).astimezone(UTC),
+        )
+    calendar = runs.calendar_of(u.db.runtime)
+    with u.db.sessions() as session:
+        figures = vouchers_report.vouchers_report(session, NOVEMBER, calendar)
+    (batch,) = figures.batches
+    assert (batch.created, batch.activated, batch.outstanding) == (4, 2, 2)
+    assert figures.outstanding_cents == figures.ledger_liability_cents == 4000
+    assert liability(u.db) == 8000  # today's books hold all four
