@@ -114,7 +114,8 @@ def credit_vend(
     cash: bool = True,
 ) -> bytes:
     pay = (
-        f'<r:payType xsi:type="b:Cash"><b:tenderAmt value="{amount}" symbol="{symbol}"/></r:payType>'
+        f'<r:payType xsi:type="b:Cash"><b:tenderAmt value="{amount}" symbol="{symbol}"/>'
+        "</r:payType>"
         if cash
         else ""
     )
