@@ -645,14 +645,15 @@ def non_meter_specific_eng(edge: Edge, call: Call) -> etree._Element:
     )
     resp = write.root(m("nonMeterSpecificEngResp"), tn(METER, resp_type))
     write.base_resp(resp, call.echo, edge.utility, eng_type.upper())
+    # NonMeterSpecificTokenIssue is a meter-domain type: its children are in that namespace.
     issue = write.sub(resp, m(tag))
-    write.sub(issue, b("desc"), text=write._clip(result.description))
+    write.sub(issue, m("desc"), text=write._clip(result.description))
     write.sub(
         issue,
-        b("meterType"),
+        m("meterType"),
         {"at": meter_type.get("at") or "07", "tt": meter_type.get("tt") or "02"},
     )
-    write.sts_token(issue, b("token"), result.tokens[0])
+    write.sts_token(issue, m("token"), result.tokens[0])
     return resp
 
 
