@@ -413,3 +413,52 @@ def test_operator_is_recorded_from_auth_cred(base_url: str, e2e_db: TestDatabase
             )
         )
     assert operator == "CLERK1"
+
+
+def test_confirm_customer_by_account_number(base_url: str) -> None:
+    def by_account(account: str) -> bytes:
+        return x.simple(
+            ATM,
+            x.new_msg(),
+            "r:confirmCustomerReq",
+            '<r:idMethod xsi:type="b:CustIDMethod">'
+            f'<b:custIdentifier xsi:type="b:CustAccountNo" accNo="{account}"/></r:idMethod>',
+        )
+
+    resp = x.answer(x.post(base_url, ATM, by_account("ACC-0001")))
+    results = resp.findall(f"{{{R}}}confirmCustResult")
+    assert [r.find(f"{{{R}}}meterDetail").get("msno") for r in results] == [METER]  # type: ignore[union-attr]
+    refused = x.fault(x.post(base_url, ATM, by_account("ACC-9999")))
+    assert refused.fault_type == "ConfirmCustomerEx"
+
+
+def _units_vend(msg: x.Msg, kwh: str, root: str = "r:creditVendReq") -> bytes:
+    return x.envelope(
+        x.body(
+            root,
+            x.head(ATM, msg)
+            + '<b:resource xsi:type="b:Electricity"/>'
+            + x.meter_id("04000000051")
+            + f'<r:purchaseValue xsi:type="r:PurchaseValueUnits"><r:units value="{kwh}" '
+            'siUnit="kWh"/></r:purchaseValue>',
+        )
+    )
+
+
+def test_a_units_purchase_value_buys_at_least_those_units(
+    base_url: str, e2e_db: TestDatabase
+) -> None:
+    meter = factory_meter(e2e_db, "04000000051")
+    trial = x.answer(x.post(base_url, ATM, _units_vend(x.new_msg(), "50", "r:trialCreditVendReq")))
+    resp = x.answer(x.post(base_url, ATM, _units_vend(x.new_msg(), "50")))
+    [sale] = transactions(resp)
+    units = sale.find(f"{{{R}}}creditTokenIssue/{{{B}}}units")
+    assert units is not None and Decimal(units.get("value") or "0") >= Decimal("50")
+    tender = cents(resp.find(f"{{{R}}}creditVendReceipt/{{{R}}}transactions/{{{R}}}tenderAmt"))
+    assert tender == cents(
+        trial.find(f"{{{R}}}creditVendReceipt/{{{R}}}transactions/{{{R}}}tenderAmt")
+    )
+    [token] = x.tokens(sale)
+    assert meter.accept(token).accepted
+    refused = x.fault(x.post(base_url, ATM, _units_vend(x.new_msg(), "10.05")))
+    assert (refused.fault_type, refused.code) == ("XMLVendSchemaEx", "units")
