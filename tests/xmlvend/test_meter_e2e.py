@@ -57,7 +57,7 @@ def test_meter_specific_engineering_tokens_are_taken_by_the_meter(
     assert x.xsi_type(resp) == kind.replace("Req", "Resp")
     issue = resp.find(f"{{{M}}}{element}")
     assert issue is not None
-    assert issue.find(f"{{{B}}}meterDetail").get("msno") == ENG_METER  # type: ignore[union-attr]
+    assert issue.find(f"{{{B}}}meterDetail").get("msno") == ENG_METER
     [token] = x.tokens(issue)
     assert meter.accept(token).accepted
     assert resp.find(f"{{{B}}}clientStatus/{{{B}}}availCredit") is not None
