@@ -211,7 +211,7 @@ class VendBatch(Base):
     closed_by: Mapped[str] = mapped_column(String(100), default="")
 
 
-class FaultReport(Base):
+class ReportedFault(Base):
     """A customer's meter or network fault, reported at a terminal (CustReportFault), kept with
     its reference number for the utility's field staff (`vendgw fault list`)."""
 

@@ -26,6 +26,7 @@ from gateway import errors, pricing
 from gateway.tariffs import TariffBook
 from gateway.vend import (
     accounts,
+    batches,
     engineering,
     flow,
     idempotency,
@@ -39,6 +40,9 @@ from gateway.vend.models import VendReprint, VendRequest, VendTransaction
 from gateway.vend.receipts import receipt_from_json
 from gateway.vend.types import (
     AdviceResult,
+    BatchInfo,
+    BatchReport,
+    BatchStatus,
     CustomerInfo,
     EngineeringResult,
     Movement,
@@ -460,6 +464,33 @@ class DatabaseVendingService:
                 Movement(m.at, m.kind, m.reference, m.amount_cents, m.balance_cents) for m in moves
             ),
         )
+
+    # -- batches and shifts (gateway/vend/batches.py) -----------------------------------------
+
+    def batch_status(self, who: Principal) -> BatchStatus:
+        """The terminal's open batch numbers: one indexed read, for every vend response."""
+        with self.runtime.sessions() as session:
+            return batches.batch_status(session, who)
+
+    def start_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchInfo:
+        require(who, "vend")
+        return batches.start_batch(self.runtime.sessions, who, header, kind, self.clock)
+
+    def end_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchReport:
+        require(who, "vend")
+        return batches.end_batch(self.runtime.sessions, who, header, kind, self.clock)
+
+    def total_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchReport:
+        require(who, "vend")
+        with self.runtime.sessions() as session:
+            return batches.total_batch(session, who, kind)
+
+    def reprint_end_batch(
+        self, who: Principal, header: RequestHeader, kind: str, batch_no: str | None
+    ) -> BatchReport:
+        require(who, "vend")
+        with self.runtime.sessions() as session:
+            return batches.reprint_end_batch(session, who, kind, batch_no)
 
     # -- meter domain (engineering) ------------------------------------------------------------
 
