@@ -28,9 +28,11 @@ from gateway.vend import (
     accounts,
     batches,
     engineering,
+    fault_reports,
     flow,
     idempotency,
     meters,
+    payments,
     pipeline,
     refusals,
     units,
@@ -39,12 +41,14 @@ from gateway.vend.meters import MeterInMonth
 from gateway.vend.models import VendReprint, VendRequest, VendTransaction
 from gateway.vend.receipts import receipt_from_json
 from gateway.vend.types import (
+    AccountPayment,
     AdviceResult,
     BatchInfo,
     BatchReport,
     BatchStatus,
     CustomerInfo,
     EngineeringResult,
+    FaultReport,
     Movement,
     MsgID,
     Principal,
@@ -68,6 +72,12 @@ def require(who: Principal, privilege: str) -> None:
         raise errors.RequestAuthorisation(
             f"terminal {who.terminal_id} may not {privilege}", code=f"no-{privilege}-privilege"
         )
+
+
+def _movement_kind(kind: str, reference: str) -> str:
+    # An account payment debits the float as a vend entry (same rules, reversible like one);
+    # its reference tells the statement it was a payment.
+    return "payment" if kind == "vend" and reference.startswith("payment:") else kind
 
 
 @refusals.translating
@@ -461,8 +471,58 @@ class DatabaseVendingService:
             floor_cents=state.floor_cents,
             avail_credit_cents=state.available_cents,
             movements=tuple(
-                Movement(m.at, m.kind, m.reference, m.amount_cents, m.balance_cents) for m in moves
+                Movement(
+                    m.at,
+                    _movement_kind(m.kind, m.reference),
+                    m.reference,
+                    m.amount_cents,
+                    m.balance_cents,
+                )
+                for m in moves
             ),
+        )
+
+    # -- account payments (gateway/vend/payments.py) -----------------------------------------
+
+    def pay_account(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        account_no: str,
+        amount_cents: int,
+        pay_type: str,
+        purpose: str,
+    ) -> AccountPayment:
+        """A debt or service charge payment, no token: the debt (or the month's service charge)
+        goes down, the float is debited as for a vend, the ledger posts it."""
+        require(who, "vend")
+        return payments.pay_account(
+            self.pipeline, who, header, account_no, amount_cents, pay_type, purpose
+        )
+
+    # -- customer fault reports (gateway/vend/fault_reports.py) -------------------------------
+
+    def report_fault(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str | None,
+        account_no: str | None,
+        fault_kind: str,
+        description: str,
+        contact: str,
+    ) -> FaultReport:
+        """A meter or network fault, stored with a reference number (`vendgw fault list`)."""
+        return fault_reports.report_fault(
+            self.runtime.sessions,
+            who,
+            header,
+            meter_number,
+            account_no,
+            fault_kind,
+            description,
+            contact,
+            self.clock(),
         )
 
     # -- batches and shifts (gateway/vend/batches.py) -----------------------------------------

@@ -119,6 +119,7 @@ def test_confirm_customer_by_account(
     assert info == service.confirm_customer(who, header(), DEBTOR)
     with pytest.raises(errors.ConfirmCustomer) as unknown:
         service.confirm_customer_by_account(who, header(), "ACC-9999")
-    assert (unknown.value.fault_type, unknown.value.code) == ("ConfirmCustomerEx", "unknown-account")
+    assert unknown.value.fault_type == "ConfirmCustomerEx"
+    assert unknown.value.code == "unknown-account"
     with pytest.raises(errors.SchemaError):
         service.confirm_customer_by_account(who, header(), "")
