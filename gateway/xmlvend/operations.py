@@ -714,7 +714,7 @@ def cust_report_fault(edge: Edge, call: Call) -> etree._Element:
         attrs["contactNo"] = contact
     if account and len(account) <= 20 and " " not in account:
         attrs["accNo"] = account
-    write.sub(log, b("custDetail"), attrs)
+    write.sub(log, m("custDetail"), attrs)
     echoed = write.sub(log, m("faultReport"), xsi=tn(METER, kind))
     if description:
         write.sub(echoed, m("desc"), text=write._clip(description))
