@@ -9,16 +9,26 @@ money, audited. The service calls these, so the dependency runs one way: service
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.runtime import Runtime
 from gateway import errors
+from gateway.models import SupplyGroup, VendingKey
 from gateway.vend import flow, meters, pipeline
-from gateway.vend.meters import MeterRecord
-from gateway.vend.types import EngineeringResult, MeterDetail, Principal, RequestHeader
+from gateway.vend.meters import MeterRecord, PendingKeyChange
+from gateway.vend.types import (
+    EngineeringResult,
+    KeyChangeResult,
+    MeterDetail,
+    Principal,
+    RequestHeader,
+)
 from sts import Token, next_tid, test_token
 
 METER_SPECIFIC = ("KeyChange", "ClearTamper", "ClearCredit", "PowerLimit")
@@ -125,3 +135,116 @@ def non_meter_specific(
             msg_id=header.msg_id.key,
         )
     return EngineeringResult(f"{eng_type} (manufacturer {code:0{digits}d})", (token.number,))
+
+
+# -- UpdateMeterKey: a key change to the key data the request names -------------------------
+#
+# Like the "KeyChange" engineering token, but to the requested supply group, KRN and tariff
+# index (each None: keep the meter's) rather than to a pending change the utility registered:
+# the two key change tokens from the meter's current key data to the new, issued in the one
+# pipeline (a plan of its own, idempotent by msgID, audited), and the meter's record moved to
+# the new key data in the same transaction (its TID memory cleared when the base date changes).
+
+_SGC = re.compile(r"[0-9]{6}")
+_TI = re.compile(r"[0-9]{2}")
+
+
+def check_key_target(to_sgc: str | None, to_krn: int | None, to_ti: str | None) -> None:
+    if to_sgc is not None and not _SGC.fullmatch(to_sgc):
+        raise errors.SchemaError("the supply group code is 6 digits", code="sgc", value=to_sgc)
+    if to_krn is not None and (type(to_krn) is not int or not 1 <= to_krn <= 9):
+        raise errors.SchemaError("the key revision number is 1 to 9", code="krn", value=to_krn)
+    if to_ti is not None and not _TI.fullmatch(to_ti):
+        raise errors.SchemaError("the tariff index is 2 digits", code="ti", value=to_ti)
+
+
+def _key_change_to_target(
+    ctx: pipeline.Context,
+    session: Session,
+    meter: MeterRecord,
+    ask: pipeline.Ask,
+    clock: flow.VendClock,
+) -> flow.IssuedTokens:
+    assert ask.key_target is not None
+    to_sgc, to_krn, to_ti = ask.key_target
+    sgc = meter.group.sgc if to_sgc is None else to_sgc
+    krn = meter.krn if to_krn is None else to_krn
+    ti = meter.ti if to_ti is None else to_ti
+    if (sgc, krn, ti) == (meter.group.sgc, meter.krn, meter.ti):
+        raise errors.UpdateMeterKeySame(
+            f"meter {meter.meter_number} already has SGC {sgc}, KRN {krn}, TI {ti}",
+            code="same-key",
+        )
+    group = session.execute(
+        select(SupplyGroup.id, SupplyGroup.base_date).where(SupplyGroup.sgc == sgc)
+    ).first()
+    if group is None:
+        raise errors.BusinessRuleError(f"no supply group {sgc}", code="unknown-supply-group")
+    has_key = session.scalar(
+        select(VendingKey.id).where(VendingKey.supply_group_id == group.id, VendingKey.krn == krn)
+    )
+    if has_key is None:
+        raise errors.BusinessRuleError(
+            f"supply group {sgc} has no vending key of KRN {krn}", code="no-vending-key"
+        )
+    same_group = group.id == meter.group.id
+    target = PendingKeyChange(
+        supply_group_id=group.id,
+        krn=krn,
+        ti=ti,
+        kt=None,
+        base_date=None if same_group else group.base_date,
+    )
+    # The requested change replaces any pending one: issue_tokens reads the meter's pending
+    # change, and advance_meter writes the new key data and clears the pending columns.
+    return flow.issue_tokens(
+        session, ctx.runtime.security_module, replace(meter, pending=target), [], clock
+    )
+
+
+def _key_change_answer(done: pipeline.Done) -> dict[str, Any]:
+    assert done.before is not None
+    return {
+        "from": meters.meter_detail(done.before).__dict__,
+        "meter": meters.meter_detail(done.meter).__dict__,
+        "tokens": [t.token for t in done.issued.tokens],
+    }
+
+
+UPDATE_METER_KEY = pipeline.Plan(
+    operation="UpdateMeterKey",
+    kind="engineering",
+    fingerprint=("meter", "key_target"),
+    answer=_key_change_answer,
+    vends=False,
+    issue=_key_change_to_target,
+    audit_action="meter.update_key",
+)
+
+
+def update_meter_key(
+    ctx: pipeline.Context,
+    who: Principal,
+    header: RequestHeader,
+    meter_number: str,
+    to_sgc: str | None,
+    to_krn: int | None,
+    to_ti: str | None,
+) -> KeyChangeResult:
+    check_key_target(to_sgc, to_krn, to_ti)
+    body = pipeline.run(
+        ctx,
+        UPDATE_METER_KEY,
+        pipeline.Ask(who, header, meter_number, key_target=(to_sgc, to_krn, to_ti)),
+    )
+    now = MeterDetail(**body["meter"])
+    return KeyChangeResult(
+        meter=now,
+        from_sgc=body["from"]["sgc"],
+        from_krn=body["from"]["krn"],
+        from_ti=body["from"]["ti"],
+        to_sgc=now.sgc,
+        to_krn=now.krn,
+        to_ti=now.ti,
+        tokens=tuple(body["tokens"]),
+    )

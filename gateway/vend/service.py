@@ -49,6 +49,7 @@ from gateway.vend.types import (
     CustomerInfo,
     EngineeringResult,
     FaultReport,
+    KeyChangeResult,
     Movement,
     MsgID,
     Principal,
@@ -564,6 +565,23 @@ class DatabaseVendingService:
     ) -> EngineeringResult:
         require(who, "engineering")
         return engineering.meter_specific(self.pipeline, who, header, meter_number, eng_type, value)
+
+    def update_meter_key(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        to_sgc: str | None,
+        to_krn: int | None,
+        to_ti: str | None,
+    ) -> KeyChangeResult:
+        """A key change to the requested SGC / KRN / TI (None keeps the meter's): the two key
+        change tokens, the meter's record moved to the new key data; UpdateMtrKeySameEx when
+        nothing would change."""
+        require(who, "engineering")
+        return engineering.update_meter_key(
+            self.pipeline, who, header, meter_number, to_sgc, to_krn, to_ti
+        )
 
     def non_meter_specific_eng(
         self, who: Principal, header: RequestHeader, eng_type: str, mfr_code: int | None
