@@ -121,7 +121,7 @@ def test_eng_kct_moves_the_meter_to_the_key_asked_for(base_url: str, e2e_db: Tes
     _key_change_tokens_work(e2e_db, "04000000044", issue)
 
 
-def test_update_meter_key_applies_the_pending_key_change(
+def test_update_meter_key_moves_the_meter_to_the_key_data_given(
     base_url: str, e2e_db: TestDatabase
 ) -> None:
     from tests.support.soap import KEY_CHANGE_METER
@@ -132,7 +132,7 @@ def test_update_meter_key_applies_the_pending_key_change(
             x.new_msg(),
             "m:updateMeterKeyReq",
             f'<m:idMethod xsi:type="b:MeterDetail" msno="{KEY_CHANGE_METER}" sgc="123456" '
-            'krn="1" ti="01"><b:meterType at="07" tt="02"/></m:idMethod>',
+            'krn="2" ti="01"><b:meterType at="07" tt="02"/></m:idMethod>',
         )
 
     before = factory_meter(e2e_db, KEY_CHANGE_METER)
