@@ -31,10 +31,27 @@ from gateway.vend.types import (
 )
 from sts import Token, next_tid, test_token
 
-METER_SPECIFIC = ("KeyChange", "ClearTamper", "ClearCredit", "PowerLimit")
+METER_SPECIFIC = ("KeyChange", "ClearTamper", "ClearCredit", "PowerLimit", "PhaseUnbalance")
 # Class 1 control fields: every test and display at once (36 bits with a 2-digit
 # manufacturer code, 28 bits with a 4-digit one).
 ALL_TESTS = {2: (1 << 36) - 1, 4: (1 << 28) - 1}
+# One test or display each: the control field's bits of IEC 62055-41 (6.3.8), by the XMLVend
+# engType names. Bit 5 (test the token reader) has no XMLVend name; bits 11 and up are
+# reserved. The same bit in the 36- and 28-bit forms.
+TEST_BITS = {
+    "TestBreaker": 0,  # test the load switch
+    "TestDisplay": 1,  # test the information display
+    "DispConsTot": 2,  # display the total energy consumed
+    "DispKRN": 3,  # display the key revision number
+    "DispTI": 4,  # display the tariff index
+    "DispPwrLmt": 6,  # display the maximum power limit
+    "DispTamper": 7,  # display the tamper status
+    "DispInstPwr": 8,  # display the power being drawn now
+    "DispVer": 9,  # display the software version
+    "DispPhUnbalance": 10,  # display the maximum phase power unbalance limit
+}
+NON_METER_SPECIFIC = ("TestAll", *TEST_BITS)
+MAX_WATTS = 18201624  # the largest value the 16-bit limit field carries
 
 
 def _eng_tokens(
@@ -65,9 +82,15 @@ def _eng_tokens(
             keys.wrapped_key, keys.key_id, keys.key_data, register=register, tid=tid
         )
     elif eng_type == "PowerLimit":
-        if value is None or not 0 < value <= 18201624:
-            raise errors.SchemaError("PowerLimit needs a value in watts, 1 to 18201624")
+        if value is None or not 0 < value <= MAX_WATTS:
+            raise errors.SchemaError(f"PowerLimit needs a value in watts, 1 to {MAX_WATTS}")
         token = hsm.power_limit_token(
+            keys.wrapped_key, keys.key_id, keys.key_data, watts=value, tid=tid
+        )
+    elif eng_type == "PhaseUnbalance":
+        if value is None or not 0 < value <= MAX_WATTS:
+            raise errors.SchemaError(f"PhaseUnbalance needs a value in watts, 1 to {MAX_WATTS}")
+        token = hsm.phase_unbalance_token(
             keys.wrapped_key, keys.key_id, keys.key_data, watts=value, tid=tid
         )
     else:
@@ -117,14 +140,18 @@ def meter_specific(
 def non_meter_specific(
     runtime: Runtime, who: Principal, header: RequestHeader, eng_type: str, mfr_code: int | None
 ) -> EngineeringResult:
-    """Test and display tokens (class 1) are not encrypted and fit any meter of a maker."""
-    if eng_type != "TestAll":
-        raise errors.UseCaseSupport(f"engType {eng_type!r} is not supported; use TestAll")
+    """Test and display tokens (class 1) are not encrypted and fit any meter of a maker:
+    TestAll, or one test or display of TEST_BITS."""
+    if eng_type not in NON_METER_SPECIFIC:
+        raise errors.UseCaseSupport(
+            f"engType {eng_type!r} is not supported; use one of " + ", ".join(NON_METER_SPECIFIC)
+        )
     code = 0 if mfr_code is None else mfr_code
     if not 0 <= code <= 9999:
         raise errors.SchemaError("mfrCode is a 2- or 4-digit manufacturer code")
     digits = 2 if code <= 99 else 4
-    token = test_token(control=ALL_TESTS[digits], mfr_code=code, four_digit_mfr=digits == 4)
+    control = ALL_TESTS[digits] if eng_type == "TestAll" else 1 << TEST_BITS[eng_type]
+    token = test_token(control=control, mfr_code=code, four_digit_mfr=digits == 4)
     with runtime.sessions() as session, session.begin():
         audit.record(
             session,

@@ -61,6 +61,14 @@ from vendor_accounts import floats as vendor_floats
 from vendor_accounts.statements import recent_movements
 
 REPRINT_LAST_N = 3
+# The operations whose stored answer is a vend receipt (what LastResponseAdvice hands back).
+RECEIPT_OPERATIONS = frozenset(
+    {
+        pipeline.CREDIT_VEND.operation,
+        pipeline.CREDIT_VEND_UNITS.operation,
+        pipeline.FBE_VEND.operation,
+    }
+)
 TRIAL_TOKEN = "0" * 20
 
 
@@ -454,6 +462,12 @@ class DatabaseVendingService:
         outcome, status = found
         if outcome.outcome == "refused":
             raise idempotency.refusal_error(outcome.response)
+        if outcome.operation not in RECEIPT_OPERATIONS:
+            raise errors.LastResponseError(
+                f"the request with msgID {original_msg_id.key} was a {outcome.operation}, "
+                "not a vend: send that request again with its msgID for its answer",
+                code="not-a-vend",
+            )
         return receipt_from_json(outcome.response, reversed_=status == "reversed")
 
     # -- vendor -------------------------------------------------------------------------------

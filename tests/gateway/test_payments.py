@@ -25,6 +25,7 @@ from tests.gateway.test_vend_flow import (
     principal,
 )
 from tests.support.vendor_accounts import entry_legs
+from vendgw.invariants import check_vend_records
 from vendor_accounts.ledger import check_invariants
 from vendor_accounts.models import JournalEntry
 
@@ -61,8 +62,10 @@ def entries(db: TestDatabase) -> int:
 
 
 def books_balance(db: TestDatabase) -> None:
+    """The ledger's invariants and the vend records' (meter months, tokens) both hold."""
     with db.sessions() as session:
         assert check_invariants(session) == []
+        assert check_vend_records(session) == []
 
 
 def test_a_debt_payment_lowers_the_debt_debits_the_float_and_posts_the_ledger(
@@ -266,3 +269,13 @@ def test_payments_count_in_the_shift(
     assert [
         (x.tx_type, x.operator, x.pay_type, x.count, x.amount_cents) for x in report.totals
     ] == [("payment", "ann", "cash", 2, 5000)]
+
+
+def test_last_response_advice_about_a_payment_says_it_was_no_vend(
+    demo_db: TestDatabase, service: DatabaseVendingService
+) -> None:
+    who, h = principal(demo_db, BANK), header()
+    service.pay_account(who, h, DEBTOR, 1000, "cash", "debt")
+    with pytest.raises(errors.LastResponseError) as refused:
+        service.last_response_advice(who, header(), h.msg_id)
+    assert refused.value.code == "not-a-vend"
