@@ -32,6 +32,7 @@ from gateway.soap.app import request_location
 from gateway.soap.auth import AuthRefusal, TerminalAuthenticator
 from gateway.soap.guard import (
     BodyTooLarge,
+    EnvelopeVersionMismatch,
     HeaderNotUnderstood,
     check_content_type,
     check_declared_length,
@@ -122,6 +123,13 @@ def create_xmlvend_app(
         )
         return _send(start_response, status, body, headers)
 
+    def version_mismatch(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        # A SOAP 1.2 request (by media type or envelope) or no SOAP envelope at all.
+        environ[FAULT_TYPE_KEY] = "VersionMismatch"
+        return _send(
+            start_response, "500 Internal Server Error", faults.version_mismatch_envelope()
+        )
+
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         if method == "GET" and str(environ.get("QUERY_STRING") or "").lower().startswith("wsdl"):
@@ -140,6 +148,8 @@ def create_xmlvend_app(
         try:
             check_content_type(environ)
             check_declared_length(environ, limit)
+        except EnvelopeVersionMismatch:
+            return version_mismatch(environ, start_response)
         except BodyTooLarge as exc:
             return fault(environ, start_response, exc, headers=[("Connection", "close")])
         except Exception as exc:
@@ -150,17 +160,17 @@ def create_xmlvend_app(
                 f"HTTP Basic credentials refused ({who.status[4:].lower()})",
                 code="not-authenticated",
             )
-            status = "500 Internal Server Error" if who.fault is not None else who.status
-            return fault(environ, start_response, refusal, status=status, headers=who.headers)
+            # The refusal's own status: 401 with its challenge for missing or wrong credentials
+            # (suds, for one, sends credentials only after a challenge), 500 for the others.
+            return fault(environ, start_response, refusal, status=who.status, headers=who.headers)
         try:
             body = read_body(environ, limit)
             if SOAP12_ENV.encode() in body[:2048] and SOAP11_ENV.encode() not in body[:2048]:
-                environ[FAULT_TYPE_KEY] = "VersionMismatch"
-                return _send(
-                    start_response, "500 Internal Server Error", faults.version_mismatch_envelope()
-                )
+                return version_mismatch(environ, start_response)
             document = parse_envelope(body)
             check_must_understand(document)
+        except EnvelopeVersionMismatch:
+            return version_mismatch(environ, start_response)
         except BodyTooLarge as exc:
             return fault(environ, start_response, exc, who, headers=[("Connection", "close")])
         except HeaderNotUnderstood:
