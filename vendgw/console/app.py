@@ -30,6 +30,9 @@ log = logging.getLogger("gateway.console")
 PAGES = [
     ("vendgw.console.pages.auth", "blueprint"),
     ("vendgw.console.pages.dashboard", "blueprint"),
+    ("vendgw.console.pages.vendors", "blueprint"),
+    ("vendgw.console.pages.meters", "blueprint"),
+    ("vendgw.console.pages.audit", "blueprint"),
 ]
 
 # Uploads (a vendor's reconciliation file) are the largest requests.
