@@ -71,5 +71,6 @@ def index() -> Any:
 
 def _older(last_id: int) -> str:
     """The same filter, one page further back."""
-    arguments = {k: v for k, v in request.args.items() if k != "before" and v}
-    return url_for("audit.index", **arguments, before=last_id)
+    arguments: dict[str, Any] = {k: v for k, v in request.args.items() if k != "before" and v}
+    arguments["before"] = last_id
+    return url_for("audit.index", **arguments)
