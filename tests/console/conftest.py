@@ -26,7 +26,9 @@ from vendgw.console.access import ROLES
 from vendgw.console.app import create_app
 
 PASSWORD = "correct horse battery"  # every fixture user's password
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+_CSRF = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 
 
 def csrf_token(page: TestResponse | str) -> str:

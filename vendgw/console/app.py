@@ -30,6 +30,7 @@ log = logging.getLogger("gateway.console")
 PAGES = [
     ("vendgw.console.pages.auth", "blueprint"),
     ("vendgw.console.pages.dashboard", "blueprint"),
+    ("vendgw.console.pages.floats", "blueprint"),
 ]
 
 # Uploads (a vendor's reconciliation file) are the largest requests.
