@@ -32,7 +32,7 @@ from vendor_accounts.alerts import alert_level, set_alert_level
 blueprint = Blueprint("floats", __name__, url_prefix="/floats")
 
 
-def _refusal(exc: Exception) -> str:
+def _refusal(exc: Exception) -> Any:
     """The user's words for a refused request (the domain's message names fields in English)."""
     if isinstance(exc, approvals.OwnRequest):
         return _("You entered this deposit: a different user must approve it.")
