@@ -31,6 +31,7 @@ PAGES = [
     ("vendgw.console.pages.auth", "blueprint"),
     ("vendgw.console.pages.dashboard", "blueprint"),
     ("vendgw.console.pages.floats", "blueprint"),
+    ("vendgw.console.pages.tariffs", "blueprint"),
 ]
 
 # Uploads (a vendor's reconciliation file) are the largest requests.
