@@ -32,6 +32,7 @@ PAGES = [
     ("vendgw.console.pages.dashboard", "blueprint"),
     ("vendgw.console.pages.floats", "blueprint"),
     ("vendgw.console.pages.tariffs", "blueprint"),
+    ("vendgw.console.pages.reconciliation", "blueprint"),
 ]
 
 # Uploads (a vendor's reconciliation file) are the largest requests.
