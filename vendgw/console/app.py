@@ -33,6 +33,7 @@ PAGES = [
     ("vendgw.console.pages.floats", "blueprint"),
     ("vendgw.console.pages.tariffs", "blueprint"),
     ("vendgw.console.pages.reconciliation", "blueprint"),
+    ("vendgw.console.pages.reports", "blueprint"),
 ]
 
 # Uploads (a vendor's reconciliation file) are the largest requests.
