@@ -111,6 +111,20 @@ class ReconciliationSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """Where mail (the low-float alerts) goes out; see [smtp] in conf/defaults.toml."""
+
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str = field(repr=False)
+    sender: str
+    alert_to: str
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     database: DatabaseSettings
@@ -118,6 +132,7 @@ class Settings:
     security: SecuritySettings
     server: ServerSettings
     reconciliation: ReconciliationSettings
+    smtp: SmtpSettings
 
     def path(self, relative: str) -> Path:
         """A settings path made absolute against VENDGW_HOME."""
@@ -160,6 +175,7 @@ _SECTIONS = {
     "security": SecuritySettings,
     "server": ServerSettings,
     "reconciliation": ReconciliationSettings,
+    "smtp": SmtpSettings,
 }
 
 

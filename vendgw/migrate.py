@@ -19,6 +19,7 @@ SCHEMA_PACKAGES = ["gateway", "vendor_accounts", "reconciliation"]
 PLATFORM_MODEL_MODULES = ["core.models"]
 # Model modules beyond `<package>.models`.
 EXTRA_MODEL_MODULES = ["gateway.vend.models", "vendgw.console.models"]
+EXTRA_MODEL_MODULES.append("vendgw.console.approval_models")
 
 _ROOT = Path(__file__).resolve().parent.parent
 

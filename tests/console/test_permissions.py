@@ -18,6 +18,10 @@ PAGE_URLS = {
     "vendors": "/vendors/",
     "meters": "/meters/",
     "audit": "/audit/",
+    "floats": "/floats/",
+    "tariffs": "/tariffs/",
+    "reconciliation": "/reconciliation/",
+    "reports": "/reports/",
     "account": "/account",
 }
 

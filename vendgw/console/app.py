@@ -33,6 +33,10 @@ PAGES = [
     ("vendgw.console.pages.vendors", "blueprint"),
     ("vendgw.console.pages.meters", "blueprint"),
     ("vendgw.console.pages.audit", "blueprint"),
+    ("vendgw.console.pages.floats", "blueprint"),
+    ("vendgw.console.pages.tariffs", "blueprint"),
+    ("vendgw.console.pages.reconciliation", "blueprint"),
+    ("vendgw.console.pages.reports", "blueprint"),
 ]
 
 # Uploads (a vendor's reconciliation file) are the largest requests.
