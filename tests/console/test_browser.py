@@ -248,3 +248,104 @@ def test_the_dashboard_in_arabic_reads_right_to_left(
     page.select_option("#language", "ar")  # type: ignore[attr-defined]
     page.click("#language-form button")  # type: ignore[attr-defined]
     page.wait_for_selector("html[dir=rtl]")  # type: ignore[attr-defined]
+
+
+def _balance(database: TestDatabase, client_id: str) -> int:
+    from vendor_accounts import balance
+
+    with database.sessions() as session:
+        return balance(session, get_vendor(session, client_id).id).balance_cents
+
+
+def test_a_deposit_entered_by_one_user_posts_when_another_approves_it(
+    browser: object,
+    console_server: ConsoleServer,
+    e2e_db: TestDatabase,  # noqa: F811
+    screenshots: Path,
+) -> None:
+    shop = "6004000000026"
+    reference = f"BANK-REF-{e2e_db.backend}-{next(_numbers)}"
+    before = _balance(e2e_db, shop)
+    maker_context = browser.new_context(base_url=console_server.url)  # type: ignore[attr-defined]
+    checker_context = browser.new_context(base_url=console_server.url)  # type: ignore[attr-defined]
+    try:
+        maker = maker_context.new_page()
+        maker.goto("/floats/")
+        log_in(maker, "fatou")  # French
+        maker.wait_for_selector("#deposit-form")
+        assert maker.locator("html").get_attribute("lang") == "fr"
+        maker.select_option("#deposit-vendor", shop)
+        maker.fill("#deposit-amount", "250.00")
+        maker.fill("#deposit-reference", reference)
+        maker.click("#deposit-submit")
+        row = maker.locator(f"#pending-deposits tr:has-text('{reference}')")
+        row.wait_for()
+        assert row.locator("button[id^=approve-]").count() == 0  # not by the maker
+        assert _balance(e2e_db, shop) == before  # nothing posted before approval
+        shot(maker, screenshots, "deposit-entered", e2e_db.backend)
+
+        checker = checker_context.new_page()
+        checker.goto("/floats/")
+        log_in(checker, "frank")
+        pending = checker.locator(f"#pending-deposits tr:has-text('{reference}')")
+        pending.locator("button[id^=approve-]").click()
+        checker.locator(f"#decided-deposits tr:has-text('{reference}')").wait_for()
+        assert _balance(e2e_db, shop) == before + 25000  # posted once
+        shot(checker, screenshots, "deposit-approved", e2e_db.backend)
+    finally:
+        maker_context.close()
+        checker_context.close()
+    assert _balance(e2e_db, shop) == before + 25000
+
+
+def test_finance_uploads_a_vendor_file_and_resolves_a_break(
+    page: object,
+    e2e_db: TestDatabase,  # noqa: F811
+    screenshots: Path,
+) -> None:
+    page.goto("/reconciliation/")  # type: ignore[attr-defined]
+    log_in(page, "frank")
+    example = ROOT / "reconciliation" / "examples" / "6004000000019_20261120.csv"
+    page.set_input_files("#upload-file", str(example))  # type: ignore[attr-defined]
+    page.check("#upload-replace")  # type: ignore[attr-defined]
+    page.click("#upload-submit")  # type: ignore[attr-defined]
+    first = page.locator("#open-breaks tr[id^=break-]").first  # type: ignore[attr-defined]
+    first.wait_for()
+    break_id = (first.get_attribute("id") or "").removeprefix("break-")
+    page.fill(f"#resolve-note-{break_id}", "vendor confirmed by phone")  # type: ignore[attr-defined]
+    page.click(f"#resolve-{break_id}")  # type: ignore[attr-defined]
+    page.wait_for_selector(f"#break-{break_id}", state="detached")  # type: ignore[attr-defined]
+    shot(page, screenshots, "break-resolved", e2e_db.backend)
+    from reconciliation.models import ReconBreak
+
+    with e2e_db.sessions() as session:
+        resolved = session.get(ReconBreak, int(break_id))
+        assert resolved is not None and resolved.resolution_note == "vendor confirmed by phone"
+
+
+def test_finance_downloads_the_monthly_report(
+    page: object,
+    e2e_db: TestDatabase,  # noqa: F811
+    screenshots: Path,
+    tmp_path: Path,
+) -> None:
+    from openpyxl import load_workbook
+
+    vend(e2e_db, "01234567897", 12300)
+    page.goto("/reports/")  # type: ignore[attr-defined]
+    log_in(page, "audrey")  # the auditor may read the reports too
+    page.wait_for_selector("#daily-sales svg")  # type: ignore[attr-defined]
+    shot(page, screenshots, "monthly-report", e2e_db.backend)
+    with page.expect_download() as caught:  # type: ignore[attr-defined]
+        page.click("#download-xlsx")  # type: ignore[attr-defined]
+    download = caught.value
+    target = tmp_path / download.suggested_filename
+    download.save_as(str(target))
+    assert target.suffix == ".xlsx" and target.read_bytes()[:2] == b"PK"
+    book = load_workbook(target, read_only=True)
+    assert book.sheetnames  # a real workbook
+    with page.expect_download() as caught_csv:  # type: ignore[attr-defined]
+        page.click("#download-csv")  # type: ignore[attr-defined]
+    csv_file = tmp_path / caught_csv.value.suggested_filename
+    caught_csv.value.save_as(str(csv_file))
+    assert "Demo Bank" in csv_file.read_text(encoding="utf-8-sig")

@@ -54,19 +54,19 @@ def test_the_dashboard_shows_todays_sales_hours_faults_and_low_floats(console: C
     assert "2 vends" in page
     assert "BlockedMeterEx" in page
     assert "<svg" in page and "Vends per hour" in page
-    # Corner Shop's float (50.00) is below its alert level? only when set: none of the demo's is
-    # at or below zero, so the list says so
-    assert 'id="low-floats"' in page
+    assert "Every float is above its alert level." in page  # no level is set yet
 
 
-def test_the_dashboard_lists_a_float_at_zero(console: Console) -> None:
-    from vendor_accounts import add_vendor
+def test_the_dashboard_lists_the_floats_below_their_alert_level(console: Console) -> None:
+    from vendor_accounts.alerts import set_alert_level
 
     with transaction(console.db.sessions) as session:
-        add_vendor(session, client_id="6004000000101", name="Empty Agent", kind="agent", actor="t")
+        # Corner Shop holds 50.00: below a level of 100.00; Demo Bank (10000.00) is not below 500
+        set_alert_level(session, client_id="6004000000026", level_cents=10000, actor="t")
+        set_alert_level(session, client_id=BANK, level_cents=50000, actor="t")
     page = console.client("finance").get("/").get_data(as_text=True)
     low = page.split('id="low-floats"', 1)[1]
-    assert "Empty Agent" in low and "Demo Bank" not in low
+    assert "Corner Shop" in low and "ZAR100.00" in low and "Demo Bank" not in low
 
 
 # --- vendors ---------------------------------------------------------------------------------
