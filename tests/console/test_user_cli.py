@@ -85,3 +85,9 @@ def test_disable_and_reset_password(db: TestDatabase, tmp_path: Path) -> None:
         assert refused.user is None and refused.refusal == "disabled"
         actions = set(session.scalars(select(AuditEvent.action)))
     assert {"console.user_added", "console.password_reset", "console.user_disabled"} <= actions
+
+
+def test_the_console_refuses_the_soap_port(db: TestDatabase) -> None:
+    soap = db.runtime.settings.server.bind
+    code, out = run(db, "console", "--bind", soap)
+    assert code != 0 and "SOAP gateway's address" in out
