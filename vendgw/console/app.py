@@ -30,6 +30,9 @@ log = logging.getLogger("gateway.console")
 PAGES = [
     ("vendgw.console.pages.auth", "blueprint"),
     ("vendgw.console.pages.dashboard", "blueprint"),
+    ("vendgw.console.pages.vendors", "blueprint"),
+    ("vendgw.console.pages.meters", "blueprint"),
+    ("vendgw.console.pages.audit", "blueprint"),
     ("vendgw.console.pages.floats", "blueprint"),
     ("vendgw.console.pages.tariffs", "blueprint"),
     ("vendgw.console.pages.reconciliation", "blueprint"),

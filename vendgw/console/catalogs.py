@@ -26,7 +26,6 @@ LANGUAGES = ("en", "fr", "ar")
 # What holds messages, and how each is read: the console's Python and its Jinja templates.
 METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2")]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
-# The pygal / WTForms messages we do not show are not ours to translate.
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,11 @@ class Problem:
         return f"{self.language}: {self.what}: {self.msgid!r}"
 
 
-def extract() -> Catalog:
+def extract(package: Path = PACKAGE) -> Catalog:
     """Every message marked in the console's code and templates, as a template catalog."""
     catalog = Catalog(project="vendgw console", charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(PACKAGE),
+        str(package),
         METHOD_MAP,
         options_map={"templates/**.html": {"extensions": "jinja2.ext.do"}},
         keywords=KEYWORDS,
@@ -96,11 +95,11 @@ def _texts(message_id: object) -> tuple[str, ...]:
     return message_id if isinstance(message_id, tuple) else (str(message_id),)
 
 
-def problems() -> list[Problem]:
+def problems(package: Path = PACKAGE) -> list[Problem]:
     """Messages of the code and templates that a catalog lacks, or (French, Arabic) leaves
     untranslated. English is the source language: an empty msgstr there means the msgid."""
     found = []
-    wanted = [m for m in extract() if m.id]
+    wanted = [m for m in extract(package) if m.id]
     for language in LANGUAGES:
         catalog = _read(language)
         for message in wanted:

@@ -46,6 +46,9 @@ def bar_chart(
 ) -> Markup:
     chart = pygal.Bar(**_config(title, rtl))
     chart.x_labels = list(labels)
+    top = max(values, default=0)
+    if top <= 10:  # counts: whole numbers on the axis, never 0.1 of a vend
+        chart.y_labels = list(range(0, max(top, 1) + 1))
     chart.add(title, list(values))
     svg = chart.render(is_unicode=True)
     # pygal's own output, built from numbers and our escaped labels: safe to embed.

@@ -77,3 +77,10 @@ def day(on: date | None, form: str = "medium") -> str:
 
 
 TEMPLATE_FILTERS = {"money": money, "number": number, "kwh": kwh, "when": when, "day": day}
+
+
+def gettext(message: str, **variables: Any) -> str:
+    """flask_babel.gettext with a type: the message in the user's language."""
+    from flask_babel import gettext as translate
+
+    return str(translate(message, **variables))
