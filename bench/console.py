@@ -11,7 +11,7 @@ meter-number prefix, an account prefix, a common surname and a rare full name) f
 each, one request at a time; it prints p50/p95/p99 latency per page (target: p95 under 300 ms).
 
 Usage: .venv/bin/python bench/console.py [--vends 1000000] [--meters 100000] [--days 90]
-                                         [--seconds 10] [--workers 2] [--keep]
+                                         [--seconds 10] [--workers 2] [--keep] [--fill-only]
 
 --keep leaves the scratch database (its name is printed) for EXPLAIN; it is dropped otherwise.
 Loopback only; each phase is bounded by --seconds (at most 120).
@@ -348,6 +348,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--fill-only", action="store_true", help="fill (with --keep: to EXPLAIN), measure nothing"
+    )
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), MAX_SECONDS)
     if args.vends < 50 or args.meters < 20:
@@ -366,6 +369,8 @@ def main() -> None:
             f"filled {args.vends:,} vends over {args.days} days, {args.meters:,} meters: "
             + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
         )
+        if args.fill_only:
+            return
         process, port = start_console(url, home, args.workers)
         browser = Browser(port)
         browser.login()
@@ -373,7 +378,7 @@ def main() -> None:
         rare = f"{FIRST_NAMES[5]} {SURNAMES[7]}"
         searches = [
             "/meters?q=" + urllib.parse.quote(q)
-            for q in (f"07{args.meters // 3:09d}"[:9], f"ACC{args.meters // 2:08d}", common, rare)
+            for q in (f"07{args.meters // 3:09d}"[:-2], f"ACC{args.meters // 2:08d}", common, rare)
         ]
         print(
             f"PostgreSQL, `vendgw console` with {args.workers} gunicorn workers, one client, "
