@@ -20,6 +20,7 @@ PLATFORM_MODEL_MODULES = ["core.models"]
 # Model modules beyond `<package>.models`.
 EXTRA_MODEL_MODULES = ["gateway.vend.models", "vendgw.console.models"]
 EXTRA_MODEL_MODULES.append("vendgw.console.approval_models")
+EXTRA_MODEL_MODULES.append("vendgw.console.read_indexes")
 
 _ROOT = Path(__file__).resolve().parent.parent
 

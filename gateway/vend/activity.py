@@ -4,8 +4,9 @@ bounds, core.localtime.day_bounds_utc).
 
 Each figure is one statement over the day's rows. Hours are bucketed in Python from the day's
 timestamps: the same code on both databases, in the utility's zone (no per-dialect SQL for time
-zones). Neither table has an index leading with `created_at` yet: on a large history these
-statements scan, which the console's benchmark is there to show.
+zones). Both read by `created_at` ranges through the console's read indexes
+(vendgw/console/read_indexes.py: every vend's, and the refused requests' only); bench/console.py
+measures them on a million vends.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 number, account or name; its vends with their tokens and receipts; its customer's debt; block
 and unblock it with a reason (audited). The console's /meters page is a door onto these.
 
-Searches are bounded (`limit`) and each uses an index where the text allows: a meter number or
-account prefix is a range on a unique index; a name is a case-insensitive substring, the one
-scan, over customers only.
+Searches are bounded (`limit`) and each way of matching uses an index of its own (the console's
+read indexes, vendgw/console/read_indexes.py): a meter number or account prefix is a range on a
+pattern-ops index; a name is a case-insensitive substring, answered on PostgreSQL by a trigram
+index from three characters on.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -105,15 +106,23 @@ def search_meters(session: Session, text: str, *, limit: int = SEARCH_LIMIT) -> 
     if not text:
         return []
     prefix = _like_escape(text) + "%"
-    clauses = [Customer.account_no.like(prefix, escape="\\")]
+    # Each way of matching is a query over one table, so each can use its own index (the
+    # console's read indexes: pattern ops for the prefixes, trigrams for the name); one OR
+    # across the join of meters and customers could only scan both tables.
+    of_customers = select(Meter.id).join(Customer, Customer.id == Meter.customer_id)
+    ways = [of_customers.where(Customer.account_no.like(prefix, escape="\\"))]
     if text.isdigit():
-        clauses.append(Meter.meter_number.like(prefix, escape="\\"))
+        ways.append(select(Meter.id).where(Meter.meter_number.like(prefix, escape="\\")))
     if len(text) >= 2:
-        clauses.append(
-            func.lower(Customer.name).like("%" + _like_escape(text.lower()) + "%", escape="\\")
+        ways.append(
+            of_customers.where(Customer.name.ilike("%" + _like_escape(text) + "%", escape="\\"))
         )
+    found = union(*ways).subquery()
     rows = session.execute(
-        _hit_query().where(or_(*clauses)).order_by(Meter.meter_number).limit(limit)
+        _hit_query()
+        .where(Meter.id.in_(select(found.c.id)))
+        .order_by(Meter.meter_number)
+        .limit(limit)
     ).all()
     return [MeterHit(*row) for row in rows]
 

@@ -12,7 +12,6 @@ import csv
 import io
 import tempfile
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -300,5 +299,4 @@ def operational_report(name: str) -> Any:
         rows=table.rows[:2000],
         more=max(0, len(table.rows) - 2000),
         numeric=numeric,
-        today=date.today(),
     )
