@@ -10,9 +10,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BIND   ?= 127.0.0.1:8080
+CONSOLE_BIND ?= 127.0.0.1:8081
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test chaos lint wsdl sql bench clean
+.PHONY: run test chaos lint wsdl sql bench clean catalogs
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +21,16 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
-run: $(STAMP)
+run: $(STAMP) catalogs
 	$(BIN)/vendgw db upgrade
 	$(BIN)/vendgw demo seed
-	$(BIN)/vendgw serve --bind $(BIND)
+	@echo "SOAP gateway:      http://$(BIND)/vend?wsdl"
+	@echo "Back-office console: http://$(CONSOLE_BIND)/   (users: vendgw user add)"
+	$(BIN)/vendgw console --bind $(CONSOLE_BIND) & console=$$!; \
+	  trap 'kill $$console 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/vendgw serve --bind $(BIND)
 
-test: $(STAMP)
+test: $(STAMP) catalogs
 	tests/ensure-postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -53,6 +58,11 @@ wsdl: $(STAMP)
 sql: $(STAMP)
 	tests/ensure-postgres
 	VENDGW_WRITE_SQL=1 $(BIN)/pytest -n 0 -q -p no:cacheprovider tests/gateway/test_vend_sql.py
+
+# The console's message catalogs: .po (checked in) -> .mo (built). After changing a page's
+# messages: `$(BIN)/python -m vendgw.console.catalogs update`, translate, then this.
+catalogs: $(STAMP)
+	$(BIN)/python -m vendgw.console.catalogs compile
 
 bench: $(STAMP)
 	$(BIN)/python bench/sts_tokens.py

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import AuditEvent
@@ -53,3 +55,35 @@ def record(session: Session, actor: str, action: str, subject: str = "", **detai
             detail=json.dumps(detail, sort_keys=True, default=str),
         )
     )
+
+
+def search(
+    session: Session,
+    *,
+    actor: str = "",
+    action: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditEvent]:
+    """Audit events, newest first: `actor` and `action` match a prefix (so "console:" is every
+    console user, "vendor." every vendor action), [start, end) bounds the time, `before_id`
+    pages back from an event."""
+    query = select(AuditEvent)
+    if actor:
+        query = query.where(AuditEvent.actor.startswith(actor, autoescape=True))
+    if action:
+        query = query.where(AuditEvent.action.startswith(action, autoescape=True))
+    if start is not None:
+        query = query.where(AuditEvent.at >= start)
+    if end is not None:
+        query = query.where(AuditEvent.at < end)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    return list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+def actions(session: Session) -> list[str]:
+    """Every action name recorded so far (for a filter's choices)."""
+    return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))

@@ -115,6 +115,20 @@ class ReconciliationSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """Where mail (the low-float alerts) goes out; see [smtp] in conf/defaults.toml."""
+
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str = field(repr=False)
+    sender: str
+    alert_to: str
+    timeout_seconds: int
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     database: DatabaseSettings
@@ -122,6 +136,7 @@ class Settings:
     security: SecuritySettings
     server: ServerSettings
     reconciliation: ReconciliationSettings
+    smtp: SmtpSettings
 
     def path(self, relative: str) -> Path:
         """A settings path made absolute against VENDGW_HOME."""
@@ -164,6 +179,7 @@ _SECTIONS = {
     "security": SecuritySettings,
     "server": ServerSettings,
     "reconciliation": ReconciliationSettings,
+    "smtp": SmtpSettings,
 }
 
 

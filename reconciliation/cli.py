@@ -286,7 +286,8 @@ def report_monthly(runtime: Runtime, month: str, fmt: str, out: Path | None) -> 
         if fmt == "xlsx":  # a binary file: written to the outbox unless --out says where
             target = out or outputs.outbox(runtime.settings) / f"vending_{period.compact}.xlsx"
             target.parent.mkdir(parents=True, exist_ok=True)
-            monthly_render.write_xlsx(figures, target)
+            u = runtime.settings.utility
+            monthly_render.write_xlsx(figures, target, utility_name=u.name, currency=u.currency)
         else:
             u = runtime.settings.utility
             text = (

@@ -103,6 +103,19 @@ class MonthlyReport:
     daily_sales: dict[str, tuple[int, ...]]  # clientID -> sales cents per day of `days`
     ledger: dict[tuple[str, str], int]  # (entry kind, account) -> sum of postings
     breaks: tuple[OpenBreak, ...]  # open breaks of the month's business days
+    as_of: date | None = None  # the business day the report was made on
+
+    @property
+    def days_so_far(self) -> tuple[date, ...]:
+        """The month's business days up to ``as_of``: the days still to come have no sales yet,
+        and a table or chart that showed them would read as days of no sales."""
+        if self.as_of is None:
+            return self.days
+        return tuple(d for d in self.days if d <= self.as_of)
+
+    def names(self) -> dict[str, str]:
+        """Vendor names by clientID."""
+        return {v.client_id: v.name for v in self.vendors}
 
 
 def _in(column: Any, window: Window) -> Any:
@@ -315,4 +328,5 @@ def monthly_report(
         by_client,
         dict(ledger_view),
         month_breaks,
+        as_of,
     )

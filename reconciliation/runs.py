@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from tqdm import tqdm
@@ -34,12 +34,12 @@ from reconciliation.exceptions import (
     PeriodNotOver,
     UnknownVendor,
 )
-from reconciliation.models import ReconMissingReport, ReconRun, ReconRunTotal
+from reconciliation.models import ReconBreak, ReconMissingReport, ReconRun, ReconRunTotal
 from reconciliation.periods import Calendar
 from reconciliation.report_file import ReportReader, ReportSource
 from vendor_accounts.models import Vendor
 
-__all__ = ["RunOutcome", "calendar_of", "current_run", "reconcile"]
+__all__ = ["RunOutcome", "RunSummary", "calendar_of", "current_run", "recent_runs", "reconcile"]
 
 
 @dataclass(frozen=True)
@@ -224,3 +224,63 @@ def _import(session: Session, source: ReportSource, progress: bool | None) -> Re
         staging.create(session)
         staging.load(session, reader)
     return reader
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A stored run as a list shows it (the console's reconciliation page)."""
+
+    run_id: int
+    client_id: str
+    vendor_name: str
+    period_kind: str
+    period_label: str
+    file_name: str
+    line_count: int
+    status: str
+    actor: str
+    finished_at: datetime
+    gateway_total_cents: int
+    vendor_total_cents: int
+    settlement_due_cents: int
+    open_breaks: int
+
+
+def recent_runs(
+    session: Session, *, limit: int = 50, client_id: str | None = None
+) -> list[RunSummary]:
+    """The latest runs first (current and replaced), with each run's breaks still open."""
+    open_count = (
+        select(func.count())
+        .select_from(ReconBreak)
+        .where(ReconBreak.last_run_id == ReconRun.id, ReconBreak.status == "open")
+        .correlate(ReconRun)
+        .scalar_subquery()
+    )
+    query = (
+        select(ReconRun, Vendor.name, open_count)
+        .join(Vendor, Vendor.id == ReconRun.vendor_id)
+        .order_by(ReconRun.id.desc())
+        .limit(limit)
+    )
+    if client_id is not None:
+        query = query.where(ReconRun.client_id == client_id)
+    return [
+        RunSummary(
+            run.id,
+            run.client_id,
+            name,
+            run.period_kind,
+            run.period_label,
+            run.file_name,
+            run.line_count,
+            run.status,
+            run.actor,
+            run.finished_at,
+            run.gateway_total_cents,
+            run.vendor_total_cents,
+            run.settlement_due_cents,
+            int(breaks_open or 0),
+        )
+        for run, name, breaks_open in session.execute(query)
+    ]

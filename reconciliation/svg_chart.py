@@ -42,10 +42,13 @@ def line_chart(
     series: Mapping[str, Sequence[int]],
     format_value: Callable[[int], str],
     *,
+    labels: Mapping[str, str] | None = None,
     width: int = 920,
     height: int = 340,
 ) -> str:
-    """One polyline per series over the x labels; y from 0 to a rounded maximum."""
+    """One polyline per series over the x labels; y from 0 to a rounded maximum. ``labels``
+    names the series in the legend (a vendor's name for its clientID); the key stays in
+    ``data-series``."""
     left, right, top, bottom = 90, 180, 40, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_ceiling(max((max(v, default=0) for v in series.values()), default=0))
@@ -96,8 +99,11 @@ def line_chart(
         parts.append(
             f'<rect x="{left + plot_w + 16}" y="{ly - 9}" width="12" height="12" fill="{colour}"/>'
         )
+        legend = (labels or {}).get(name, name)
+        if len(legend) > 24:  # the legend's column is 180 px wide
+            legend = legend[:23] + "\u2026"
         parts.append(
-            f'<text x="{left + plot_w + 34}" y="{ly + 1}" font-size="12">{escape(name)}</text>'
+            f'<text x="{left + plot_w + 34}" y="{ly + 1}" font-size="12">{escape(legend)}</text>'
         )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -30,6 +30,8 @@ COMMANDS = [
     ("reconciliation.cli", "reconcile"),
     ("reconciliation.cli", "recon"),
     ("reconciliation.cli", "report"),
+    ("vendgw.console.cli", "console"),
+    ("vendgw.console.cli", "user"),
 ]
 
 

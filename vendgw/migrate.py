@@ -18,7 +18,9 @@ SCHEMA_PACKAGES = ["gateway", "vendor_accounts", "reconciliation"]
 # creates its table).
 PLATFORM_MODEL_MODULES = ["core.models"]
 # Model modules beyond `<package>.models`.
-EXTRA_MODEL_MODULES = ["gateway.vend.models", "gateway.vouchers.models"]
+EXTRA_MODEL_MODULES = ["gateway.vend.models", "gateway.vouchers.models", "vendgw.console.models"]
+EXTRA_MODEL_MODULES.append("vendgw.console.approval_models")
+EXTRA_MODEL_MODULES.append("vendgw.console.read_indexes")
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +42,7 @@ def alembic_config(database_url: str) -> Config:
     cfg.set_main_option("script_location", str(_ROOT / "vendgw" / "migrations"))
     locations = [str(_ROOT / "gateway" / "migrations" / "versions")]
     locations += [str(_ROOT / p / "migrations") for p in SCHEMA_PACKAGES if p != "gateway"]
+    locations.append(str(_ROOT / "vendgw" / "console" / "migrations"))  # the console's users
     cfg.set_main_option("version_locations", " ".join(locations))
     cfg.set_main_option("path_separator", "space")
     # '%' would be read as interpolation by configparser.

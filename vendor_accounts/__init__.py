@@ -52,13 +52,16 @@ from vendor_accounts.floats import (
 from vendor_accounts.ledger import LedgerProblem, check_invariants
 from vendor_accounts.statements import Statement, StatementLine, recent_movements, statement
 from vendor_accounts.vendors import (
+    TerminalSummary,
     VendorSummary,
     add_terminal,
     add_vendor,
     get_terminal,
     get_vendor,
+    list_terminals,
     list_vendors,
     rotate_secret,
+    set_allowed_addresses,
     set_terminal_status,
     set_vendor_status,
 )
@@ -88,6 +91,7 @@ __all__ = [
     "TerminalDisabled",
     "TerminalNotFound",
     "TerminalPrincipal",
+    "TerminalSummary",
     "UnknownEntry",
     "UnknownTerminal",
     "UnknownVendor",
@@ -110,11 +114,13 @@ __all__ = [
     "ean13_check_digit",
     "get_terminal",
     "get_vendor",
+    "list_terminals",
     "list_vendors",
     "post_vend",
     "recent_movements",
     "reverse_vend",
     "rotate_secret",
+    "set_allowed_addresses",
     "set_terminal_status",
     "set_vendor_status",
     "statement",

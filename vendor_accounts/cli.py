@@ -19,7 +19,7 @@ from core.cli_support import CliError, actor_option
 from core.db import transaction
 from core.money import AmountError, format_cents, parse_cents
 from core.runtime import Runtime
-from vendor_accounts import floats, ledger, statements, vendors
+from vendor_accounts import alerts, floats, ledger, statements, vendors
 from vendor_accounts.commission import CommissionRate
 from vendor_accounts.exceptions import VendorAccountsError
 from vendor_accounts.models import PRIVILEGES, VENDOR_KINDS, JournalEntry
@@ -439,3 +439,70 @@ def float_verify(runtime: Runtime) -> None:
     click.echo(
         f"ledger verified: {entries} journal entries balance and every float matches its postings"
     )
+
+
+@float_group.command("alert-level")
+@_vendor_option
+@click.option("--level", required=True, help="Alert level, e.g. 5000.00; 0 removes it.")
+@click.option(
+    "--notify",
+    multiple=True,
+    help="An address of the vendor's to mail besides [smtp] alert_to (repeatable).",
+)
+@actor_option
+@click.pass_obj
+def float_alert_level(
+    runtime: Runtime, client_id: str, level: str, notify: tuple[str, ...], actor: str
+) -> None:
+    """Set the float level below which `vendgw float alerts` mails (once a day)."""
+    cents = _cents(level, option="--level")
+    with _unit_of_work(runtime) as session:
+        alerts.set_alert_level(
+            session, client_id=client_id, level_cents=cents or None, actor=actor, notify=notify
+        )
+    if cents:
+        click.echo(f"{client_id}: alert level {format_cents(cents)}")
+    else:
+        click.echo(f"{client_id}: no alert level")
+
+
+@float_group.command("alerts")
+@click.option("--dry-run", is_flag=True, help="List the floats below their level; send nothing.")
+@click.pass_obj
+def float_alerts(runtime: Runtime, dry_run: bool) -> None:
+    """Mail each vendor whose float is below its alert level, at most once a day (cron-able).
+
+    Exits 1 when a mail could not be handed to the relay (the next run tries it again)."""
+    s = runtime.settings
+    if dry_run:
+        with runtime.sessions() as session:
+            for low in alerts.below_alert_level(session):
+                click.echo(
+                    f"{low.client_id} {low.name}: balance {format_cents(low.balance_cents)} "
+                    f"below {format_cents(low.level_cents)}"
+                )
+        return
+    try:
+        run = alerts.send_alerts(
+            runtime.sessions,
+            alerts.SmtpMailer(s.smtp),
+            sender=s.smtp.sender,
+            alert_to=[s.smtp.alert_to],
+            utility=s.utility.name,
+            currency=s.utility.currency,
+            timezone=s.utility.timezone,
+        )
+    except (VendorAccountsError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    for low in run.sent:
+        click.echo(f"sent: {low.client_id} {low.name} ({format_cents(low.balance_cents)})")
+    for low in run.no_recipient:
+        click.echo(f"no recipient: {low.client_id} {low.name} (set [smtp] alert_to)", err=True)
+    for low, reason in run.failed:
+        click.echo(f"failed: {low.client_id} {low.name}: {reason}", err=True)
+    click.echo(
+        f"{run.day}: {len(run.sent)} sent, {len(run.already_sent)} already sent today, "
+        f"{len(run.failed)} failed, {len(run.no_recipient)} without a recipient"
+    )
+    if run.failed:
+        raise CliError(f"{len(run.failed)} alert(s) not sent")

@@ -269,3 +269,37 @@ class LoginFailure(Base):
     throttled: Mapped[int] = mapped_column(Integer, default=0)
     throttled_reported: Mapped[int] = mapped_column(Integer, default=0)
     throttled_audit_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FloatAlertLevel(Base):
+    """A vendor's float alert level: finance is told (once a day) while the balance is below it.
+
+    Apart from ``float_account`` on purpose: the vend path's hot row and its statements stay as
+    they are, and a vendor without a row has no alert level. ``notify`` holds the addresses that
+    receive the vendor's alert besides the utility's ([smtp] alert_to), space-separated.
+    """
+
+    __tablename__ = "float_alert_level"
+    __table_args__ = (CheckConstraint("level_cents > 0", name="level_positive"),)
+
+    vendor_id: Mapped[int] = mapped_column(BigId, ForeignKey("vendor.id"), primary_key=True)
+    level_cents: Mapped[int] = mapped_column(BigInteger)
+    notify: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FloatAlertSent(Base):
+    """One low-float mail: at most one per vendor per local day (the unique key claims it)."""
+
+    __tablename__ = "float_alert_sent"
+    __table_args__ = (UniqueConstraint("vendor_id", "day", name="uq_float_alert_sent_vendor_day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendor.id"))
+    # The utility-local day the alert is for.
+    day: Mapped[date] = mapped_column(Date)
+    balance_cents: Mapped[int] = mapped_column(BigInteger)
+    level_cents: Mapped[int] = mapped_column(BigInteger)
+    recipients: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

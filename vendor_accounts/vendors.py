@@ -36,13 +36,16 @@ from vendor_accounts.models import (
 )
 
 __all__ = [
+    "TerminalSummary",
     "VendorSummary",
     "add_terminal",
     "add_vendor",
     "get_terminal",
     "get_vendor",
+    "list_terminals",
     "list_vendors",
     "rotate_secret",
+    "set_allowed_addresses",
     "set_terminal_status",
     "set_vendor_status",
 ]
@@ -298,3 +301,53 @@ def set_terminal_status(
             f"{client_id}/{terminal_code}",
         )
     return terminal
+
+
+def set_allowed_addresses(
+    session: Session,
+    *,
+    client_id: str,
+    terminal_code: str,
+    allowed_cidrs: Iterable[str],
+    actor: str,
+) -> Terminal:
+    """Replace the addresses a terminal may call from (empty: from anywhere). Takes effect at
+    once in every process (the credential version changes). Audited as ``terminal.allowlist``."""
+    terminal = get_terminal(session, client_id, terminal_code)
+    cidrs = parse_cidrs(allowed_cidrs)
+    if cidrs != terminal.allowed_cidrs:
+        previous = terminal.allowed_cidrs
+        terminal.allowed_cidrs = cidrs
+        terminal.credential_version += 1
+        terminal.updated_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "terminal.allowlist",
+            f"{client_id}/{terminal_code}",
+            previous=previous,
+            allowed_cidrs=cidrs,
+        )
+    return terminal
+
+
+@dataclass(frozen=True)
+class TerminalSummary:
+    """A terminal as an operator sees it: never its secret or hash."""
+
+    code: str
+    status: str
+    privileges: frozenset[str]
+    allowed_cidrs: str
+    credential_version: int
+
+
+def list_terminals(session: Session, client_id: str) -> list[TerminalSummary]:
+    vendor = get_vendor(session, client_id)
+    terminals = session.scalars(
+        select(Terminal).where(Terminal.vendor_id == vendor.id).order_by(Terminal.code)
+    )
+    return [
+        TerminalSummary(t.code, t.status, t.privileges, t.allowed_cidrs, t.credential_version)
+        for t in terminals
+    ]

@@ -5,6 +5,7 @@ figure recomputed from the ledger postings, and the CSV, XLSX and HTML the finan
 from __future__ import annotations
 
 import csv
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +19,7 @@ from gateway.vend.models import VendTransaction
 from reconciliation import runs
 from reconciliation.cli import reconcile, report
 from reconciliation.monthly import MonthlyReport, monthly_report
-from reconciliation.monthly_render import SHEETS
+from reconciliation.monthly_render import SHEETS, VENDOR_VIEWS, render_html, write_xlsx
 from reconciliation.periods import parse_period
 from tests.support.reconciliation import (
     BANK,
@@ -189,12 +190,14 @@ def test_the_finance_office_gets_csv_xlsx_and_html(utility: Utility, tmp_path: P
     assert as_csv.exit_code == 0, as_csv.output
     rows = list(csv.reader(as_csv.output.splitlines()))
     header, bank_row, shop_row, total_row = rows
-    assert header[:3] == ["client_id", "vendor", "opening_float"]
-    assert bank_row[0] == BANK and total_row[0] == "TOTAL"
-    sales = header.index("sales")
+    assert header[:3] == ["Client ID", "Vendor", "Opening float"]
+    assert all("_" not in h for h in header)  # titled, not snake_case
+    names = {v.client_id: v.name for v in figures(utility).vendors}
+    assert bank_row[:2] == [BANK, names[BANK]] and total_row[:2] == ["", "Total, all vendors"]
+    sales = header.index("Sales")
     assert (bank_row[sales], shop_row[sales], total_row[sales]) == ("790.00", "25.00", "815.00")
-    assert bank_row[header.index("monthly_report")] == "reconciled (run 1, 0 open breaks)"
-    assert shop_row[header.index("monthly_report")] == "not received"
+    assert bank_row[header.index("Vendor's monthly report")] == "reconciled (run 1, 0 open breaks)"
+    assert shop_row[header.index("Vendor's monthly report")] == "not received"
 
     xlsx = tmp_path / "october.xlsx"
     done = runner.invoke(
@@ -205,11 +208,25 @@ def test_the_finance_office_gets_csv_xlsx_and_html(utility: Utility, tmp_path: P
     assert done.exit_code == 0, done.output
     book = load_workbook(xlsx)
     assert book.sheetnames == list(SHEETS)
-    vendors = list(book["Vendors"].iter_rows(values_only=True))
-    assert vendors[-1][0] == "TOTAL"
-    assert Decimal(str(vendors[-1][list(vendors[0]).index("sales")])) == Decimal("815.00")
+    for view in VENDOR_VIEWS:
+        sheet = book[view.sheet]
+        assert len(view.columns) <= 9
+        assert sheet.page_setup.orientation == "landscape"
+        assert str(sheet.page_setup.paperSize) == sheet.PAPERSIZE_A4  # 9: A4
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.page_setup.fitToWidth == 1
+    sales_sheet = list(book["Sales"].iter_rows(values_only=True))
+    headings = list(sales_sheet[2])
+    assert headings[:2] == ["Vendor", "Client ID"] and "Settlement due" in headings
+    assert sales_sheet[3][:2] == (names[BANK], BANK)
+    assert all(c is None for c in sales_sheet[-2])  # the gap before the totals
+    assert sales_sheet[-1][0] == "Total, all vendors"
+    assert book["Sales"].cell(book["Sales"].max_row, 1).font.bold
+    assert Decimal(str(sales_sheet[-1][headings.index("Sales")])) == Decimal("815.00")
     daily = list(book["Daily sales"].iter_rows(values_only=True))
-    assert len(daily) == 1 + 31 and daily[0][-1] == "total"
+    assert daily[2][1:3] == tuple(names[c] for c in figures(utility).daily_sales)
+    assert len(daily) == 3 + 31 + 2 and daily[2][-1] == "All vendors"
+    ledger_sheet = list(book["Ledger"].iter_rows(values_only=True))
+    assert ("Vends", "Energy revenue") in {row[:2] for row in ledger_sheet[3:]}
 
     html_path = tmp_path / "october.html"
     done = runner.invoke(
@@ -221,4 +238,26 @@ def test_the_finance_office_gets_csv_xlsx_and_html(utility: Utility, tmp_path: P
     html = html_path.read_text()
     assert "<svg" in html and "Daily sales per vendor" in html
     assert f'data-series="{BANK}"' in html and f'data-series="{SHOP}"' in html
+    assert f">{names[BANK]}</text>" in html  # the legend names the vendor
+    assert "@page { size: A4 landscape" in html and "@media print" in html
+    assert "<th>Vendor</th>" in html and "net_sales" not in html
+    assert "<tfoot><tr><td>Total, all vendors</td>" in html
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_days_still_to_come_are_left_out(utility: Utility, tmp_path: Path) -> None:
+    plant_october(utility)
+    with utility.db.sessions() as session:
+        result = monthly_report(
+            session, OCTOBER, runs.calendar_of(utility.db.runtime), date(2026, 10, 12)
+        )
+    assert result.days_so_far[-1] == date(2026, 10, 12) and len(result.days_so_far) == 12
+    html = render_html(result, "Demo Power", "ZAR")
+    polylines = re.findall(r'<polyline class="series"[^>]* points="([^"]*)"', html)
+    assert polylines and all(len(p.split()) == 12 for p in polylines)
+    assert "Figures up to 2026-10-12" in html
+    path = tmp_path / "so-far.xlsx"
+    write_xlsx(result, path)
+    daily = list(load_workbook(path)["Daily sales"].iter_rows(values_only=True))
+    assert len(daily) == 3 + 12 + 2
+    assert daily[-3][0].date() == date(2026, 10, 12)
