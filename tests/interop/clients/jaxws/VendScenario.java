@@ -36,9 +36,13 @@ import vendgw.interop.vend.XMLVendFault_Exception;
 
 public final class VendScenario {
     private static VendGateway port(String secret) throws Exception {
+        return port(secret, Steps.env("TERMINAL_ID"));
+    }
+
+    private static VendGateway port(String secret, String terminal) throws Exception {
         VendGateway port = new VendGateway_Service(new URL(Steps.env("WSDL"))).getVendGateway();
         Map<String, Object> context = ((BindingProvider) port).getRequestContext();
-        context.put(BindingProvider.USERNAME_PROPERTY, Steps.env("CLIENT_ID") + "/" + Steps.env("TERMINAL_ID"));
+        context.put(BindingProvider.USERNAME_PROPERTY, Steps.env("CLIENT_ID") + "/" + terminal);
         context.put(BindingProvider.PASSWORD_PROPERTY, secret);
         return port;
     }
@@ -143,6 +147,25 @@ public final class VendScenario {
                     return Steps.map("refused", "http", "httpStatus", m.find() ? Integer.valueOf(m.group(1)) : null, "message", Steps.describe(exc));
                 }
                 throw new IllegalStateException("a wrong password was accepted");
+            });
+            steps.run("notAuthorised", () -> {
+                // A terminal of the vendor whose allowlist leaves this address out: RequestAuthorisationEx.
+                VendGateway fenced = port(Steps.env("FENCED_SECRET"), Steps.env("FENCED_TERMINAL"));
+                VendorStatementReq req = base(new VendorStatementReq(), msgID(8));
+                req.setTerminalID(Steps.env("FENCED_TERMINAL"));
+                try {
+                    fenced.vendorStatement(req);
+                } catch (XMLVendFault_Exception exc) {
+                    return Steps.map("faultType", exc.getFaultInfo().getFaultType(), "typedBy", exc.getClass().getSimpleName());
+                }
+                throw new IllegalStateException("a terminal was served from an address its allowlist leaves out");
+            });
+            steps.run("trailingZeros", () -> {
+                // 50.500: schema-valid for a 2-fraction-digit decimal, what BigDecimal arithmetic produces.
+                VendReq req = vendReq(msgID(9), meter);
+                req.setAmount(new BigDecimal("50.500"));
+                VendResp resp = port.creditVend(req);
+                return Steps.map("receiptNo", resp.getReceiptNo(), "tenderAmount", resp.getTenderAmount().toPlainString());
             });
             result.put("steps", steps.steps);
         } catch (Throwable exc) {

@@ -35,6 +35,10 @@ public sealed class Steps
     public static string Describe(Exception exc)
     {
         var text = new StringBuilder(exc.GetType().FullName + ": " + exc.Message);
+        // Mono's WebException message leaves its placeholders unfilled: say the status ourselves.
+        var web = exc as System.Net.WebException;
+        var http = web == null ? null : web.Response as System.Net.HttpWebResponse;
+        if (http != null) text.Append(" (HTTP ").Append((int)http.StatusCode).Append(' ').Append(http.StatusDescription).Append(')');
         for (var inner = exc.InnerException; inner != null; inner = inner.InnerException)
             text.Append(" <- ").Append(inner.GetType().FullName).Append(": ").Append(inner.Message);
         return text.ToString();

@@ -14,12 +14,12 @@ public static class VendScenario
 {
     const string Tns = "urn:vendgw:xmlvend:2.1";
 
-    static VendGateway Proxy(string secret)
+    static VendGateway Proxy(string secret, string terminal = null)
     {
         var proxy = new VendGateway();
         // The generated proxy keeps the WSDL's address; the served WSDL names the server we run.
         proxy.Url = Steps.Env("WSDL").Split('?')[0];
-        proxy.Credentials = new NetworkCredential(Steps.Env("CLIENT_ID") + "/" + Steps.Env("TERMINAL_ID"), secret);
+        proxy.Credentials = new NetworkCredential(Steps.Env("CLIENT_ID") + "/" + (terminal ?? Steps.Env("TERMINAL_ID")), secret);
         proxy.PreAuthenticate = true;
         proxy.Timeout = 20000;
         return proxy;
@@ -136,6 +136,30 @@ public static class VendScenario
                     return Steps.Map("refused", "http", "httpStatus", http == null ? (object)null : (int)http.StatusCode, "message", Steps.Describe(exc));
                 }
                 throw new InvalidOperationException("a wrong password was accepted");
+            });
+            steps.Run("notAuthorised", () => {
+                // A terminal of the vendor whose allowlist leaves this address out: RequestAuthorisationEx.
+                var fenced = Proxy(Steps.Env("FENCED_SECRET"), Steps.Env("FENCED_TERMINAL"));
+                var req = Base(new VendorStatementReq(), Id(8));
+                req.terminalID = Steps.Env("FENCED_TERMINAL");
+                try
+                {
+                    fenced.VendorStatement(req);
+                }
+                catch (SoapException exc)
+                {
+                    var faultType = DetailText(exc, "faultType");
+                    if (faultType == null) throw new InvalidOperationException("the fault has no XMLVendFault detail: " + Steps.Describe(exc));
+                    return Steps.Map("faultType", faultType, "faultcode", exc.Code.ToString());
+                }
+                throw new InvalidOperationException("a terminal was served from an address its allowlist leaves out");
+            });
+            steps.Run("trailingZeros", () => {
+                // 50.500m: what .NET decimal arithmetic produces (50.50m * 1.0m); schema-valid.
+                var req = Vend(Id(9), meter);
+                req.amount = 50.50m * 1.0m;
+                var resp = proxy.CreditVend(req);
+                return Steps.Map("receiptNo", resp.receiptNo, "tenderAmount", resp.tenderAmount.ToString(System.Globalization.CultureInfo.InvariantCulture));
             });
             var ordered = new Dictionary<string, object>();
             foreach (var name in steps.Order) ordered[name] = steps.Outcomes[name];

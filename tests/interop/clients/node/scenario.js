@@ -33,9 +33,9 @@ function msgID(n) {
   return { dateTime: utcStamp(), uniqueNumber: Number(arg('MSG_BASE')) + n };
 }
 
-async function makeClient(secret) {
+async function makeClient(secret, terminal) {
   const client = await soap.createClientAsync(arg('WSDL'));
-  client.setSecurity(new soap.BasicAuthSecurity(`${arg('CLIENT_ID')}/${arg('TERMINAL_ID')}`, secret));
+  client.setSecurity(new soap.BasicAuthSecurity(`${arg('CLIENT_ID')}/${terminal || arg('TERMINAL_ID')}`, secret));
   return client;
 }
 
@@ -123,6 +123,26 @@ async function vendScenario() {
       return { refused: 'http', httpStatus: status, message: describe(err) };
     }
     throw new Error('a wrong password was accepted');
+  });
+  await runStep(steps, 'notAuthorised', async () => {
+    // A terminal of the vendor whose allowlist leaves this address out: RequestAuthorisationEx.
+    const fenced = await makeClient(arg('FENCED_SECRET'), arg('FENCED_TERMINAL'));
+    try {
+      await fenced.VendorStatementAsync({ clientID: arg('CLIENT_ID'), terminalID: arg('FENCED_TERMINAL'), msgID: msgID(8) });
+    } catch (err) {
+      const fault = err.root && err.root.Envelope && err.root.Envelope.Body && err.root.Envelope.Body.Fault;
+      const detail = fault && fault.detail && fault.detail.XMLVendFault;
+      if (!detail) throw err;
+      return { faultType: detail.faultType, faultcode: fault.faultcode, httpStatus: err.response ? err.response.status : null };
+    }
+    throw new Error('a terminal was served from an address its allowlist leaves out');
+  });
+  await runStep(steps, 'trailingZeros', async () => {
+    // 50.500: schema-valid for a 2-fraction-digit decimal, what decimal arithmetic produces.
+    const [resp] = await client.CreditVendAsync({
+      ...base, msgID: msgID(9), meterNumber: meter, amount: '50.500', payType: 'cash',
+    });
+    return { receiptNo: resp.receiptNo, tenderAmount: String(resp.tenderAmount) };
   });
   return steps;
 }

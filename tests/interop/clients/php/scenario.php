@@ -50,10 +50,10 @@ function msg_id(int $n): array
     return ['dateTime' => gmdate('YmdHis'), 'uniqueNumber' => intval(arg('MSG_BASE')) + $n];
 }
 
-function make_client(string $secret): SoapClient
+function make_client(string $secret, ?string $terminal = null): SoapClient
 {
     return new SoapClient(arg('WSDL'), [
-        'login' => arg('CLIENT_ID') . '/' . arg('TERMINAL_ID'),
+        'login' => arg('CLIENT_ID') . '/' . ($terminal ?? arg('TERMINAL_ID')),
         'password' => $secret,
         'authentication' => SOAP_AUTHENTICATION_BASIC,
         'exceptions' => true,
@@ -159,6 +159,25 @@ function vend_scenario(): array
             ];
         }
         throw new RuntimeException('a wrong password was accepted');
+    });
+    run_step($steps, 'notAuthorised', function () {
+        // A terminal of the vendor whose allowlist leaves this address out: RequestAuthorisationEx.
+        $fenced = make_client(arg('FENCED_SECRET'), arg('FENCED_TERMINAL'));
+        try {
+            $fenced->VendorStatement(['clientID' => arg('CLIENT_ID'), 'terminalID' => arg('FENCED_TERMINAL'), 'msgID' => msg_id(8)]);
+        } catch (SoapFault $fault) {
+            $detail = $fault->detail->XMLVendFault ?? null;
+            if (!is_object($detail) || !isset($detail->faultType)) {
+                throw new RuntimeException("the fault detail did not decode (faultcode {$fault->faultcode}: {$fault->getMessage()}, HTTP " . http_status($fenced) . ")");
+            }
+            return ['faultType' => $detail->faultType, 'faultcode' => $fault->faultcode, 'httpStatus' => http_status($fenced)];
+        }
+        throw new RuntimeException('a terminal was served from an address its allowlist leaves out');
+    });
+    run_step($steps, 'trailingZeros', function () use ($client, $base, $meter) {
+        // 50.500: schema-valid for a 2-fraction-digit decimal, what decimal arithmetic produces.
+        $resp = $client->CreditVend($base + ['msgID' => msg_id(9), 'meterNumber' => $meter, 'amount' => '50.500', 'payType' => 'cash']);
+        return ['receiptNo' => $resp->receiptNo, 'tenderAmount' => (string) $resp->tenderAmount];
     });
     return $steps;
 }

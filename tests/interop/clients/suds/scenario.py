@@ -41,10 +41,12 @@ def run_step(steps: dict[str, Any], name: str, body: Callable[[], dict[str, Any]
     except WebFault as exc:
         steps[name] = {"ok": False, "error": f"WebFault: {exc.fault.faultcode}: {exc.fault.faultstring}"}
     except Exception as exc:  # noqa: BLE001 - every other failure is the step's outcome
+        # suds raises Exception((status, reason)) for an HTTP status other than 200/202/500: a
+        # fault sent with another status is not read at all.
         steps[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def vend_scenario(make: Callable[[str], Client]) -> dict[str, Any]:
+def vend_scenario(make: Callable[..., Client]) -> dict[str, Any]:
     client = make(env("SECRET"))
     meter, blocked = env("METER"), env("BLOCKED_METER")
     base = {"clientID": env("CLIENT_ID"), "terminalID": env("TERMINAL_ID")}
@@ -119,6 +121,25 @@ def vend_scenario(make: Callable[[str], Client]) -> dict[str, Any]:
             raise
         raise AssertionError("a wrong password was accepted")
 
+    def not_authorised() -> dict[str, Any]:
+        # A terminal of the vendor whose allowlist leaves this address out: RequestAuthorisationEx.
+        fenced = make(env("FENCED_SECRET"), env("FENCED_TERMINAL"))
+        try:
+            fenced.service.VendorStatement(
+                msgID=msg_id(client, 8), clientID=env("CLIENT_ID"), terminalID=env("FENCED_TERMINAL")
+            )
+        except WebFault as exc:
+            detail = exc.fault.detail.XMLVendFault
+            return {"faultType": str(detail.faultType), "faultcode": str(exc.fault.faultcode)}
+        raise AssertionError("a terminal was served from an address its allowlist leaves out")
+
+    def trailing_zeros() -> dict[str, Any]:
+        # 50.500: schema-valid for a 2-fraction-digit decimal, what decimal arithmetic produces.
+        resp = client.service.CreditVend(
+            msgID=msg_id(client, 9), meterNumber=meter, amount="50.500", payType="cash", **base
+        )
+        return {"receiptNo": str(resp.receiptNo), "tenderAmount": str(resp.tenderAmount)}
+
     run_step(steps, "confirm", confirm)
     run_step(steps, "vend", vend)
     run_step(steps, "replay", replay)
@@ -127,13 +148,14 @@ def vend_scenario(make: Callable[[str], Client]) -> dict[str, Any]:
     run_step(steps, "statement", statement)
     run_step(steps, "blockedFault", blocked_fault)
     run_step(steps, "wrongPassword", wrong_password)
+    run_step(steps, "notAuthorised", not_authorised)
+    run_step(steps, "trailingZeros", trailing_zeros)
     return steps
 
 
 def main() -> int:
-    user = f"{env('CLIENT_ID')}/{env('TERMINAL_ID')}"
-
-    def make(secret: str) -> Client:
+    def make(secret: str, terminal: str | None = None) -> Client:
+        user = f"{env('CLIENT_ID')}/{terminal or env('TERMINAL_ID')}"
         # faults=True: a SOAP fault raises WebFault (suds' typed fault API).
         return Client(env("WSDL"), username=user, password=secret, faults=True, cache=None)
 
