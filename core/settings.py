@@ -86,6 +86,10 @@ class UtilitySettings:
     min_vend_cents: int
     max_vend_cents: int
     fbe_monthly_kwh_tenths: int
+    # What XMLVend receipts print as the utility (UtilityDetail: @address at most 80
+    # characters, @taxRef the 10-digit VAT registration number).
+    address: str = ""
+    tax_ref: str = "0000000000"
 
 
 @dataclass(frozen=True)

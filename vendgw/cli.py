@@ -18,6 +18,7 @@ COMMANDS = [
     ("vendgw.cli_serve", "serve"),
     ("vendgw.cli_metrics", "metrics_group"),
     ("gateway.soap.wsdl_export", "wsdl_group"),
+    ("gateway.xmlvend.wsdl", "xmlvend_wsdl_group"),
     ("gateway.cli_tariff", "tariff"),
     ("gateway.cli_vend", "quote"),
     ("gateway.cli_vend", "vend"),

@@ -22,10 +22,13 @@ def not_found(environ: dict[str, Any], start_response: StartResponse) -> Iterabl
 def create_app(runtime: Runtime) -> WsgiApp:
     from gateway.soap import create_soap_app
     from gateway.vend.service import DatabaseVendingService
+    from gateway.xmlvend import create_xmlvend_app
 
+    service = DatabaseVendingService(runtime)
     routes: dict[str, WsgiApp] = {
         "/healthz": health_app(runtime),
-        "/vend": create_soap_app(DatabaseVendingService(runtime), runtime),
+        "/vend": create_soap_app(service, runtime),
+        "/xmlvend/2.1": create_xmlvend_app(service, runtime),
     }
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
