@@ -3,8 +3,16 @@
 A state-changing request first claims its key by inserting a `VendRequest` row inside the vend's
 own transaction. The unique constraint does the rest: a retry that arrives while the first is
 still running waits on that insert (PostgreSQL) or on the write lock (SQLite), and afterwards
-finds the stored outcome. The same content gets the stored answer back; other content with the
-same msgID is a DuplicateMsgIDEx; a refusal is remembered, so it stays refused for that msgID.
+finds the stored outcome. The same content from the same terminal gets the stored answer back;
+other content, or another terminal of the vendor, with the same msgID is a DuplicateMsgIDEx; a
+refusal is remembered, so it stays refused for that msgID.
+
+What a retry must match: the operation, the fingerprint of its arguments (`request_hash`) and the
+terminal (the row's `terminal_id`). The terminal is compared as its own column rather than hashed
+into the fingerprint: every record has carried it since the first migration, so records written
+before the terminal was checked are judged by the same rule, and their fingerprints (unchanged)
+still match a retry that crosses the deploy. Two terminals of one vendor share the msgID space,
+and a second terminal reusing the first one's msgID must never be handed the first one's token.
 
 An advice about an earlier msgID settles that msgID's fate through the same key before it answers
 (`settle`): it inserts a tombstone row for it unless one is there. Against a request still in
@@ -52,6 +60,7 @@ class StoredOutcome:
     request_hash: str
     outcome: str
     response: dict[str, Any]
+    terminal_id: str = ""  # the terminal that sent the request
 
 
 def find(session: Session, client_id: str, msg_id: MsgID) -> VendRequest | None:
@@ -66,7 +75,11 @@ def find(session: Session, client_id: str, msg_id: MsgID) -> VendRequest | None:
 
 def stored_outcome(row: VendRequest) -> StoredOutcome:
     return StoredOutcome(
-        row.operation, row.request_hash, row.outcome, json.loads(row.response_json or "{}")
+        row.operation,
+        row.request_hash,
+        row.outcome,
+        json.loads(row.response_json or "{}"),
+        row.terminal_id,
     )
 
 
@@ -268,11 +281,17 @@ def refusal_error(response: dict[str, Any]) -> errors.GatewayError:
 
 
 def check_same_request(
-    outcome: StoredOutcome, operation: str, fingerprint: str, msg_id: MsgID
+    outcome: StoredOutcome, operation: str, fingerprint: str, msg_id: MsgID, terminal_id: str
 ) -> None:
+    """Refuse (DuplicateMsgIDEx) unless this is a retry: the same operation, arguments and
+    terminal as the stored request."""
     if outcome.operation == NOT_PROCESSED:
         raise refusal_error(outcome.response)  # an advice said it never arrived: it stays so
-    if outcome.operation != operation or outcome.request_hash != fingerprint:
+    if (
+        outcome.operation != operation
+        or outcome.request_hash != fingerprint
+        or outcome.terminal_id != terminal_id
+    ):
         raise errors.DuplicateMsgID(
             f"msgID {msg_id.key} was already used for another request", msg_id=msg_id.key
         )
@@ -335,7 +354,7 @@ def stored(
         if row is None or row.outcome == "pending":
             return None
         outcome = stored_outcome(row)
-    check_same_request(outcome, operation, fingerprint, header.msg_id)
+    check_same_request(outcome, operation, fingerprint, header.msg_id, header.terminal_id)
     if outcome.outcome == "refused":
         raise refusal_error(outcome.response)
     return outcome.response
