@@ -119,11 +119,11 @@ _sequence = 0
 
 
 def msg_base() -> int:
-    """A base for the client's msgID uniqueNumbers (it adds 1..9): unique in this run and across
-    runs on the same database, and below 2**53 so a JavaScript number holds it exactly."""
+    """A base for the client's msgID uniqueNumbers (it adds 1..9): unique in this run, whose
+    database is fresh, and six digits as XMLVend 2.1's MsgIDUniqueNumber wants (totalDigits 6)."""
     global _sequence
     _sequence += 1
-    return (int(time.time() * 1000) % 10**12) * 1000 + _sequence * 10
+    return 100000 + _sequence * 100
 
 
 def run_client(stack: Stack, env: dict[str, str], work: Path) -> tuple[dict[str, Any], str]:

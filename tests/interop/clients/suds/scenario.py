@@ -154,10 +154,12 @@ def vend_scenario(make: Callable[..., Client]) -> dict[str, Any]:
 
 
 def main() -> int:
-    def make(secret: str, terminal: str | None = None) -> Client:
+    def make(secret: str, terminal: str | None = None, **options: Any) -> Client:
         user = f"{env('CLIENT_ID')}/{terminal or env('TERMINAL_ID')}"
         # faults=True: a SOAP fault raises WebFault (suds' typed fault API).
-        return Client(env("WSDL"), username=user, password=secret, faults=True, cache=None)
+        return Client(
+            env("WSDL"), username=user, password=secret, faults=True, cache=None, **options
+        )
 
     result: dict[str, Any] = {"stack": "suds-community", "endpoint": env("ENDPOINT")}
     try:
