@@ -1,5 +1,5 @@
-"""The real-client interop matrix's fixtures: the demo utility on a fresh PostgreSQL database and the
-real server (`vendgw serve` under gunicorn, tests/e2e/conftest.py's start_server) for the whole
+"""The real-client interop matrix's fixtures: the demo utility on a fresh PostgreSQL database and
+the real server (`vendgw serve` under gunicorn, tests/e2e/conftest.py's start_server) for the whole
 session; every (stack, endpoint) test calls it with a client its stack generated from the WSDL the
 server serves.
 
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,9 +24,17 @@ from core.db import make_engine, make_session_factory, transaction
 from core.runtime import Runtime
 from tests.conftest import PG_SERVER, TestDatabase, settings_for
 from tests.e2e.conftest import ROOT, Server, start_server, stop_server
-from tests.interop.matrix import FENCED_ALLOW, FENCED_SECRET, FENCED_TERMINAL, RESULTS
+from tests.interop.matrix import (
+    ENDPOINTS,
+    FENCED_ALLOW,
+    FENCED_SECRET,
+    RESULTS,
+    STACKS,
+    fenced_terminal,
+)
 from tests.support.soap import ATM
 from vendgw import demo, migrate
+from vendor_accounts import add_terminal
 
 if os.environ.get("VENDGW_INTEROP") != "1":
     # Not part of `make test`: collected only by `make interop` (VENDGW_INTEROP=1).
@@ -37,31 +43,22 @@ if os.environ.get("VENDGW_INTEROP") != "1":
 REPORT = ROOT / "var" / "interop" / "matrix.json"
 
 
-def add_fenced_terminal(database: TestDatabase) -> None:
-    """The demo ATM vendor's second terminal, callable only from outside loopback (matrix.py)."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vendgw.cli",
-            "terminal",
-            "add",
-            "--vendor",
-            ATM.client_id,
-            "--terminal",
-            FENCED_TERMINAL,
-            "--secret",
-            FENCED_SECRET,
-            "--allow",
-            FENCED_ALLOW,
-            "--actor",
-            "interop-tests",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **database.env()},
-        check=True,
-        capture_output=True,
-    )
+def add_fenced_terminals(database: TestDatabase) -> None:
+    """The demo ATM vendor's terminals callable only from outside loopback (matrix.py), one per
+    (stack, endpoint): refusals count towards the login throttle of their (terminal, address), so
+    a shared one would be throttled (429) after five tests."""
+    with transaction(database.sessions) as session:
+        for stack in STACKS:
+            for endpoint in ENDPOINTS:
+                add_terminal(
+                    session,
+                    client_id=ATM.client_id,
+                    terminal_code=fenced_terminal(stack, endpoint),
+                    actor="interop-tests",
+                    secret=FENCED_SECRET,
+                    allowed_cidrs=(FENCED_ALLOW,),
+                    verifier_key=database.runtime.verifier_key,
+                )
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +81,7 @@ def interop_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabas
         )
         with transaction(database.sessions) as session:
             demo.seed(session, runtime.security_module, runtime.verifier_key)
-        add_fenced_terminal(database)
+        add_fenced_terminals(database)
         yield database
     finally:
         if runtime is not None:

@@ -30,7 +30,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -38,12 +37,17 @@ from typing import Any
 
 CLIENTS = Path(__file__).resolve().parent / "clients"
 
-# A second terminal of the demo ATM vendor that may call only from a documentation range
-# (192.0.2.0/24, TEST-NET-1: no traffic ever goes there), so a call from loopback is refused with
-# RequestAuthorisationEx. conftest.py adds it with `vendgw terminal add`.
-FENCED_TERMINAL = "ATM-FENCED"
+# Terminals of the demo ATM vendor that may call only from a documentation range (192.0.2.0/24,
+# TEST-NET-1: no traffic ever goes there), so a call from loopback is refused with
+# RequestAuthorisationEx. conftest.py adds one per (stack, endpoint).
 FENCED_SECRET = "demo-fenced-1"
 FENCED_ALLOW = "192.0.2.0/24"
+
+
+def fenced_terminal(stack: str, endpoint: str) -> str:
+    return f"FENCED-{stack}-{endpoint}"
+
+
 RUN_TIMEOUT = 300.0  # one client: generate, compile (javac, mcs), start a JVM, run eight steps
 
 # (stack, endpoint) -> the client's JSON result and the failures the test found in it.

@@ -19,11 +19,11 @@ from tests.e2e.conftest import Server
 from tests.interop.matrix import (
     ENDPOINTS,
     FENCED_SECRET,
-    FENCED_TERMINAL,
     RESULTS,
     STACKS,
     STEPS,
     check,
+    fenced_terminal,
     missing_toolchain,
     msg_base,
     run_client,
@@ -49,9 +49,7 @@ def credit_after_vend(base_url: str, receipt_no: object) -> Decimal | None:
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
 @pytest.mark.parametrize("stack", sorted(STACKS))
-def test_real_client(
-    stack: str, endpoint: str, interop_server: Server, tmp_path: Path
-) -> None:
+def test_real_client(stack: str, endpoint: str, interop_server: Server, tmp_path: Path) -> None:
     missing = missing_toolchain(STACKS[stack])
     if missing:
         pytest.fail(
@@ -73,7 +71,7 @@ def test_real_client(
         "INTEROP_CLIENT_ID": ATM.client_id,
         "INTEROP_TERMINAL_ID": ATM.terminal_id,
         "INTEROP_SECRET": ATM.secret,
-        "INTEROP_FENCED_TERMINAL": FENCED_TERMINAL,
+        "INTEROP_FENCED_TERMINAL": fenced_terminal(stack, endpoint),
         "INTEROP_FENCED_SECRET": FENCED_SECRET,
         "INTEROP_METER": METER,
         "INTEROP_BLOCKED_METER": BLOCKED_METER,

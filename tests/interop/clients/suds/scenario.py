@@ -32,15 +32,20 @@ def msg_id(client: Client, n: int) -> Any:
 
 
 def tokens_of(transactions: Any) -> list[str]:
-    return [str(token) for tx in (transactions or []) for token in (getattr(tx, "tokens", None) or [])]
+    return [
+        str(token) for tx in (transactions or []) for token in (getattr(tx, "tokens", None) or [])
+    ]
 
 
 def run_step(steps: dict[str, Any], name: str, body: Callable[[], dict[str, Any]]) -> None:
     try:
         steps[name] = {"ok": True, **body()}
     except WebFault as exc:
-        steps[name] = {"ok": False, "error": f"WebFault: {exc.fault.faultcode}: {exc.fault.faultstring}"}
-    except Exception as exc:  # noqa: BLE001 - every other failure is the step's outcome
+        steps[name] = {
+            "ok": False,
+            "error": f"WebFault: {exc.fault.faultcode}: {exc.fault.faultstring}",
+        }
+    except Exception as exc:
         # suds raises Exception((status, reason)) for an HTTP status other than 200/202/500: a
         # fault sent with another status is not read at all.
         steps[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
@@ -110,7 +115,11 @@ def vend_scenario(make: Callable[..., Client]) -> dict[str, Any]:
         except WebFault as exc:
             detail = getattr(exc.fault, "detail", None)
             kind = getattr(getattr(detail, "XMLVendFault", None), "faultType", None)
-            return {"refused": "fault", "faultType": str(kind), "faultcode": str(exc.fault.faultcode)}
+            return {
+                "refused": "fault",
+                "faultType": str(kind),
+                "faultcode": str(exc.fault.faultcode),
+            }
         except TransportError as exc:
             return {"refused": "http", "httpStatus": exc.httpcode, "message": str(exc)}
         except Exception as exc:
@@ -126,7 +135,9 @@ def vend_scenario(make: Callable[..., Client]) -> dict[str, Any]:
         fenced = make(env("FENCED_SECRET"), env("FENCED_TERMINAL"))
         try:
             fenced.service.VendorStatement(
-                msgID=msg_id(client, 8), clientID=env("CLIENT_ID"), terminalID=env("FENCED_TERMINAL")
+                msgID=msg_id(client, 8),
+                clientID=env("CLIENT_ID"),
+                terminalID=env("FENCED_TERMINAL"),
             )
         except WebFault as exc:
             detail = exc.fault.detail.XMLVendFault
@@ -169,7 +180,7 @@ def main() -> int:
             from xmlvend import xmlvend_scenario  # type: ignore[import-not-found]
 
             result["steps"] = xmlvend_scenario(make)
-    except Exception as exc:  # noqa: BLE001 - e.g. the WSDL did not load: reported, not raised
+    except Exception as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
     json.dump(result, sys.stdout)
     return 0

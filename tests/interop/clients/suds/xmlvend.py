@@ -76,7 +76,8 @@ XSI = ("xsi", "http://www.w3.org/2001/XMLSchema-instance")
 def fault_type(exc: WebFault) -> tuple[str, str]:
     """The XMLVend fault's type. suds decodes a fault's <detail> untyped (WebFault.fault.detail
     has the xmlvendFaultResp's fields, but its `fault` object is named after the element and the
-    xsi:type is gone), so the type is read from the reply document suds keeps (WebFault.document)."""
+    xsi:type is gone), so the type is read from the reply document suds keeps
+    (WebFault.document)."""
     detail = exc.fault.detail.xmlvendFaultResp  # the decoded detail must be there
     assert detail.fault.desc, "the decoded fault has no desc"
     node = exc.document.getChild("Envelope").getChild("Body").getChild("Fault")
@@ -101,9 +102,14 @@ def xmlvend_scenario(make: Callable[..., Client]) -> dict[str, Any]:
         )
 
     def confirm() -> dict[str, Any]:
-        resp = client.service.ConfirmCustomerRequest(idMethod=vend_id(client, meter), **head(client, 1))
+        resp = client.service.ConfirmCustomerRequest(
+            idMethod=vend_id(client, meter), **head(client, 1)
+        )
         result = as_list(resp.confirmCustResult)[0]
-        return {"customerName": str(result.custVendDetail._name), "msno": str(result.meterDetail._msno)}
+        return {
+            "customerName": str(result.custVendDetail._name),
+            "msno": str(result.meterDetail._msno),
+        }
 
     def vend() -> dict[str, Any]:
         sold["head"] = head(client, 2)
