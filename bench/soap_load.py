@@ -16,6 +16,11 @@ or a balance.
 
 Usage: .venv/bin/python bench/soap_load.py [--seconds 10] [--clients 4] [--workers 4]
                                            [--meters 200] [--warmup 20] [--rounds 3]
+                                           [--xmlvend]
+
+With --xmlvend the same load also runs as the XMLVend 2.1 CreditVendRequest on /xmlvend/2.1
+(an envelope shaped like the reference sample), in the same alternating rounds, and the ratio
+of its throughput to /vend's CreditVend is printed (target >= 0.80).
 
 Each operation's --seconds are split into --rounds that alternate (CreditVend, VendorStatement,
 CreditVend, ...): on a shared machine whose speed drifts during a run, both operations see the
@@ -217,7 +222,32 @@ def request_xml(operation: str, terminal: str, unique: int, meter: str) -> bytes
             f"<CreditVendReq>{head}<meterNumber>{meter}</meterNumber>"
             f"<amount>{AMOUNT}</amount><payType>cash</payType></CreditVendReq>"
         )
+    if operation == "XMLVendCreditVend":
+        return xmlvend_credit_vend(terminal, unique, meter)
     return envelope(f"<VendorStatementReq>{head}<maxItems>5</maxItems></VendorStatementReq>")
+
+
+XV_BASE = "http://www.nrs.eskom.co.za/xmlvend/base/2.1/schema"
+XV_REVENUE = "http://www.nrs.eskom.co.za/xmlvend/revenue/2.1/schema"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+def xmlvend_credit_vend(terminal: str, unique: int, meter: str) -> bytes:
+    """An XMLVend 2.1 creditVendReq as certified clients send it (prefixed, typed)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><soap:Envelope xmlns:soap='
+        '"http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        f'<r:creditVendReq xmlns:b="{XV_BASE}" xmlns:r="{XV_REVENUE}" xmlns:xsi="{XSI}">'
+        f'<b:clientID xsi:type="b:EANDeviceID" ean="{CLIENT_ID}"/>'
+        f'<b:terminalID xsi:type="b:GenericDeviceID" id="{terminal}"/>'
+        f'<b:msgID dateTime="{time.strftime("%Y%m%d%H%M%S")}" uniqueNumber="{unique}"/>'
+        '<b:resource xsi:type="b:Electricity"/>'
+        f'<b:idMethod><b:meterIdentifier xsi:type="b:MeterNumber" msno="{meter}"/></b:idMethod>'
+        f'<r:purchaseValue xsi:type="r:PurchaseValueCurrency"><r:amt value="{AMOUNT}" '
+        'symbol="ZAR"/></r:purchaseValue><r:payType xsi:type="b:Cash">'
+        f'<b:tenderAmt value="{AMOUNT}" symbol="ZAR"/></r:payType>'
+        "</r:creditVendReq></soap:Body></soap:Envelope>"
+    ).encode()
 
 
 def client(args: tuple[str, str, int, int, list[str], float, float]) -> Result:
@@ -226,7 +256,10 @@ def client(args: tuple[str, str, int, int, list[str], float, float]) -> Result:
     host, port = base.removeprefix("http://").split(":")
     credentials = base64.b64encode(f"{CLIENT_ID}/{terminal}:{SECRET}".encode()).decode()
     headers = {"Content-Type": "text/xml; charset=utf-8", "Authorization": f"Basic {credentials}"}
-    expect = b"receiptNo>" if operation == "CreditVend" else b"availCredit>"
+    expect = {"CreditVend": b"receiptNo>", "XMLVendCreditVend": b"creditVendReceipt"}.get(
+        operation, b"availCredit>"
+    )
+    path = "/xmlvend/2.1" if operation == "XMLVendCreditVend" else "/vend"
     mine = meters[index::clients] or meters
     latencies: list[float] = []
     errors, first_error, n = 0, "", 0
@@ -242,7 +275,7 @@ def client(args: tuple[str, str, int, int, list[str], float, float]) -> Result:
         # A new connection per call: gunicorn's sync workers close it after each response.
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
-            conn.request("POST", "/vend", body=body, headers=headers)
+            conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
             content = response.read()
             ok = response.status == 200 and expect in content
@@ -344,6 +377,11 @@ def main() -> None:
         default=3,
         help="alternating rounds the --seconds of each operation are split into",
     )
+    parser.add_argument(
+        "--xmlvend",
+        action="store_true",
+        help="also run the XMLVend 2.1 CreditVendRequest on /xmlvend/2.1 in the same rounds",
+    )
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), MAX_SECONDS)
 
@@ -364,7 +402,7 @@ def main() -> None:
             f"{args.rounds} alternating rounds, {os.cpu_count()} CPUs shared by clients, "
             f"server and database"
         )
-        vend, trivial = Phase(), Phase()
+        vend, trivial, xmlvend = Phase(), Phase(), Phase()
         with mp.get_context("spawn").Pool(args.clients) as pool:
             pool.map(time.sleep, [0.2] * args.clients)  # every client started and imported
             # Untimed: every worker builds its application on its first request, checks each
@@ -372,6 +410,8 @@ def main() -> None:
             # compiles the vend path's SQL on its first vends; each meter gets its month row.
             run_round(pool, base, "VendorStatement", args.clients, meters, args.warmup / 2)
             run_round(pool, base, "CreditVend", args.clients, meters, args.warmup / 2)
+            if args.xmlvend:
+                run_round(pool, base, "XMLVendCreditVend", args.clients, meters, args.warmup / 4)
             # The two operations alternate in short rounds, so that a shared machine speeding
             # up or slowing down during the run weighs on both alike.
             rounds = max(1, args.rounds)
@@ -381,12 +421,26 @@ def main() -> None:
                 t = trivial.add(
                     part, run_round(pool, base, "VendorStatement", args.clients, meters, part)
                 )
-                print(
+                line = (
                     f"  round {n}: CreditVend {v:6.1f} req/s, VendorStatement {t:6.1f} req/s,"
                     f" ratio {v / t if t else float('nan'):.2f}"
                 )
+                if args.xmlvend:
+                    xv = xmlvend.add(
+                        part,
+                        run_round(pool, base, "XMLVendCreditVend", args.clients, meters, part),
+                    )
+                    line += f", XMLVend CreditVendRequest {xv:6.1f} req/s"
+                print(line)
         report("CreditVend", vend)
         report("VendorStatement", trivial)
+        if args.xmlvend:
+            report("XMLVend 2.1 CV", xmlvend)
+            if vend.rate and xmlvend.rate:
+                print(
+                    f"XMLVend 2.1 CreditVendRequest / CreditVend throughput: "
+                    f"{xmlvend.rate / vend.rate:.2f} (target >= 0.80)"
+                )
         if vend.rate and trivial.rate:
             print(
                 f"CreditVend/VendorStatement throughput: {vend.rate / trivial.rate:.2f} "

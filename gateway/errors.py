@@ -11,7 +11,14 @@
     │   ├── VendAmount             VendAmountEx
     │   ├── FBEError               FBEEx
     │   ├── RequestAuthorisation   RequestAuthorisationEx
-    │   └── ClientIDAuthorisation  ClientIDAuthorisationEx
+    │   ├── ClientIDAuthorisation  ClientIDAuthorisationEx
+    │   ├── ConfirmCustomer        ConfirmCustomerEx     (no meter for that account)
+    │   ├── Debt                   DebtEx                (no debt, or more than it, to pay)
+    │   ├── ServiceCharge          ServiceChrgEx         (no service charge, or more, to pay)
+    │   ├── UpdateMeterKeySame     UpdateMtrKeySameEx    (the key asked for is the meter's)
+    │   ├── StartBatch             StartBatchEx          (one of that kind is already open)
+    │   ├── EndBatch               EndBatchEx            (none of that kind is open)
+    │   └── ReprintEndBatch        ReprintEndBatchEx     (no such closed batch)
     └── XMLVendError               -> Client.<subtype>
         ├── DuplicateMsgID         DuplicateMsgIDEx
         ├── LastResponseError      LastResponseEx
@@ -148,6 +155,41 @@ class ClientIDAuthorisation(BusinessRuleError):
     default_code = "client-id-mismatch"
 
 
+class ConfirmCustomer(BusinessRuleError):
+    fault_type = "ConfirmCustomerEx"
+    default_code = "unknown-account"
+
+
+class Debt(BusinessRuleError):
+    fault_type = "DebtEx"
+    default_code = "no-debt"
+
+
+class ServiceCharge(BusinessRuleError):
+    fault_type = "ServiceChrgEx"
+    default_code = "no-service-charge"
+
+
+class UpdateMeterKeySame(BusinessRuleError):
+    fault_type = "UpdateMtrKeySameEx"
+    default_code = "same-key"
+
+
+class StartBatch(BusinessRuleError):
+    fault_type = "StartBatchEx"
+    default_code = "batch-already-open"
+
+
+class EndBatch(BusinessRuleError):
+    fault_type = "EndBatchEx"
+    default_code = "no-open-batch"
+
+
+class ReprintEndBatch(BusinessRuleError):
+    fault_type = "ReprintEndBatchEx"
+    default_code = "no-closed-batch"
+
+
 class XMLVendError(GatewayError):
     fault_type = "XMLVendFaultEx"
     default_code = "xmlvend"
@@ -221,6 +263,13 @@ FAULT_TYPES: tuple[type[GatewayError], ...] = (
     FBEError,
     RequestAuthorisation,
     ClientIDAuthorisation,
+    ConfirmCustomer,
+    Debt,
+    ServiceCharge,
+    UpdateMeterKeySame,
+    StartBatch,
+    EndBatch,
+    ReprintEndBatch,
     XMLVendError,
     DuplicateMsgID,
     LastResponseError,

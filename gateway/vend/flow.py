@@ -245,6 +245,7 @@ _TX_COLUMNS = (
     "client_id",
     "terminal_id",
     "operator",
+    "pay_type",
     "msg_id",
     "meter_id",
     "meter_number",
@@ -480,6 +481,7 @@ def store_transaction(
     clock: VendClock,
     priced: PricedVend | None,
     issued: IssuedTokens,
+    pay_type: str = "",
 ) -> StoredTransaction:
     q = priced.quote if priced else None
     receipt_no = f"{request_id:012d}"
@@ -492,6 +494,7 @@ def store_transaction(
         "client_id": who.client_id,
         "terminal_id": who.terminal_id,
         "operator": header.operator,
+        "pay_type": pay_type,
         "msg_id": header.msg_id.key,
         "meter_id": meter.id,
         "meter_number": meter.meter_number,

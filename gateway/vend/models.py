@@ -17,12 +17,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, BigId, UTCDateTime, utcnow
 
-TRANSACTION_KINDS = ("credit", "fbe", "engineering")
+TRANSACTION_KINDS = ("credit", "fbe", "engineering", "payment")
 TRANSACTION_STATUSES = ("issued", "confirmed", "reversed")
 
 
@@ -58,11 +59,13 @@ class VendRequest(Base):
 
 
 class VendTransaction(Base):
-    """A completed vend, FBE issue or engineering token issue, with its priced parts."""
+    """A completed vend, FBE issue, engineering token issue or account payment (kind 'payment':
+    no token; a debt payment's amount is its debt_recovered_cents, a service charge payment's
+    its fixed_charge_cents), with its priced parts."""
 
     __tablename__ = "vend_transaction"
     __table_args__ = (
-        CheckConstraint("kind in ('credit', 'fbe', 'engineering')", name="kind_known"),
+        CheckConstraint("kind in ('credit', 'fbe', 'engineering', 'payment')", name="kind_known"),
         CheckConstraint("status in ('issued', 'confirmed', 'reversed')", name="status_known"),
         CheckConstraint(
             "tender_cents = debt_recovered_cents + fixed_charge_cents + energy_cents",
@@ -83,6 +86,8 @@ class VendTransaction(Base):
     terminal_id: Mapped[str] = mapped_column(String(40))
     # The person at the terminal (XMLVend authCred/opName), for per-operator vending reports.
     operator: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # How the customer paid (cash, card, ...), for the shift and batch totals by pay type.
+    pay_type: Mapped[str] = mapped_column(String(20), default="", server_default="")
     msg_id: Mapped[str] = mapped_column(String(40))  # dateTime + uniqueNumber, as vendors report
     meter_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"), nullable=True)
     meter_number: Mapped[str] = mapped_column(String(13), default="")
@@ -166,3 +171,64 @@ class VendReprint(Base):
     operator: Mapped[str] = mapped_column(String(100), default="")
     msg_id: Mapped[str] = mapped_column(String(40))  # the Reprint request's own msgID
     transaction_id: Mapped[int] = mapped_column(ForeignKey("vend_transaction.id"))
+
+
+BATCH_KINDS = ("banking", "sales", "shift")
+
+
+class VendBatch(Base):
+    """A banking, sales or shift batch of one terminal: a time window, opened and closed.
+
+    Transactions are not written into a batch: a transaction counts in the batch of its
+    terminal that was open when it was made (created_at in [opened_at, closed_at)), so the vend
+    path writes nothing for it. At most one batch of each kind is open per terminal (the
+    partial unique index), which is also what `batch_status` reads."""
+
+    __tablename__ = "vend_batch"
+    __table_args__ = (
+        CheckConstraint("kind in ('banking', 'sales', 'shift')", name="kind_known"),
+        CheckConstraint("closed_at is null or closed_at >= opened_at", name="closes_after_open"),
+        Index(
+            "uq_vend_batch_open",
+            "client_id",
+            "terminal_id",
+            "kind",
+            unique=True,
+            postgresql_where=text("closed_at IS NULL"),
+            sqlite_where=text("closed_at IS NULL"),
+        ),
+        Index("ix_vend_batch_terminal_closed", "client_id", "terminal_id", "kind", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(BigId)
+    client_id: Mapped[str] = mapped_column(String(13))
+    terminal_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_by: Mapped[str] = mapped_column(String(100), default="")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class ReportedFault(Base):
+    """A customer's meter or network fault, reported at a terminal (CustReportFault), kept with
+    its reference number for the utility's field staff (`vendgw fault list`)."""
+
+    __tablename__ = "fault_report"
+    __table_args__ = (Index("ix_fault_report_reported_at", "reported_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ref_no: Mapped[str] = mapped_column(String(20), unique=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("vend_request.id"), unique=True)
+    vendor_id: Mapped[int] = mapped_column(BigId)
+    client_id: Mapped[str] = mapped_column(String(13))
+    terminal_id: Mapped[str] = mapped_column(String(40))
+    operator: Mapped[str] = mapped_column(String(100), default="")
+    msg_id: Mapped[str] = mapped_column(String(40))
+    meter_number: Mapped[str | None] = mapped_column(String(13), nullable=True)
+    account_no: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    fault_kind: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text, default="")
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)

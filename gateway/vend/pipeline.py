@@ -34,7 +34,7 @@ from core import audit
 from core.runtime import Runtime
 from gateway import pricing
 from gateway.tariffs import TariffBook
-from gateway.vend import flow, idempotency, meters
+from gateway.vend import flow, idempotency, meters, units
 from gateway.vend.meters import MeterInMonth, MeterRecord
 from gateway.vend.receipts import receipt_to_json
 from gateway.vend.types import Principal, RequestHeader
@@ -54,6 +54,7 @@ class Ask:
     pay_type: str | None = None
     eng_type: str | None = None
     value: int | None = None
+    units: int | None = None  # a units purchase value (0.1 kWh) instead of an amount
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,16 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
         if priced is not None:
             flow.recover_debt(session, found.meter, priced.quote.debt_recovered_cents)
         tx = flow.store_transaction(
-            session, request_id, plan.kind, ask.who, ask.header, meter, clock, priced, issued
+            session,
+            request_id,
+            plan.kind,
+            ask.who,
+            ask.header,
+            meter,
+            clock,
+            priced,
+            issued,
+            ask.pay_type or "",
         )
         if plan.audit_action is not None:
             audit.record(
@@ -170,8 +180,11 @@ def _price(
     """Step 2: the quote (or none) and the credit tokens it buys, as (kind, units)."""
     settings = ctx.runtime.settings
     if plan.priced:
-        assert ask.amount is not None
-        priced = flow.price(session, ctx.tariffs, found, ask.amount, clock, settings)
+        amount = ask.amount
+        if amount is None:  # a units purchase: its tender, priced from these very figures
+            assert ask.units is not None
+            amount = units.tender_in_month(session, ctx.tariffs, found, ask.units, clock, settings)
+        priced = flow.price(session, ctx.tariffs, found, amount, clock, settings)
         credits = [("credit", priced.quote.units_tenths)]
         if priced.quote.fbe_units_tenths:
             credits.append(("fbe", priced.quote.fbe_units_tenths))
@@ -203,6 +216,17 @@ CREDIT_VEND = Plan(
     operation="CreditVend",
     kind="credit",
     fingerprint=("meter", "amount", "pay_type"),
+    answer=receipt_answer,
+    priced=True,
+    debits_float=True,
+    shows_float=True,
+)
+# A units purchase value: the same vend for the smallest tender that buys the units asked for
+# (gateway/vend/units.py). An operation of its own: its fingerprint is the units, not an amount.
+CREDIT_VEND_UNITS = Plan(
+    operation="CreditVendUnits",
+    kind="credit",
+    fingerprint=("meter", "units", "pay_type"),
     answer=receipt_answer,
     priced=True,
     debits_float=True,

@@ -24,12 +24,25 @@ from core.db import transaction, utcnow
 from core.runtime import Runtime
 from gateway import errors, pricing
 from gateway.tariffs import TariffBook
-from gateway.vend import engineering, flow, idempotency, meters, pipeline, refusals
+from gateway.vend import (
+    accounts,
+    batches,
+    engineering,
+    flow,
+    idempotency,
+    meters,
+    pipeline,
+    refusals,
+    units,
+)
 from gateway.vend.meters import MeterInMonth
 from gateway.vend.models import VendReprint, VendRequest, VendTransaction
 from gateway.vend.receipts import receipt_from_json
 from gateway.vend.types import (
     AdviceResult,
+    BatchInfo,
+    BatchReport,
+    BatchStatus,
     CustomerInfo,
     EngineeringResult,
     Movement,
@@ -111,6 +124,16 @@ class DatabaseVendingService:
                 arrears_cents=customer.debt_cents if customer else 0,
             )
 
+    def confirm_customer_by_account(
+        self, who: Principal, header: RequestHeader, account_no: str
+    ) -> tuple[CustomerInfo, ...]:
+        """ConfirmCustomer by account number: the customer as seen through each of the
+        account's meters, in meter-number order; ConfirmCustomerEx when it has none."""
+        require(who, "vend")
+        with self.runtime.sessions() as session:
+            numbers = accounts.meter_numbers(session, account_no)
+        return tuple(self.confirm_customer(who, header, number) for number in numbers)
+
     def credit_vend(
         self,
         who: Principal,
@@ -138,10 +161,25 @@ class DatabaseVendingService:
     ) -> VendReceipt:
         """The same answer as a vend with tokens of twenty zeros; nothing is debited or stored."""
         require(who, "vend")
+        return self._trial(who, header, meter_number, amount_cents, None)
+
+    def _trial(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        amount_cents: int | None,
+        units_tenths: int | None,
+    ) -> VendReceipt:
         clock = self.vend_clock()
         with self.runtime.sessions() as session:
             found = self._meter_for_vend(session, meter_number, clock)
             meter = found.meter
+            if amount_cents is None:
+                assert units_tenths is not None
+                amount_cents = units.tender_in_month(
+                    session, self.tariffs, found, units_tenths, clock, self.settings
+                )
             priced = flow.price(session, self.tariffs, found, amount_cents, clock, self.settings)
             # The debit's own question (status, floor, daily cap): a trial never says yes
             # where the vend would refuse.
@@ -166,6 +204,38 @@ class DatabaseVendingService:
             return flow.build_receipt(
                 "TRIAL", clock.now, meter, priced, issued, available - amount_cents, header.msg_id
             )
+
+    def credit_vend_units(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        units_tenths: int,
+        pay_type: str,
+    ) -> VendReceipt:
+        """A units purchase value: the vend of the smallest whole-cent tender that buys at
+        least `units_tenths` (gateway/vend/units.py); the receipt says the tender charged."""
+        require(who, "vend")
+        return receipt_from_json(
+            pipeline.run(
+                self.pipeline,
+                pipeline.CREDIT_VEND_UNITS,
+                pipeline.Ask(who, header, meter_number, units=units_tenths, pay_type=pay_type),
+            )
+        )
+
+    def trial_credit_vend_units(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        units_tenths: int,
+        pay_type: str,
+    ) -> VendReceipt:
+        """TrialCreditVend with a units purchase value: the tender it would charge, tokens of
+        twenty zeros, nothing debited or stored."""
+        require(who, "vend")
+        return self._trial(who, header, meter_number, None, units_tenths)
 
     def fbe_vend(self, who: Principal, header: RequestHeader, meter_number: str) -> VendReceipt:
         require(who, "vend")
@@ -394,6 +464,33 @@ class DatabaseVendingService:
                 Movement(m.at, m.kind, m.reference, m.amount_cents, m.balance_cents) for m in moves
             ),
         )
+
+    # -- batches and shifts (gateway/vend/batches.py) -----------------------------------------
+
+    def batch_status(self, who: Principal) -> BatchStatus:
+        """The terminal's open batch numbers: one indexed read, for every vend response."""
+        with self.runtime.sessions() as session:
+            return batches.batch_status(session, who)
+
+    def start_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchInfo:
+        require(who, "vend")
+        return batches.start_batch(self.runtime.sessions, who, header, kind, self.clock)
+
+    def end_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchReport:
+        require(who, "vend")
+        return batches.end_batch(self.runtime.sessions, who, header, kind, self.clock)
+
+    def total_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchReport:
+        require(who, "vend")
+        with self.runtime.sessions() as session:
+            return batches.total_batch(session, who, kind)
+
+    def reprint_end_batch(
+        self, who: Principal, header: RequestHeader, kind: str, batch_no: str | None
+    ) -> BatchReport:
+        require(who, "vend")
+        with self.runtime.sessions() as session:
+            return batches.reprint_end_batch(session, who, kind, batch_no)
 
     # -- meter domain (engineering) ------------------------------------------------------------
 

@@ -160,6 +160,97 @@ class EngineeringResult:
     meter: MeterDetail | None = None
 
 
+@dataclass(frozen=True)
+class KeyChangeResult:
+    """UpdateMeterKey's answer: the meter as it now stands and the two key change tokens."""
+
+    meter: MeterDetail
+    from_sgc: str
+    from_krn: int
+    from_ti: str
+    to_sgc: str
+    to_krn: int
+    to_ti: str
+    tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AccountPayment:
+    """PayAccount's answer: a debt or service charge payment, no token."""
+
+    receipt_no: str
+    msg_id: MsgID
+    account_no: str
+    customer_name: str
+    purpose: str  # debt | service_charge
+    amount_cents: int
+    debt_before_cents: int
+    debt_after_cents: int
+    avail_credit_cents: int
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class FaultReport:
+    """CustReportFault's answer: the report as stored, with its reference number."""
+
+    ref_no: str
+    msg_id: MsgID
+    meter_number: str | None
+    account_no: str | None
+    fault_kind: str
+    description: str
+    contact: str
+    reported_at: datetime
+
+
+BATCH_KINDS = ("banking", "sales", "shift")
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """A batch just opened."""
+
+    kind: str  # banking | sales | shift
+    batch_no: str
+    terminal_id: str
+    opened_at: datetime
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """One total of a batch: the transactions of one type, operator and pay type."""
+
+    tx_type: str  # credit_vend | fbe | engineering | payment | reversal
+    operator: str
+    pay_type: str
+    count: int
+    amount_cents: int  # a reversal's is negative: what it gave back
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """A batch's totals: of a closed batch (end, reprint) or of the open one so far (total)."""
+
+    kind: str
+    batch_no: str
+    terminal_id: str
+    opened_at: datetime
+    closed_at: datetime | None
+    totals: tuple[BatchLine, ...]
+    count: int
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """The open batch numbers of a terminal (every vend response carries them)."""
+
+    banking: str | None = None
+    sales: str | None = None
+    shift: str | None = None
+
+
 class VendingService(Protocol):
     """The gateway's operations, one per XMLVend request. Each raises a `GatewayError` subtype
     for a refusal; a refused request changes nothing."""

@@ -142,7 +142,7 @@ def fault_envelope(fault: XMLVendFault, echo: write.Echo, utility: write.Utility
     write.sub(typed, b("desc"), text=fault.message)
     write.sub(typed, b("faultCode"), text=fault.code)
     detail.append(resp)
-    return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+    return bytes(etree.tostring(env, xml_declaration=True, encoding="utf-8"))
 
 
 def version_mismatch_envelope() -> bytes:
@@ -155,4 +155,4 @@ def version_mismatch_envelope() -> bytes:
     etree.SubElement(
         soap_fault, "faultstring"
     ).text = "this endpoint speaks SOAP 1.1 (http://schemas.xmlsoap.org/soap/envelope/)"
-    return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+    return bytes(etree.tostring(env, xml_declaration=True, encoding="utf-8"))

@@ -120,10 +120,7 @@ class Edge:
 
     def batches(self, who: Principal) -> write.Batches:
         """The terminal's open batches (banking, sales, shift) for BatchStatus."""
-        status_of = getattr(self.service, "batch_status", None)
-        if status_of is None:
-            return write.Batches()
-        status = status_of(who)
+        status = self.service.batch_status(who)
         return write.Batches(
             banking=status.banking is not None,
             sales=status.sales is not None,
@@ -450,7 +447,9 @@ def _batch(parent: etree._Element, tag: str, report: Any, edge: Edge, ended: dat
         by_operator[line.operator] = by_operator.get(line.operator, 0) + line.amount_cents
         by_pay[line.pay_type] = by_pay.get(line.pay_type, 0) + line.amount_cents
     for tx_type, cents in by_type.items():
-        kind, desc = _TX_TOTALS.get(tx_type, ("NormalSaleTotal", tx_type))
+        if tx_type not in _TX_TOTALS:
+            continue  # engineering tokens: no money, no XMLVend total
+        kind, desc = _TX_TOTALS[tx_type]
         total = write.sub(summary, r("txTotal"), xsi=tn(REVENUE, kind))
         write.sub(total, r("desc"), text=write._clip(desc))
         write.currency(total, r("amt"), cents, edge.utility)
@@ -645,14 +644,15 @@ def non_meter_specific_eng(edge: Edge, call: Call) -> etree._Element:
     )
     resp = write.root(m("nonMeterSpecificEngResp"), tn(METER, resp_type))
     write.base_resp(resp, call.echo, edge.utility, eng_type.upper())
+    # NonMeterSpecificTokenIssue is a meter-domain type: its children are in that namespace.
     issue = write.sub(resp, m(tag))
-    write.sub(issue, b("desc"), text=write._clip(result.description))
+    write.sub(issue, m("desc"), text=write._clip(result.description))
     write.sub(
         issue,
-        b("meterType"),
+        m("meterType"),
         {"at": meter_type.get("at") or "07", "tt": meter_type.get("tt") or "02"},
     )
-    write.sts_token(issue, b("token"), result.tokens[0])
+    write.sts_token(issue, m("token"), result.tokens[0])
     return resp
 
 

@@ -59,7 +59,7 @@ PAY_TYPES = {
 
 
 def local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    return str(etree.QName(tag).localname) if isinstance(tag, str) else ""
 
 
 def _ours(element: etree._Element) -> bool:
@@ -100,7 +100,7 @@ def attribute(element: etree._Element, name: str) -> str:
         raise SchemaError(
             f"{local(element.tag)} needs the attribute {name}", code="missing-attribute"
         )
-    return value.strip()
+    return str(value).strip()
 
 
 def text(element: etree._Element) -> str:

@@ -115,7 +115,7 @@ def root(tag: str, xsi: str | None = None, attrs: dict[str, str] | None = None) 
 def envelope(body_element: etree._Element) -> bytes:
     env = etree.Element(f"{{{SOAP11_ENV}}}Envelope", nsmap={"soap": SOAP11_ENV})
     etree.SubElement(env, f"{{{SOAP11_ENV}}}Body").append(body_element)
-    return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+    return bytes(etree.tostring(env, xml_declaration=True, encoding="utf-8"))
 
 
 def timestamp(at: datetime) -> str:

@@ -93,7 +93,7 @@ def generate() -> bytes:
     )
     etree.SubElement(port, f"{S}address", location=PLACEHOLDER)
     etree.indent(root, space="  ")
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8") + b"\n"
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8")) + b"\n"
 
 
 def export(path: Path = DEFAULT_PATH) -> Path:

@@ -92,9 +92,9 @@ def test_confirm_customer_by_meter(base_url: str) -> None:
     echo = resp.find(f"{{{B}}}reqMsgID")
     assert echo is not None and echo.get("uniqueNumber") == msg.unique_number
     [result] = resp.findall(f"{{{R}}}confirmCustResult")
-    assert result.find(f"{{{R}}}custVendDetail").get("name") == "Thandi Mokoena"  # type: ignore[union-attr]
+    assert result.find(f"{{{R}}}custVendDetail").get("name") == "Thandi Mokoena"
     assert result.findtext(f"{{{R}}}custVendConfig/{{{R}}}canVend") == "true"
-    assert result.find(f"{{{R}}}meterDetail").get("msno") == METER  # type: ignore[union-attr]
+    assert result.find(f"{{{R}}}meterDetail").get("msno") == METER
 
 
 def test_credit_vend_receipt_tokens_decode_in_the_meter(
@@ -107,19 +107,19 @@ def test_credit_vend_receipt_tokens_decode_in_the_meter(
     issue = sale.find(f"{{{R}}}creditTokenIssue")
     assert x.xsi_type(issue) == "SaleCredTokenIssue"
     tax = sale.find(f"{{{R}}}tax")
-    assert x.xsi_type(tax) == "VAT" and tax.get("rate") == "15"  # type: ignore[union-attr]
+    assert x.xsi_type(tax) == "VAT" and tax.get("rate") == "15"
     # amt excludes the tax; together they are the tender.
-    assert cents(sale.find(f"{{{R}}}amt")) + cents(tax.find(f"{{{B}}}amt")) == 10000  # type: ignore[union-attr]
+    assert cents(sale.find(f"{{{R}}}amt")) + cents(tax.find(f"{{{B}}}amt")) == 10000
     assert sale.findtext(f"{{{R}}}tariff/{{{B}}}name") == "DOMESTIC"
     assert "kWh @" in (sale.findtext(f"{{{R}}}tariff/{{{B}}}desc") or "")
-    units = issue.find(f"{{{B}}}units")  # type: ignore[union-attr]
+    units = issue.find(f"{{{B}}}units")
     assert units is not None and units.get("siUnit") == "kWh"
     [token] = x.tokens(sale)
     assert meter.accept(token).accepted
     assert meter.credit_tenths() == int(Decimal(units.get("value") or "0") * 10)
     status = resp.find(f"{{{B}}}clientStatus/{{{B}}}batchStatus")
     assert status is not None
-    assert resp.find(f"{{{B}}}utility").get("taxRef") == "4000000001"  # type: ignore[union-attr]
+    assert resp.find(f"{{{B}}}utility").get("taxRef") == "4000000001"
     assert count_transactions(e2e_db, msg) == 1
 
 
@@ -132,7 +132,7 @@ def test_key_change_travels_inside_the_sale_and_the_meter_takes_it(
     kct = sale.find(f"{{{R}}}kcTokenIssue")
     assert kct is not None
     assert x.xsi_type(kct.find(f"{{{B}}}token")) == "KCToken"
-    assert kct.find(f"{{{B}}}kctData").get("toKRN") == "2"  # type: ignore[union-attr]
+    assert kct.find(f"{{{B}}}kctData").get("toKRN") == "2"
     first, second, credit = x.tokens(sale)[1], x.tokens(sale)[2], x.tokens(sale)[0]
     for token in (first, second, credit):  # the key change first, as the customer types them
         assert meter.accept(token).accepted, token
@@ -145,7 +145,7 @@ def test_free_basic_electricity_is_its_own_transaction(base_url: str, e2e_db: Te
     assert x.xsi_type(sale.find(f"{{{R}}}creditTokenIssue")) == "SaleCredTokenIssue"
     issue = free.find(f"{{{R}}}creditTokenIssue")
     assert x.xsi_type(issue) == "FBECredTokenIssue"
-    assert issue.find(f"{{{B}}}units").get("value") == "50.0"  # type: ignore[union-attr]
+    assert issue.find(f"{{{B}}}units").get("value") == "50.0"
     for token in x.tokens(resp):
         assert meter.accept(token).accepted
 
@@ -232,7 +232,7 @@ def test_ambiguous_money_is_refused_and_changes_nothing(
         "XMLVendSchemaEx",
         code,
     )
-    assert refused.detail.find(f"{{{B}}}reqMsgID").get("uniqueNumber") == msg.unique_number  # type: ignore[union-attr]
+    assert refused.detail.find(f"{{{B}}}reqMsgID").get("uniqueNumber") == msg.unique_number
     assert row_counts(e2e_db.engine) == before
 
 
@@ -250,7 +250,7 @@ def test_unique_numbers_with_a_leading_zero_or_seven_digits(
     short = x.new_msg()
     zero = x.Msg(short.date_time, "0" + short.unique_number)
     resp = x.answer(x.post(base_url, ATM, x.credit_vend(ATM, zero, METER, "10.00")))
-    assert resp.find(f"{{{B}}}reqMsgID").get("uniqueNumber") == zero.unique_number  # type: ignore[union-attr]
+    assert resp.find(f"{{{B}}}reqMsgID").get("uniqueNumber") == zero.unique_number
     long = x.Msg(short.date_time, short.unique_number + "7")
     raw = x.post(base_url, ATM, x.credit_vend(ATM, long, METER, "10.00"))
     assert raw.status_code == 200
@@ -293,7 +293,7 @@ def test_fbe_request(base_url: str, e2e_db: TestDatabase) -> None:
     [free] = transactions(resp)
     issue = free.find(f"{{{R}}}creditTokenIssue")
     assert x.xsi_type(issue) == "FBECredTokenIssue"
-    assert issue.find(f"{{{B}}}units").get("value") == "50.0"  # type: ignore[union-attr]
+    assert issue.find(f"{{{B}}}units").get("value") == "50.0"
     [token] = x.tokens(free)
     assert meter.accept(token).accepted
     assert meter.credit_tenths() == 500
@@ -342,14 +342,14 @@ def test_last_response_advice_after_a_time_out_returns_the_stored_answer(base_ur
     advice = x.new_msg()
     resp = x.answer(x.post(base_url, ATM, x.advice(ATM, advice, "LastRespAdviceReq", msg)))
     assert x.xsi_type(resp) == "LastRespAdviceResp"
-    assert resp.find(f"{{{B}}}reqMsgID").get("uniqueNumber") == advice.unique_number  # type: ignore[union-attr]
+    assert resp.find(f"{{{B}}}reqMsgID").get("uniqueNumber") == advice.unique_number
     last = resp.find(f"{{{B}}}lastResponse")
     assert x.xsi_type(last) == "CreditVendResp"
-    assert last.find(f"{{{B}}}reqMsgID").get("uniqueNumber") == msg.unique_number  # type: ignore[union-attr]
+    assert last.find(f"{{{B}}}reqMsgID").get("uniqueNumber") == msg.unique_number
     # The same receipt and tokens as the original answer (a retry replays it).
     original = x.answer(x.post(base_url, ATM, payload))
-    assert receipt_no(last) == receipt_no(original)  # type: ignore[arg-type]
-    assert x.tokens(last) == x.tokens(original)  # type: ignore[arg-type]
+    assert receipt_no(last) == receipt_no(original)
+    assert x.tokens(last) == x.tokens(original)
 
 
 def test_last_response_advice_for_nothing_is_last_response_ex(base_url: str) -> None:
@@ -413,3 +413,52 @@ def test_operator_is_recorded_from_auth_cred(base_url: str, e2e_db: TestDatabase
             )
         )
     assert operator == "CLERK1"
+
+
+def test_confirm_customer_by_account_number(base_url: str) -> None:
+    def by_account(account: str) -> bytes:
+        return x.simple(
+            ATM,
+            x.new_msg(),
+            "r:confirmCustomerReq",
+            '<r:idMethod xsi:type="b:CustIDMethod">'
+            f'<b:custIdentifier xsi:type="b:CustAccountNo" accNo="{account}"/></r:idMethod>',
+        )
+
+    resp = x.answer(x.post(base_url, ATM, by_account("ACC-0001")))
+    results = resp.findall(f"{{{R}}}confirmCustResult")
+    assert [r.find(f"{{{R}}}meterDetail").get("msno") for r in results] == [METER]
+    refused = x.fault(x.post(base_url, ATM, by_account("ACC-9999")))
+    assert refused.fault_type == "ConfirmCustomerEx"
+
+
+def _units_vend(msg: x.Msg, kwh: str, root: str = "r:creditVendReq") -> bytes:
+    return x.envelope(
+        x.body(
+            root,
+            x.head(ATM, msg)
+            + '<b:resource xsi:type="b:Electricity"/>'
+            + x.meter_id("04000000051")
+            + f'<r:purchaseValue xsi:type="r:PurchaseValueUnits"><r:units value="{kwh}" '
+            'siUnit="kWh"/></r:purchaseValue>',
+        )
+    )
+
+
+def test_a_units_purchase_value_buys_at_least_those_units(
+    base_url: str, e2e_db: TestDatabase
+) -> None:
+    meter = factory_meter(e2e_db, "04000000051")
+    trial = x.answer(x.post(base_url, ATM, _units_vend(x.new_msg(), "50", "r:trialCreditVendReq")))
+    resp = x.answer(x.post(base_url, ATM, _units_vend(x.new_msg(), "50")))
+    [sale] = transactions(resp)
+    units = sale.find(f"{{{R}}}creditTokenIssue/{{{B}}}units")
+    assert units is not None and Decimal(units.get("value") or "0") >= Decimal("50")
+    tender = cents(resp.find(f"{{{R}}}creditVendReceipt/{{{R}}}transactions/{{{R}}}tenderAmt"))
+    assert tender == cents(
+        trial.find(f"{{{R}}}creditVendReceipt/{{{R}}}transactions/{{{R}}}tenderAmt")
+    )
+    [token] = x.tokens(sale)
+    assert meter.accept(token).accepted
+    refused = x.fault(x.post(base_url, ATM, _units_vend(x.new_msg(), "10.05")))
+    assert (refused.fault_type, refused.code) == ("XMLVendSchemaEx", "units")

@@ -6,7 +6,7 @@ EXECUTE vendgw_claim_locking_meter(%(p_meter)s, %(client_id)s, %(msg_date_time)s
 EXECUTE vendgw_find_meter_in_month(%(p_month)s, %(p_day)s, %(param_1)s, %(p_number)s);
 EXECUTE vendgw_advance_tid_next(%(p_tid)s, %(p_meter)s, %(p_seen)s);
 EXECUTE vendgw_add_to_month(%(p_meter)s, %(p_month)s, %(p_units)s, %(p_fixed)s, %(p_fbe)s);
-EXECUTE vendgw_store_transaction(%(receipt_no)s, %(request_id)s, %(kind)s, %(status)s, %(vendor_id)s, %(client_id)s, %(terminal_id)s, %(operator)s, %(msg_id)s, %(meter_id)s, %(meter_number)s, %(customer_id)s, %(tariff_version_id)s, %(month)s, %(tender_cents)s, %(debt_recovered_cents)s, %(fixed_charge_cents)s, %(fixed_charge_vat_cents)s, %(energy_cents)s, %(energy_vat_cents)s, %(units_tenths)s, %(fbe_units_tenths)s, %(created_at)s, %(reversal_reason)s, %(p_seqs)s, %(p_kinds)s, %(p_tokens)s, %(p_tids)s, %(p_units)s);
+EXECUTE vendgw_store_transaction(%(receipt_no)s, %(request_id)s, %(kind)s, %(status)s, %(vendor_id)s, %(client_id)s, %(terminal_id)s, %(operator)s, %(pay_type)s, %(msg_id)s, %(meter_id)s, %(meter_number)s, %(customer_id)s, %(tariff_version_id)s, %(month)s, %(tender_cents)s, %(debt_recovered_cents)s, %(fixed_charge_cents)s, %(fixed_charge_vat_cents)s, %(energy_cents)s, %(energy_vat_cents)s, %(units_tenths)s, %(fbe_units_tenths)s, %(created_at)s, %(reversal_reason)s, %(p_seqs)s, %(p_kinds)s, %(p_tokens)s, %(p_tids)s, %(p_units)s);
 EXECUTE vendgw_debit_and_post(%(p_net)s, %(p_day)s, %(param_2)s, %(p_amount)s, %(p_vendor)s, %(status_1)s, %(param_1)s, %(p_ref)s, %(p_at)s, %(p_now)s, %(p_accounts)s, %(p_amounts)s);
 EXECUTE vendgw_complete_and_link(%(p_entry)s, %(p_request)s, %(outcome)s, %(p_response)s);
 COMMIT;

@@ -13,12 +13,12 @@ PREPARE vendgw_advance_tid_first (INTEGER, BIGINT) AS UPDATE meter SET last_tid=
 PREPARE vendgw_advance_tid_next (INTEGER, BIGINT, INTEGER) AS UPDATE meter SET last_tid=$1 WHERE meter.id = $2 AND meter.last_tid = $3;
 
 -- vendgw_store_transaction (prepared once per connection)
-PREPARE vendgw_store_transaction (VARCHAR, BIGINT, VARCHAR, VARCHAR, BIGINT, VARCHAR, VARCHAR, VARCHAR, VARCHAR, BIGINT, VARCHAR, BIGINT, BIGINT, VARCHAR, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, TIMESTAMP WITH TIME ZONE, TEXT, INTEGER[], VARCHAR[], VARCHAR[], BIGINT[], BIGINT[]) AS WITH tx AS
-(INSERT INTO vend_transaction (receipt_no, request_id, kind, status, vendor_id, client_id, terminal_id, operator, msg_id, meter_id, meter_number, customer_id, tariff_version_id, month, tender_cents, debt_recovered_cents, fixed_charge_cents, fixed_charge_vat_cents, energy_cents, energy_vat_cents, units_tenths, fbe_units_tenths, created_at, reversal_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) RETURNING vend_transaction.id),
+PREPARE vendgw_store_transaction (VARCHAR, BIGINT, VARCHAR, VARCHAR, BIGINT, VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR, BIGINT, VARCHAR, BIGINT, BIGINT, VARCHAR, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, TIMESTAMP WITH TIME ZONE, TEXT, INTEGER[], VARCHAR[], VARCHAR[], BIGINT[], BIGINT[]) AS WITH tx AS
+(INSERT INTO vend_transaction (receipt_no, request_id, kind, status, vendor_id, client_id, terminal_id, operator, pay_type, msg_id, meter_id, meter_number, customer_id, tariff_version_id, month, tender_cents, debt_recovered_cents, fixed_charge_cents, fixed_charge_vat_cents, energy_cents, energy_vat_cents, units_tenths, fbe_units_tenths, created_at, reversal_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) RETURNING vend_transaction.id),
 
 tokens AS
 (INSERT INTO vend_token (transaction_id, seq, kind, token, tid, units_tenths) SELECT tx.id AS id, t.seq AS seq, t.kind AS kind, t.token AS token, t.tid AS tid, t.units AS units
-FROM tx JOIN unnest($25::INTEGER[], $26::VARCHAR[], $27::VARCHAR[], $28::BIGINT[], $29::BIGINT[]) AS t(seq, kind, token, tid, units) ON true)
+FROM tx JOIN unnest($26::INTEGER[], $27::VARCHAR[], $28::VARCHAR[], $29::BIGINT[], $30::BIGINT[]) AS t(seq, kind, token, tid, units) ON true)
  SELECT tx.id
 FROM tx;
 
