@@ -116,7 +116,9 @@ public static class VendScenario
                 {
                     var faultType = DetailText(exc, "faultType");
                     if (faultType == null) throw new InvalidOperationException("the fault has no XMLVendFault detail: " + Steps.Describe(exc));
-                    return Steps.Map("faultType", faultType, "faultcode", exc.Code.ToString(), "typedBy", "SoapException.Detail");
+                    // clientFault: how .NET code tells "do not retry" from "retry later".
+                    return Steps.Map("faultType", faultType, "faultcode", exc.Code.ToString(), "typedBy", "SoapException.Detail",
+                                     "clientFault", exc.Code == SoapException.ClientFaultCode);
                 }
                 throw new InvalidOperationException("a vend for the blocked meter succeeded");
             });

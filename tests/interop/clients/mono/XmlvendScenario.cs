@@ -82,7 +82,9 @@ public static class XmlvendScenario
         if (node == null) throw new InvalidOperationException("the fault has no xmlvendFaultResp detail: " + Steps.Describe(exc));
         var serializer = new XmlSerializer(typeof(XMLVendFaultResp), new XmlRootAttribute("xmlvendFaultResp") { Namespace = B });
         var resp = (XMLVendFaultResp)serializer.Deserialize(new XmlNodeReader(node));
-        return Steps.Map("faultType", resp.fault.GetType().Name, "faultcode", exc.Code.ToString(), "typedBy", "XmlSerializer(XMLVendFaultResp).fault");
+        // clientFault: how .NET code tells "do not retry" from "retry later".
+        return Steps.Map("faultType", resp.fault.GetType().Name, "faultcode", exc.Code.ToString(), "typedBy", "XmlSerializer(XMLVendFaultResp).fault",
+                         "clientFault", exc.Code == SoapException.ClientFaultCode);
     }
 
     public static void Main()
