@@ -23,6 +23,10 @@ and two steps beyond it, for the defects real stacks met on /vend (issue 14):
                   address out (FENCED): a fault whose type the stack reads as
                   RequestAuthorisationEx (not a bare "403 Forbidden")
     trailingZeros a CreditVend of 50.500 (schema-valid, what decimal arithmetic produces): sold
+and, from the stacks that can be switched to SOAP 1.2 (PHP's soap_version, node's
+forceSoap12Headers), one step more:
+    soap12Envelope the vendor statement in a SOAP 1.2 envelope to the SOAP 1.1 endpoint: the SOAP
+                  1.1 answer to another envelope version, a VersionMismatch fault
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ STEPS = (
     "notAuthorised",
     "trailingZeros",
 )
+OPTIONAL_STEPS = ("soap12Envelope",)  # checked where the client ran them
 
 
 def missing_toolchain(stack: Stack) -> list[str]:
@@ -292,4 +297,15 @@ def check(
             else [f"tenderAmount {odd.get('tenderAmount')!r} != 50.50"]
         ),
     )
+    if "soap12Envelope" in steps:
+        code = str(got("soap12Envelope").get("faultcode") or "")
+        expect(
+            "soap12Envelope",
+            []
+            if code.rpartition(":")[2] == "VersionMismatch"
+            else [
+                f"faultcode {code!r} ({got('soap12Envelope').get('message')!r}, HTTP"
+                f" {got('soap12Envelope').get('httpStatus')}), not VersionMismatch"
+            ],
+        )
     return verdicts

@@ -33,8 +33,8 @@ function msgID(n) {
   return { dateTime: utcStamp(), uniqueNumber: Number(arg('MSG_BASE')) + n };
 }
 
-async function makeClient(secret, terminal) {
-  const client = await soap.createClientAsync(arg('WSDL'));
+async function makeClient(secret, terminal, options) {
+  const client = await soap.createClientAsync(arg('WSDL'), options || {});
   client.setSecurity(new soap.BasicAuthSecurity(`${arg('CLIENT_ID')}/${terminal || arg('TERMINAL_ID')}`, secret));
   return client;
 }
@@ -53,6 +53,23 @@ async function runStep(steps, name, body) {
   } catch (err) {
     steps[name] = { ok: false, error: describe(err) };
   }
+}
+
+// The same request from a client set to SOAP 1.2 (forceSoap12Headers: a SOAP 1.2 envelope,
+// Content-Type application/soap+xml). The WSDL binds SOAP 1.1 only; the SOAP 1.1 answer to
+// another envelope version is a VersionMismatch fault.
+async function soap12Step(operation, request) {
+  // disableCache: node-soap caches a WSDL per URL with the options of the client that loaded it;
+  // without it this client's SOAP 1.2 setting would leak into the scenario's other clients.
+  const client = await makeClient(arg('SECRET'), null, { forceSoap12Headers: true, disableCache: true });
+  try {
+    await client[`${operation}Async`](request);
+  } catch (err) {
+    const fault = err.root && err.root.Envelope && err.root.Envelope.Body && err.root.Envelope.Body.Fault;
+    if (fault) return { faultcode: fault.faultcode || (fault.Code && fault.Code.Value), message: fault.faultstring, httpStatus: err.response ? err.response.status : null };
+    throw err;
+  }
+  throw new Error('a SOAP 1.2 envelope was served by a SOAP 1.1 endpoint');
 }
 
 async function vendScenario() {
@@ -137,6 +154,7 @@ async function vendScenario() {
     }
     throw new Error('a terminal was served from an address its allowlist leaves out');
   });
+  await runStep(steps, 'soap12Envelope', () => soap12Step('VendorStatement', { ...base, msgID: msgID(10) }));
   await runStep(steps, 'trailingZeros', async () => {
     // 50.500: schema-valid for a 2-fraction-digit decimal, what decimal arithmetic produces.
     const [resp] = await client.CreditVendAsync({
@@ -154,7 +172,9 @@ async function main() {
       result.steps = await vendScenario();
     } else {
       // eslint-disable-next-line global-require
-      result.steps = await require('./xmlvend.js').xmlvendScenario({ arg, asList, tokensOf, msgID, makeClient, runStep });
+      result.steps = await require('./xmlvend.js').xmlvendScenario({
+        arg, asList, tokensOf, msgID, makeClient, runStep, soap12Step,
+      });
     }
   } catch (err) {
     result.error = describe(err);

@@ -11,7 +11,9 @@
 const B = 'b';
 const R = 'r';
 
-async function xmlvendScenario({ arg, asList, msgID, makeClient, runStep }) {
+async function xmlvendScenario({
+  arg, asList, msgID, makeClient, runStep, soap12Step,
+}) {
   const typed = (type, prefix, attrs, children) => ({
     attributes: { xsi_type: { type, prefix }, ...(attrs || {}) },
     ...(children || {}),
@@ -128,6 +130,7 @@ async function xmlvendScenario({ arg, asList, msgID, makeClient, runStep }) {
     }
     throw new Error('a terminal was served from an address its allowlist leaves out');
   });
+  await runStep(steps, 'soap12Envelope', () => soap12Step('VendorStatementRequest', head(10)));
   await runStep(steps, 'trailingZeros', async () => {
     const [resp] = await vendWith(client, head(9), meter, '50.500');
     return {

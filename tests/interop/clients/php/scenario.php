@@ -84,6 +84,28 @@ function http_status(SoapClient $client): ?int
     return null;
 }
 
+// The same request from a client set to SOAP 1.2 (soap_version SOAP_1_2: a SOAP 1.2 envelope,
+// Content-Type application/soap+xml). The WSDL binds SOAP 1.1 only; the SOAP 1.1 answer to
+// another envelope version is a VersionMismatch fault.
+function soap12_step(string $operation, array $request): array
+{
+    $client = new SoapClient(arg('WSDL'), [
+        'login' => arg('CLIENT_ID') . '/' . arg('TERMINAL_ID'),
+        'password' => arg('SECRET'),
+        'authentication' => SOAP_AUTHENTICATION_BASIC,
+        'soap_version' => SOAP_1_2,
+        'exceptions' => true,
+        'trace' => true,
+        'cache_wsdl' => WSDL_CACHE_NONE,
+    ]);
+    try {
+        $client->$operation($request);
+    } catch (SoapFault $fault) {
+        return ['faultcode' => $fault->faultcode, 'message' => $fault->getMessage(), 'httpStatus' => http_status($client)];
+    }
+    throw new RuntimeException('a SOAP 1.2 envelope was served by a SOAP 1.1 endpoint');
+}
+
 function vend_scenario(): array
 {
     $client = make_client(arg('SECRET'));
@@ -174,6 +196,7 @@ function vend_scenario(): array
         }
         throw new RuntimeException('a terminal was served from an address its allowlist leaves out');
     });
+    run_step($steps, 'soap12Envelope', fn () => soap12_step('VendorStatement', $base + ['msgID' => msg_id(10)]));
     run_step($steps, 'trailingZeros', function () use ($client, $base, $meter) {
         // 50.500: schema-valid for a 2-fraction-digit decimal, what decimal arithmetic produces.
         $resp = $client->CreditVend($base + ['msgID' => msg_id(9), 'meterNumber' => $meter, 'amount' => '50.500', 'payType' => 'cash']);

@@ -162,6 +162,7 @@ function xmlvend_scenario(): array
         }
         throw new RuntimeException('a terminal was served from an address its allowlist leaves out');
     });
+    run_step($steps, 'soap12Envelope', fn () => soap12_step('VendorStatementRequest', xv_head(10)));
     run_step($steps, 'trailingZeros', function () use ($client, $meter) {
         $resp = xv_vend($client, xv_head(9), $meter, '50.500');
         return [
