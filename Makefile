@@ -55,6 +55,7 @@ lint: $(STAMP)
 # Regenerate the checked-in WSDL after changing the service (a test fails while it drifts).
 wsdl: $(STAMP)
 	$(BIN)/vendgw wsdl export
+	$(BIN)/vendgw xmlvend-wsdl export
 
 # Rewrite the golden SQL of the vend path (gateway/vend/sql/, vendor_accounts/sql/) after changing
 # a statement (tests/gateway/test_vend_sql.py fails with the diff while they drift); review the

@@ -339,6 +339,18 @@ def report_fbe(runtime: Runtime, day: str | None, month: str | None, out: Path |
     _write_table(table, out)
 
 
+@report.command("faults")
+@_day_option
+@_month_option
+@_out_option
+@click.pass_obj
+def report_faults(runtime: Runtime, day: str | None, month: str | None, out: Path | None) -> None:
+    """Customer fault reports sent by terminals (CustReportFault)."""
+    with runtime.sessions() as session:
+        table = operational.faults(session, _period(day, month), runs.calendar_of(runtime))
+    _write_table(table, out)
+
+
 @report.command("reprints")
 @_day_option
 @_month_option

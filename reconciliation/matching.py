@@ -15,10 +15,10 @@ B. first copies not found in A, looked up through the vend_request unique key (c
 C. later copies of a msg_id (duplicates), never paired;
 D. the period's credit vends no line names.
 
-Only credit vends with a tender are expected in a vendor report: FBE and engineering tokens are
-not sales. A vend's status is taken **as of the end of the period**: reversed only when
-``reversed_at`` is before the window's end, so a re-run gives the same answer whatever was
-reversed since (see README, "Reversals after the cut-off").
+Only credit vends with a tender and account payments are expected in a vendor report: FBE and
+engineering tokens are not sales. A vend's status is taken **as of the end of the period**:
+reversed only when ``reversed_at`` is before the window's end, so a re-run gives the same
+answer whatever was reversed since (see README, "Reversals after the cut-off").
 """
 
 from __future__ import annotations
@@ -79,6 +79,9 @@ PAIR = Table(
 
 _T = VendTransaction
 _R = VendRequest
+# What a vendor's report must list: what debited its float. An account payment (debt or
+# service charge, no token) is sold and reported like a credit vend.
+SALE_KINDS = ("credit", "payment")
 _VENDOR_COLUMNS = (
     "line_no",
     "occurrence",
@@ -109,7 +112,7 @@ def credit_vends_in(vendor_id: int, window: Window, t: Any = _T) -> list[ColumnE
         t.vendor_id == vendor_id,
         t.created_at >= window.start,
         t.created_at < window.end,
-        t.kind == "credit",
+        t.kind.in_(SALE_KINDS),
         t.tender_cents > 0,
     ]
 
@@ -185,7 +188,7 @@ def pair(session: Session, *, vendor_id: int, client_id: str, window: Window) ->
                 _R.msg_unique_number == s.msg_unique_number,
             ),
         )
-        .outerjoin(_T, and_(_T.request_id == _R.id, _T.kind == "credit", _T.tender_cents > 0))
+        .outerjoin(_T, and_(_T.request_id == _R.id, _T.kind.in_(SALE_KINDS), _T.tender_cents > 0))
         .where(s.occurrence == 0, ~found),
     )
 

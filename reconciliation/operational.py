@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from core.money import format_cents, format_tenths
 from gateway.models import Customer, Meter
-from gateway.vend.models import VendReprint, VendTransaction
+from gateway.vend.models import ReportedFault, VendReprint, VendTransaction
 from reconciliation.periods import Calendar, Period
 from vendor_accounts.models import Vendor
 
@@ -28,6 +28,7 @@ __all__ = [
     "Table",
     "abnormal_customers",
     "debt_collected",
+    "faults",
     "fbe_issued",
     "reprints",
     "reversals",
@@ -347,4 +348,44 @@ def abnormal_customers(
         )
     return Table(
         ("meter_number", "account_no", "customer", "last_purchase", "days_without_purchase"), out
+    )
+
+
+def faults(session: Session, period: Period, calendar: Calendar) -> Table:
+    """The customer fault reports terminals sent in the period (CustReportFault), oldest first,
+    with the reference numbers the customers were given."""
+    F = ReportedFault
+    rows = session.execute(
+        select(
+            F.ref_no,
+            F.reported_at,
+            F.fault_kind,
+            F.meter_number,
+            F.account_no,
+            F.contact,
+            F.client_id,
+            F.terminal_id,
+            F.operator,
+            F.description,
+        )
+        .where(_in(F.reported_at, calendar, period))
+        .order_by(F.reported_at, F.id)
+    ).all()
+    return Table(
+        (
+            "ref_no",
+            "reported_at",
+            "fault_kind",
+            "meter_number",
+            "account_no",
+            "contact",
+            "client_id",
+            "terminal_id",
+            "operator",
+            "description",
+        ),
+        [
+            (ref, _local(calendar, at), kind, meter or "", account or "", *rest)
+            for ref, at, kind, meter, account, *rest in rows
+        ],
     )

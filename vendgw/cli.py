@@ -22,6 +22,7 @@ COMMANDS = [
     ("gateway.cli_tariff", "tariff"),
     ("gateway.cli_vend", "quote"),
     ("gateway.cli_vend", "vend"),
+    ("gateway.cli_fault", "fault"),
     ("vendor_accounts.cli", "vendor"),
     ("vendor_accounts.cli", "terminal"),
     ("vendor_accounts.cli", "float_group"),

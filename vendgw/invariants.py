@@ -5,7 +5,8 @@ or any time an operator doubts the database.
 * every meter month's figures (units, fixed charge paid, free basic electricity) equal the sums
   over that meter's vends of that month that are not reversed: a vend adds its figures, a
   reversal takes them off again, so the two can only differ when a write was lost or doubled;
-* every stored vend has its tokens (what reprints and last-response advice hand out again).
+* every stored vend has its tokens (what reprints and last-response advice hand out again);
+  an account payment has none.
 """
 
 from __future__ import annotations
@@ -83,12 +84,13 @@ def check_meter_months(session: Session) -> list[VendProblem]:
 
 
 def check_vend_tokens(session: Session) -> list[VendProblem]:
-    """Every stored vend, FBE issue and engineering issue has at least one token."""
+    """Every stored vend, FBE issue and engineering issue has at least one token (an account
+    payment has none: it sells no energy)."""
     orphans = (
         session.execute(
             select(VendTransaction.receipt_no)
             .outerjoin(VendToken, VendToken.transaction_id == VendTransaction.id)
-            .where(VendToken.id.is_(None))
+            .where(VendToken.id.is_(None), VendTransaction.kind != "payment")
             .order_by(VendTransaction.id)
         )
         .scalars()

@@ -402,6 +402,14 @@ def add_to_month(
     _ADD_TO_MONTH.execute(session, params)
 
 
+def add_fixed_charge_paid(session: Session, meter: MeterRecord, month: str, cents: int) -> None:
+    """A service charge paid in advance (an account payment): the month's fixed charge paid,
+    so the month's vends charge that much less of it."""
+    _ADD_TO_MONTH.execute(
+        session, {"p_meter": meter.id, "p_month": month, "p_units": 0, "p_fixed": cents, "p_fbe": 0}
+    )
+
+
 def recover_debt(session: Session, meter: MeterRecord, recovered_cents: int) -> None:
     """Reduce the customer's debt by what this vend recovered, only from the figure priced."""
     if not recovered_cents or meter.customer is None:

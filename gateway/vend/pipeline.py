@@ -55,6 +55,7 @@ class Ask:
     eng_type: str | None = None
     value: int | None = None
     units: int | None = None  # a units purchase value (0.1 kWh) instead of an amount
+    key_target: tuple[str | None, int | None, str | None] | None = None  # UpdateMeterKey
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Done:
     priced: flow.PricedVend | None
     issued: flow.IssuedTokens
     available_cents: int | None  # the vendor's float available (None: the plan shows none)
+    before: MeterRecord | None = None  # the meter as step 1 found it (before any key change)
 
 
 # The tokens of a plan that does not vend credits: (context, session, meter found, ask, clock).
@@ -163,7 +165,7 @@ def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
             available = vendor_floats.balance(session, ask.who.vendor_id).available_cents
         else:
             available = None
-        done = Done(ask, meter, tx, priced, issued, available)
+        done = Done(ask, meter, tx, priced, issued, available, found.meter)
         return idempotency.Answer(
             plan.answer(done),  # 5
             None if posting is None else posting.journal_entry_id,

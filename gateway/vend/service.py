@@ -28,9 +28,11 @@ from gateway.vend import (
     accounts,
     batches,
     engineering,
+    fault_reports,
     flow,
     idempotency,
     meters,
+    payments,
     pipeline,
     refusals,
     units,
@@ -39,12 +41,15 @@ from gateway.vend.meters import MeterInMonth
 from gateway.vend.models import VendReprint, VendRequest, VendTransaction
 from gateway.vend.receipts import receipt_from_json
 from gateway.vend.types import (
+    AccountPayment,
     AdviceResult,
     BatchInfo,
     BatchReport,
     BatchStatus,
     CustomerInfo,
     EngineeringResult,
+    FaultReport,
+    KeyChangeResult,
     Movement,
     MsgID,
     Principal,
@@ -56,6 +61,14 @@ from vendor_accounts import floats as vendor_floats
 from vendor_accounts.statements import recent_movements
 
 REPRINT_LAST_N = 3
+# The operations whose stored answer is a vend receipt (what LastResponseAdvice hands back).
+RECEIPT_OPERATIONS = frozenset(
+    {
+        pipeline.CREDIT_VEND.operation,
+        pipeline.CREDIT_VEND_UNITS.operation,
+        pipeline.FBE_VEND.operation,
+    }
+)
 TRIAL_TOKEN = "0" * 20
 
 
@@ -68,6 +81,12 @@ def require(who: Principal, privilege: str) -> None:
         raise errors.RequestAuthorisation(
             f"terminal {who.terminal_id} may not {privilege}", code=f"no-{privilege}-privilege"
         )
+
+
+def _movement_kind(kind: str, reference: str) -> str:
+    # An account payment debits the float as a vend entry (same rules, reversible like one);
+    # its reference tells the statement it was a payment.
+    return "payment" if kind == "vend" and reference.startswith("payment:") else kind
 
 
 @refusals.translating
@@ -443,6 +462,12 @@ class DatabaseVendingService:
         outcome, status = found
         if outcome.outcome == "refused":
             raise idempotency.refusal_error(outcome.response)
+        if outcome.operation not in RECEIPT_OPERATIONS:
+            raise errors.LastResponseError(
+                f"the request with msgID {original_msg_id.key} was a {outcome.operation}, "
+                "not a vend: send that request again with its msgID for its answer",
+                code="not-a-vend",
+            )
         return receipt_from_json(outcome.response, reversed_=status == "reversed")
 
     # -- vendor -------------------------------------------------------------------------------
@@ -461,8 +486,58 @@ class DatabaseVendingService:
             floor_cents=state.floor_cents,
             avail_credit_cents=state.available_cents,
             movements=tuple(
-                Movement(m.at, m.kind, m.reference, m.amount_cents, m.balance_cents) for m in moves
+                Movement(
+                    m.at,
+                    _movement_kind(m.kind, m.reference),
+                    m.reference,
+                    m.amount_cents,
+                    m.balance_cents,
+                )
+                for m in moves
             ),
+        )
+
+    # -- account payments (gateway/vend/payments.py) -----------------------------------------
+
+    def pay_account(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        account_no: str,
+        amount_cents: int,
+        pay_type: str,
+        purpose: str,
+    ) -> AccountPayment:
+        """A debt or service charge payment, no token: the debt (or the month's service charge)
+        goes down, the float is debited as for a vend, the ledger posts it."""
+        require(who, "vend")
+        return payments.pay_account(
+            self.pipeline, who, header, account_no, amount_cents, pay_type, purpose
+        )
+
+    # -- customer fault reports (gateway/vend/fault_reports.py) -------------------------------
+
+    def report_fault(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str | None,
+        account_no: str | None,
+        fault_kind: str,
+        description: str,
+        contact: str,
+    ) -> FaultReport:
+        """A meter or network fault, stored with a reference number (`vendgw fault list`)."""
+        return fault_reports.report_fault(
+            self.runtime.sessions,
+            who,
+            header,
+            meter_number,
+            account_no,
+            fault_kind,
+            description,
+            contact,
+            self.clock(),
         )
 
     # -- batches and shifts (gateway/vend/batches.py) -----------------------------------------
@@ -504,6 +579,23 @@ class DatabaseVendingService:
     ) -> EngineeringResult:
         require(who, "engineering")
         return engineering.meter_specific(self.pipeline, who, header, meter_number, eng_type, value)
+
+    def update_meter_key(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        to_sgc: str | None,
+        to_krn: int | None,
+        to_ti: str | None,
+    ) -> KeyChangeResult:
+        """A key change to the requested SGC / KRN / TI (None keeps the meter's): the two key
+        change tokens, the meter's record moved to the new key data; UpdateMtrKeySameEx when
+        nothing would change."""
+        require(who, "engineering")
+        return engineering.update_meter_key(
+            self.pipeline, who, header, meter_number, to_sgc, to_krn, to_ti
+        )
 
     def non_meter_specific_eng(
         self, who: Principal, header: RequestHeader, eng_type: str, mfr_code: int | None

@@ -569,7 +569,7 @@ def meter_specific_eng(edge: Edge, call: Call) -> etree._Element:
     key_change = None
     if eng_type == "KeyChange":
         kct = read.child(el, "kctData")
-        key_change = edge.domain("update_meter_key")(
+        key_change = edge.service.update_meter_key(
             call.who,
             call.header,
             meter,
@@ -657,9 +657,19 @@ def non_meter_specific_eng(edge: Edge, call: Call) -> etree._Element:
 
 
 def update_meter_key(edge: Edge, call: Call) -> etree._Element:
+    # The MeterConfig names the meter and, as a MeterDetail, the key data to move it to
+    # (a bare MeterNumber keeps each: UpdateMtrKeySameEx).
     config = read.child(call.element, "idMethod")
     meter = read.meter_identifier(config)
-    change = edge.domain("update_meter_key")(call.who, call.header, meter, None, None, None)
+    krn = config.get("krn")
+    change = edge.service.update_meter_key(
+        call.who,
+        call.header,
+        meter,
+        config.get("sgc"),
+        int(krn) if krn is not None and krn.strip().isdigit() else None,
+        config.get("ti"),
+    )
     resp = write.root(m("updateMeterKeyResp"))
     write.base_resp(resp, call.echo, edge.utility, "UPDATE METER KEY")
     write.vend_resp_fields(
@@ -714,7 +724,7 @@ def cust_report_fault(edge: Edge, call: Call) -> etree._Element:
         attrs["contactNo"] = contact
     if account and len(account) <= 20 and " " not in account:
         attrs["accNo"] = account
-    write.sub(log, b("custDetail"), attrs)
+    write.sub(log, m("custDetail"), attrs)
     echoed = write.sub(log, m("faultReport"), xsi=tn(METER, kind))
     if description:
         write.sub(echoed, m("desc"), text=write._clip(description))

@@ -90,7 +90,7 @@ CASES: dict[str, Callable[[dict[str, zeep.Client]], Any]] = {
         **header(ATM), meterNumber=METER, amount="10.001", payType="cash"
     ),
     "UseCaseSupportEx": lambda c: c["office"].service.NonMeterSpecificEng(
-        **header(OFFICE), engType="DispVer"
+        **header(OFFICE), engType="DispWaterFactor"
     ),
 }
 

@@ -39,9 +39,12 @@ def tick(clock: Clock) -> None:
 
 def open_batches(db: TestDatabase) -> int:
     with db.sessions() as session:
-        return session.scalar(
-            select(func.count()).select_from(VendBatch).where(VendBatch.closed_at.is_(None))
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count()).select_from(VendBatch).where(VendBatch.closed_at.is_(None))
+            )
+            or 0
+        )
 
 
 def test_a_shift_counts_its_vends_by_type_operator_and_pay_type(

@@ -119,6 +119,15 @@ def test_confirm_customer_by_account(
     assert info == service.confirm_customer(who, header(), DEBTOR)
     with pytest.raises(errors.ConfirmCustomer) as unknown:
         service.confirm_customer_by_account(who, header(), "ACC-9999")
-    assert (unknown.value.fault_type, unknown.value.code) == ("ConfirmCustomerEx", "unknown-account")
+    assert unknown.value.fault_type == "ConfirmCustomerEx"
+    assert unknown.value.code == "unknown-account"
     with pytest.raises(errors.SchemaError):
         service.confirm_customer_by_account(who, header(), "")
+
+
+def test_last_response_advice_hands_back_a_units_vend(
+    demo_db: TestDatabase, service: DatabaseVendingService
+) -> None:
+    who, h = principal(demo_db, BANK), header()
+    receipt = service.credit_vend_units(who, h, METER, 100, "cash")
+    assert service.last_response_advice(who, header(), h.msg_id) == receipt
