@@ -28,7 +28,8 @@ DOC = etree.fromstring(
 )
 FAULT = (
     b"<soap11env:Envelope><soap11env:Body><soap11env:Fault>"
-    b"<faultcode>soap11env:Client.UnknownMeterEx</faultcode></soap11env:Fault>"
+    b"<faultcode>soap11env:Client</faultcode><detail><tns:XMLVendFault>"
+    b"<tns:faultType>UnknownMeterEx</tns:faultType></tns:XMLVendFault></detail></soap11env:Fault>"
     b"</soap11env:Body></soap11env:Envelope>"
 )
 

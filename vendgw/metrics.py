@@ -8,7 +8,10 @@ the XMLVend taxonomy, codes HTTP status codes):
                                                     a vend is operation="CreditVend",code="200"
     vendgw_soap_faults_total{operation,fault_type}  every SOAP fault, by XMLVend fault type
     vendgw_request_duration_seconds{operation}      latency, from the call until the body closed
-    vendgw_auth_refusals_total{code}                401, 403 and 429 (the login throttle) on /vend
+    vendgw_auth_refusals_total{code}                refused logins on /vend: 401, 403 (refused
+                                                    terminal) and 429 (the login throttle), named
+                                                    by the status they had before every fault
+                                                    became HTTP 500 (the SOAP layer says which)
     vendgw_db_connections_checked_out               connections in use now, summed over workers
     vendgw_db_connections_opened_total              new database connections (pool churn)
 
@@ -51,6 +54,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 DEFAULT_BIND = "127.0.0.1:9108"
 OPERATION_KEY = "vendgw.soap.operation"
 FAULT_TYPE_KEY = "vendgw.soap.fault_type"
+AUTH_REFUSAL_KEY = "vendgw.soap.auth_refusal"  # gateway.soap.service.AUTH_REFUSAL_KEY
 # The same string as gateway.soap.service.DOCUMENT_KEY; not imported, so that gunicorn's master
 # (which imports this module for its hooks) does not load spyne.
 DOCUMENT_KEY = "vendgw.soap.document"
@@ -60,7 +64,9 @@ _BODY_TAG = f"{{{_SOAP_ENV}}}Body"
 # A vend takes about 10 ms on an idle node; the top buckets catch database stalls and time-outs.
 LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 AUTH_CODES = frozenset({"401", "403", "429"})
-_FAULTCODE = re.compile(rb"<faultcode>[^<.]{0,40}\.([A-Za-z]{1,40})</faultcode>")
+# The XMLVend type in a fault's detail; SOAP's own faults (VersionMismatch, ...) have none.
+_FAULT_TYPE = re.compile(rb"<(?:[A-Za-z0-9_.-]{1,40}:)?faultType>([A-Za-z]{1,40})</")
+_FAULTCODE = re.compile(rb"<faultcode>(?:[^<:]{0,40}:)?([A-Za-z]{1,40})</faultcode>")
 
 log = logging.getLogger("gateway.metrics")
 
@@ -111,7 +117,13 @@ class GatewayMetrics:
         self._latency_children: dict[str, Any] = {}
 
     def observe(
-        self, operation: str, code: str, seconds: float, fault_type: str | None, path: str
+        self,
+        operation: str,
+        code: str,
+        seconds: float,
+        fault_type: str | None,
+        path: str,
+        auth_refusal: str | None = None,
     ) -> None:
         child = self._request_children.get((operation, code))
         if child is None:
@@ -125,7 +137,9 @@ class GatewayMetrics:
         latency.observe(seconds)
         if fault_type is not None:
             self.faults.labels(operation, fault_type).inc()
-        if code in AUTH_CODES and path == SOAP_PATH:
+        if auth_refusal in AUTH_CODES:
+            self.auth_refusals.labels(auth_refusal).inc()
+        elif auth_refusal is None and code == "401" and path == SOAP_PATH:
             self.auth_refusals.labels(code).inc()
 
 
@@ -136,10 +150,11 @@ def _operation_names() -> frozenset[str]:
 
 
 def _fault_type_in(body: list[bytes]) -> str | None:
-    for chunk in body:
-        found = _FAULTCODE.search(chunk)
-        if found:
-            return found.group(1).decode()
+    for pattern in (_FAULT_TYPE, _FAULTCODE):
+        for chunk in body:
+            found = pattern.search(chunk)
+            if found:
+                return found.group(1).decode()
     return None
 
 
@@ -218,7 +233,12 @@ def with_metrics(
 
         def done() -> None:
             metrics.observe(
-                operation_of(environ, path), code, time.perf_counter() - started, fault_type, path
+                operation_of(environ, path),
+                code,
+                time.perf_counter() - started,
+                fault_type,
+                path,
+                environ.get(AUTH_REFUSAL_KEY),
             )
 
         return _ObservedBody(body, done)

@@ -13,7 +13,7 @@ granted the changes, so every running balance is a balance the float really had.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, func, select
@@ -34,7 +34,7 @@ _fa = cast(Table, FloatAccount.__table__)
 @dataclass(frozen=True)
 class StatementLine:
     journal_entry_id: int
-    at: datetime  # in the utility's timezone
+    at: datetime  # statement(): in the utility's timezone; recent_movements(): in UTC
     kind: str  # deposit, vend, reversal, adjustment
     reference: str
     amount_cents: int  # the float's movement: + credit to the vendor, - debit
@@ -151,15 +151,14 @@ def statement(
     )
 
 
-def recent_movements(
-    session: Session, vendor_id: int, limit: int, *, timezone: str | None = None
-) -> tuple[StatementLine, ...]:
-    """The latest ``limit`` movements, newest first, each with the balance after it.
+def recent_movements(session: Session, vendor_id: int, limit: int) -> tuple[StatementLine, ...]:
+    """The latest ``limit`` movements, newest first, each with the balance after it; their
+    ``at`` in UTC (the SOAP VendorStatement shows them as receipts show theirs; nothing here is
+    grouped by local day, so no zone is needed).
 
     One statement reads the movements and the current balance together (one snapshot), and the
     balances are worked backwards from it, so no history has to be summed.
     """
-    zone = utility_zone(timezone)
     current = select(_fa.c.balance_cents).where(_fa.c.vendor_id == vendor_id).scalar_subquery()
     # The ids first, on their own. From stale statistics (a busy vendor's first hours) PostgreSQL
     # sorted all of the vendor's entries, each joined to its postings, to keep five; now it sorts
@@ -179,7 +178,7 @@ def recent_movements(
         lines.append(
             StatementLine(
                 entry_id,
-                at.astimezone(zone),
+                at.astimezone(UTC),
                 kind,
                 reference,
                 amount,

@@ -1,15 +1,23 @@
 """The WSGI application behind `/vend`: the order in which a request is let in.
 
     GET ?wsdl                 the WSDL, its address taken from this request (no credentials)
-    anything but POST         405
-    Content-Type not text/xml 415 + XMLVendSchemaEx                     (guard.py)
-    Content-Length > limit    413 + XMLVendSchemaEx, nothing read
-    HTTP Basic                401 / 403 + RequestAuthorisationEx / 429   (auth.py)
+    anything but POST         405 (not a SOAP request: SOAP 1.1 over HTTP is POST only)
+    application/soap+xml      VersionMismatch (SOAP 1.2)                 (guard.py)
+    Content-Type not text/xml XMLVendSchemaEx unsupported-media-type     (guard.py)
+    Content-Length > limit    XMLVendSchemaEx body-too-large, nothing read, connection closed
+    HTTP Basic                401 + WWW-Authenticate + RequestAuthorisationEx; or
+                              RequestAuthorisationEx (refused, throttled: + Retry-After)
+                                                                          (auth.py)
     bounded read, hardened
-    parse, no DTD             413 or XMLVendSchemaEx                      (guard.py)
-    mustUnderstand headers    500 + soap11env:MustUnderstand              (guard.py)
+    parse, no DTD             XMLVendSchemaEx; VersionMismatch for a SOAP 1.2 envelope
+    mustUnderstand headers    soap11env:MustUnderstand                    (guard.py)
     schema validation,
     operation                 spyne (service.py); faults via faults.to_fault
+
+Every answer to a POST is a SOAP 1.1 envelope in text/xml, and every fault is sent with HTTP 500
+(WS-I Basic Profile R1126: suds, .NET ASMX, JAX-WS and Axis throw away the body of a 403 or 413
+unread). The one exception is 401, which keeps its status and its WWW-Authenticate challenge
+(clients need it to send credentials) and carries the fault as its body.
 
 Authentication comes before the body is read or parsed, so an unauthenticated client costs a
 header check, one statement and one HMAC check (argon2 only for an operator-chosen secret, at
@@ -30,18 +38,23 @@ from spyne import const as spyne_const
 from spyne.server.wsgi import WsgiApplication, WsgiMethodContext
 
 from core.runtime import Runtime
-from gateway.soap.auth import AuthRefusal, TerminalAuthenticator
+from gateway.soap.auth import FAULT_STATUS, AuthRefusal, TerminalAuthenticator
 from gateway.soap.faults import to_fault
 from gateway.soap.guard import (
     BodyTooLarge,
-    UnsupportedMediaType,
     check_content_type,
     check_declared_length,
     check_must_understand,
     parse_envelope,
     read_body,
 )
-from gateway.soap.service import DOCUMENT_KEY, FAULT_TYPE_KEY, PRINCIPAL_KEY, build_application
+from gateway.soap.service import (
+    AUTH_REFUSAL_KEY,
+    DOCUMENT_KEY,
+    FAULT_TYPE_KEY,
+    PRINCIPAL_KEY,
+    build_application,
+)
 from gateway.soap.wsdl_export import canonical
 from gateway.vend.types import Principal, VendingService
 
@@ -79,10 +92,11 @@ class VendWsgiApplication(WsgiApplication):  # type: ignore[misc]  # spyne is un
         environ: dict[str, Any],
         start_response: StartResponse,
         error: BaseException,
-        status: str | None = None,
+        status: str = FAULT_STATUS,
         headers: Iterable[tuple[str, str]] = (),
     ) -> Iterable[bytes]:
-        """A SOAP fault for a request refused before spyne took it (guard, auth)."""
+        """A SOAP fault for a request refused before spyne took it (guard, auth): HTTP 500 as
+        every fault, unless `status` says otherwise (only a 401 challenge does)."""
         ctx = WsgiMethodContext(self, environ, self.app.out_protocol.mime_type)
         ctx.transport.resp_code = status
         ctx.transport.resp_headers.update(dict(headers))
@@ -168,25 +182,18 @@ def create_soap_app(
             check_declared_length(environ, limit)
             who = authenticate(environ)
             if isinstance(who, AuthRefusal):
-                if who.fault is not None:
-                    return soap.fault_response(
-                        environ, start_response, who.fault, who.status, who.headers
-                    )
-                return _plain(
-                    start_response, who.status, f"{who.status[4:].lower()}\n", who.headers
+                if who.kind is not None:
+                    environ[AUTH_REFUSAL_KEY] = who.kind
+                return soap.fault_response(
+                    environ, start_response, who.fault, who.status, who.headers
                 )
             body = read_body(environ, limit)
             document = parse_envelope(body)
             check_must_understand(document)
-        except UnsupportedMediaType as exc:
-            return soap.fault_response(environ, start_response, exc, "415 Unsupported Media Type")
         except BodyTooLarge as exc:
+            # The rest of the body stays unread: the connection cannot carry another request.
             return soap.fault_response(
-                environ,
-                start_response,
-                exc,
-                "413 Request Entity Too Large",
-                [("Connection", "close")],
+                environ, start_response, exc, headers=[("Connection", "close")]
             )
         except Exception as exc:
             return soap.fault_response(environ, start_response, exc)

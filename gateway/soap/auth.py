@@ -3,16 +3,30 @@
 Every request carries `Authorization: Basic base64("<clientID>/<terminalID>:<secret>")`. The
 check itself (unknown IDs, source-address allowlist, the secret's verifier, vendor and terminal
 status, and the throttle's row, all read in one statement) belongs to
-vendor_accounts.credentials.authenticate_terminal; this module turns its outcome into HTTP:
+vendor_accounts.credentials.authenticate_terminal; this module turns its outcome into a SOAP
+fault and the HTTP status it travels with:
 
-    no credentials (or another scheme)                               401 + WWW-Authenticate
-    Basic credentials that cannot be read (not base64, not UTF-8, a NUL
-    or another control character, no '/' or ':'), unknown clientID or
-    terminalID, wrong secret                                         401 + WWW-Authenticate
-    address not on the terminal's allowlist, vendor suspended or closed,
-    terminal disabled                                                403 + RequestAuthorisationEx
-    too many failures lately of this terminal from this address      429 + Retry-After
-    every argon2 slot of the worker busy (operator-chosen secrets)   503 + Retry-After
+    no credentials (or another scheme)                      401 + WWW-Authenticate + Client
+    Basic credentials that cannot be read (not base64, not      RequestAuthorisationEx
+    UTF-8, a NUL or another control character, no '/' or        auth-failed (one body for all,
+    ':'), unknown clientID or terminalID, wrong secret          so IDs cannot be probed)
+    address not on the terminal's allowlist, vendor         500 + Client RequestAuthorisationEx
+    suspended or closed, terminal disabled                      auth-address-not-allowed, ...
+    too many failures lately of this terminal from this     500 + Retry-After + Client
+    address                                                     RequestAuthorisationEx
+                                                                auth-throttled
+    every argon2 slot of the worker busy (operator-chosen   500 + Retry-After + Server SystemEx
+    secrets)                                                    auth-verifier-busy
+
+Why 500 for a throttled login rather than 429 with a SOAP body: WS-I Basic Profile R1126 sends
+every fault with 500, and the stacks banks run act on it: suds, .NET ASMX, JAX-WS and Axis read
+the fault of a 500 and throw any other status away with its body ("429 Too Many Requests" is all
+the caller learns, and node `soap` calls a text/plain body "Invalid XML"). With 500 every one of
+them hands its caller a typed fault (RequestAuthorisationEx, code auth-throttled) whose message
+says how long to wait; Retry-After carries the same wait for clients and proxies that read it.
+401 keeps its status: it is HTTP's own challenge, which clients need in order to send (or
+re-send) credentials, and R1126 lets a non-fault status stand for HTTP-level refusals; its body
+is a SOAP fault anyway, so a client that reads it gets a typed answer.
 
 Failed logins are counted per claimed (clientID, terminalID) and source address in the database
 (`login_failure`), so every worker and node agrees: five are free, then the address waits 1 s,
@@ -46,7 +60,7 @@ from core import audit
 from core.audit import escape_control
 from core.db import transaction
 from core.runtime import Runtime
-from gateway.errors import RequestAuthorisation
+from gateway.errors import GatewayError, RequestAuthorisation, SystemError_
 from gateway.vend.types import Principal
 from vendor_accounts.credentials import (
     DEFAULT_BACKOFF,
@@ -148,20 +162,62 @@ class LoginThrottle:
         return int(self.clock() * 1000)
 
 
+# The status of every SOAP fault (WS-I Basic Profile R1126).
+FAULT_STATUS = "500 Internal Server Error"
+
+
 @dataclass(frozen=True)
 class AuthRefusal:
-    """An HTTP refusal: status, headers, and for 403 the fault to put in the body."""
+    """A refused login: the fault for the body, the HTTP status it travels with, extra headers,
+    and `kind`, what vendgw.metrics counts it as (the status these refusals had before they all
+    became 500: "401", "403" or "429"; None for a busy verifier, which refuses no login)."""
 
-    status: str
-    headers: tuple[tuple[str, str], ...]
-    fault: RequestAuthorisation | None = None
+    fault: GatewayError
+    status: str = FAULT_STATUS
+    headers: tuple[tuple[str, str], ...] = ()
+    kind: str | None = None
 
 
-UNAUTHORISED = AuthRefusal("401 Unauthorized", (("WWW-Authenticate", REALM),))
+UNAUTHORISED = AuthRefusal(
+    RequestAuthorisation(
+        "HTTP Basic credentials are missing or were not accepted: send <clientID>/<terminalID>"
+        " and the terminal's secret",
+        code="auth-failed",
+    ),
+    "401 Unauthorized",
+    (("WWW-Authenticate", REALM),),
+    "401",
+)
 
 
-def _retry_after(status: str, seconds: float) -> AuthRefusal:
-    return AuthRefusal(status, (("Retry-After", str(max(1, math.ceil(seconds)))),))
+def _seconds(wait: float) -> int:
+    return max(1, math.ceil(wait))
+
+
+def _throttled_refusal(wait: float) -> AuthRefusal:
+    seconds = _seconds(wait)
+    return AuthRefusal(
+        RequestAuthorisation(
+            "too many failed logins of this terminal from this address: retry after "
+            f"{seconds} seconds",
+            code="auth-throttled",
+            retry_after_seconds=seconds,
+        ),
+        headers=(("Retry-After", str(seconds)),),
+        kind="429",
+    )
+
+
+def _busy_refusal(wait: float) -> AuthRefusal:
+    seconds = _seconds(wait)
+    return AuthRefusal(
+        SystemError_(
+            f"the gateway is busy checking credentials: retry after {seconds} seconds",
+            code="auth-verifier-busy",
+            retry_after_seconds=seconds,
+        ),
+        headers=(("Retry-After", str(seconds)),),
+    )
 
 
 class TerminalAuthenticator:
@@ -204,7 +260,7 @@ class TerminalAuthenticator:
         except LoginThrottled as exc:
             return self._throttled(creds, address, exc.retry_after, now_ms)
         except VerifierBusy as exc:
-            return _retry_after("503 Service Unavailable", exc.retry_after)
+            return _busy_refusal(exc.retry_after)
         except (VendorNotActive, TerminalDisabled, AddressNotAllowed) as exc:
             self._failed(
                 creds,
@@ -215,9 +271,7 @@ class TerminalAuthenticator:
                 counted=isinstance(exc, AddressNotAllowed),
             )
             return AuthRefusal(
-                "403 Forbidden",
-                (),
-                RequestAuthorisation(_REFUSAL_MESSAGES[type(exc)], code=exc.code),
+                RequestAuthorisation(_REFUSAL_MESSAGES[type(exc)], code=exc.code), kind="403"
             )
         except AuthenticationError as exc:
             self._failed(creds, address, "soap.login_failed", exc, now_ms)
@@ -280,7 +334,7 @@ class TerminalAuthenticator:
                     count=count,
                     retry_after_seconds=math.ceil(wait),
                 )
-        return _retry_after("429 Too Many Requests", wait)
+        return _throttled_refusal(wait)
 
     @staticmethod
     def _log(action: str, creds: Credentials, address: str, what: str) -> None:

@@ -3,7 +3,7 @@
 Pure functions, no I/O. Inbound, they rebuild what the schema already checked into the values the
 service takes (MsgID, integer cents) and refuse what the schema cannot say (SchemaError). Outbound,
 integer cents and tenths become 2- and 1-decimal xs:decimal values through core.money, so the
-wire never sees a float.
+wire never sees a float, and every time is shown in UTC (`utc`).
 """
 
 from __future__ import annotations
@@ -46,9 +46,25 @@ def meter_number(value: Any) -> str:
 
 
 def amount_cents(value: Any) -> int:
-    """A positive xs:decimal with at most 2 decimals -> cents (money.parse_cents decides)."""
-    text = format(value, "f") if isinstance(value, Decimal) else str(value)
-    return money.parse_cents(text, allow_zero=False)  # AmountError: gateway/vend/refusals.py
+    """A positive xs:decimal worth a whole number of cents -> cents (money.parse_cents decides).
+
+    The wire's amounts are xs:decimal values, and `50.500` is the value `50.50`: XML Schema's
+    decimals compare by value, so trailing zeros after the point say nothing (.NET's decimal
+    arithmetic keeps the scale of its operands and sends `50.5000`). They are dropped here, where
+    the wire's type ends; `50.505` keeps its third decimal, and money.parse_cents refuses a
+    fraction of a cent as it refuses anything it would have to round.
+    """
+    text = format(value, "f") if isinstance(value, Decimal) else str(value).strip()
+    return money.parse_cents(_without_trailing_zeros(text), allow_zero=False)
+    # AmountError: translated by gateway/vend/refusals.py into XMLVendSchemaEx (code amount)
+
+
+def _without_trailing_zeros(text: str) -> str:
+    whole, point, fraction = text.partition(".")
+    if not point or not fraction.isdigit():
+        return text  # not a plain decimal: money.parse_cents refuses it as it is
+    fraction = fraction.rstrip("0")
+    return f"{whole}.{fraction}" if fraction else whole
 
 
 # Outbound ----------------------------------------------------------------------------------
@@ -60,6 +76,17 @@ def cents(value: int) -> Decimal:
 
 def kwh(tenths: int) -> Decimal:
     return Decimal(money.format_tenths(tenths))
+
+
+def utc(at: datetime) -> datetime:
+    """An instant as the wire shows every time (receipts, statements, respDateTime): in UTC.
+
+    One convention for the whole contract, so a client never has to know the utility's zone to
+    compare a statement line with the receipt it records. A naive datetime is refused (it would
+    be a guess): the layers below hand over aware instants."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("a time for the wire must be timezone-aware")
+    return at.astimezone(UTC)
 
 
 def wire_msg_id(value: MsgID) -> t.MsgID:
@@ -75,7 +102,7 @@ def base_fields(
         "serverID": server_id,
         "terminalID": terminal_id,
         "reqMsgID": wire_msg_id(req_msg_id),
-        "respDateTime": now or datetime.now(UTC),
+        "respDateTime": utc(now) if now is not None else datetime.now(UTC),
     }
 
 
@@ -107,7 +134,7 @@ def receipt_fields(receipt: VendReceipt) -> dict[str, Any]:
     return {
         "receiptNo": receipt.receipt_no,
         "vendMsgID": wire_msg_id(receipt.msg_id),
-        "issuedAt": receipt.issued_at,
+        "issuedAt": utc(receipt.issued_at),
         "meter": meter_detail(receipt.meter),
         "customerName": receipt.customer_name,
         "accountNo": receipt.account_no,
@@ -174,7 +201,7 @@ def statement_resp(base: dict[str, Any], statement: VendorStatement) -> t.Vendor
         availCredit=cents(statement.avail_credit_cents),
         movements=[
             t.Movement(
-                at=m.at,
+                at=utc(m.at),
                 kind=m.kind,
                 reference=m.reference,
                 amount=cents(m.amount_cents),

@@ -4,7 +4,9 @@
 fault taxonomy, see gateway/errors.py); the edge raises `SchemaError` for input it refuses; spyne
 raises its own `Fault`s for documents it cannot take. Every one of them reaches a client as
 
-    faultcode    soap11env:Client.<FaultType>    or    soap11env:Server.SystemEx
+    HTTP status  500 (WS-I Basic Profile R1126), whatever the fault; only a refused login keeps
+                 401 with its WWW-Authenticate challenge (app.py, auth.py)
+    faultcode    soap11env:Client    or    soap11env:Server
     faultstring  a sentence for people
     detail       <XMLVendFault xmlns="urn:vendgw:xmlvend:2.1">
                    <faultType>UnknownMeterEx</faultType>     the XMLVend fault type
@@ -13,9 +15,17 @@ raises its own `Fault`s for documents it cannot take. Every one of them reaches 
                    <correlationID>...</correlationID>        Server.SystemEx only
                  </XMLVendFault>
 
-One fault is SOAP's rather than XMLVend's: a header entry marked mustUnderstand="1" that we do
-not obey gets `soap11env:MustUnderstand` (SOAP 1.1 section 4.4.1), without a detail, which
-SOAP keeps for errors in the Body (section 4.4).
+Why the faultcode is exactly Client or Server: it is an xs:QName, and .NET (SoapException.
+ClientFaultCode) and JAX-WS compare it whole with {SOAP 1.1 envelope}Client / Server to tell a
+client's mistake from a server's; SOAP 1.1's dotted refinements (`Client.BlockedMeterEx`) fail
+those checks. The XMLVend type, which is what a client branches on, is in the detail, typed by
+the WSDL: every stack (zeep, suds, JAX-WS's fault bean, .NET's SoapException.Detail) reads it.
+
+Two faults are SOAP's rather than XMLVend's, without a detail (SOAP keeps it for errors in the
+Body, section 4.4): a header entry marked mustUnderstand="1" that we do not obey gets
+`soap11env:MustUnderstand`, and an envelope that is not SOAP 1.1's (a SOAP 1.2 envelope, or an
+Envelope in any other namespace) gets `soap11env:VersionMismatch` (SOAP 1.1 section 4.4.1; SOAP
+1.2 part 1, appendix A, says a SOAP 1.1 node answers a SOAP 1.2 message so).
 
 Anything that is not ours becomes Server.SystemEx with a generic message; the exception and its
 traceback go to the server log under a correlation id that the fault carries, never to the
@@ -39,7 +49,12 @@ from spyne.model.fault import Fault
 
 from core.db import database_reason
 from gateway.errors import GatewayError, SchemaError, SystemError_, as_database_unavailable
-from gateway.soap.guard import HeaderNotUnderstood
+from gateway.soap.guard import (
+    SOAP11_ENV,
+    SOAP12_ENV,
+    EnvelopeVersionMismatch,
+    HeaderNotUnderstood,
+)
 from gateway.soap.types import TNS, optional, required
 
 log = logging.getLogger("gateway.soap")
@@ -84,7 +99,8 @@ class VendFault(Fault):  # type: ignore[misc]  # spyne is untyped
         self.code = code
         self.correlation_id = correlation_id
         super().__init__(
-            faultcode=f"{'Client' if client else 'Server'}.{fault_type}",
+            # spyne writes it as "<envelope prefix>:<faultcode>": soap11env:Client.
+            faultcode="Client" if client else "Server",
             faultstring=message,
             detail=_detail(fault_type, code, message, correlation_id),
         )
@@ -102,6 +118,24 @@ class MustUnderstandFault(VendFault):
             self,
             faultcode="MustUnderstand",
             faultstring=_clip(f"SOAP header not understood: {shown}"),
+        )
+
+
+class VersionMismatchFault(VendFault):
+    """SOAP 1.1's VersionMismatch fault: the envelope is not in the SOAP 1.1 namespace."""
+
+    def __init__(self, namespace: str) -> None:
+        self.fault_type = "VersionMismatch"
+        self.code = "version-mismatch"
+        self.correlation_id = None
+        seen = "SOAP 1.2" if namespace == SOAP12_ENV else f"namespace {namespace[:80]!r}"
+        Fault.__init__(
+            self,
+            faultcode="VersionMismatch",
+            faultstring=_clip(
+                f"this endpoint speaks SOAP 1.1 (envelope namespace {SOAP11_ENV}); the request"
+                f" is {seen}"
+            ),
         )
 
 
@@ -130,6 +164,9 @@ def to_fault(exc: BaseException) -> VendFault:
     if isinstance(exc, HeaderNotUnderstood):
         log.info("refused MustUnderstand: %s", _clip(", ".join(exc.names)))
         return MustUnderstandFault(exc.names)
+    if isinstance(exc, EnvelopeVersionMismatch):
+        log.info("refused VersionMismatch: %s", _clip(exc.namespace))
+        return VersionMismatchFault(exc.namespace)
     if isinstance(exc, GatewayError) and exc.client_fault:
         log.info("refused %s (%s): %s", exc.fault_type, exc.code, exc.message)
         return VendFault(exc.fault_type, True, _clip(exc.message), exc.code)
@@ -156,6 +193,12 @@ def to_fault(exc: BaseException) -> VendFault:
             f"{unavailable.message} ({correlation_id})",
             unavailable.code,
             correlation_id,
+        )
+    if isinstance(exc, SystemError_) and "retry_after_seconds" in exc.detail:
+        # Busy, and saying when to come back (the login verifier): operational, one line.
+        log.warning("Server.SystemEx correlation=%s code=%s", correlation_id, exc.code)
+        return VendFault(
+            "SystemEx", False, f"{exc.message} ({correlation_id})", exc.code, correlation_id
         )
     message = exc.message if isinstance(exc, SystemError_) else GENERIC_SYSTEM_MESSAGE
     code = exc.code if isinstance(exc, SystemError_) else "system"

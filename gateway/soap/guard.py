@@ -7,10 +7,13 @@ DTD is refused outright (XXE, billion laughs and their relatives all need one), 
 parsed once by a parser that cannot resolve entities, load DTDs or touch the network. spyne is
 then handed the parsed tree (see app.HardenedSoap11) and never sees the bytes.
 
-Refusals are `SchemaError` (XMLVendSchemaEx); an oversized body is `BodyTooLarge`, answered with
-HTTP 413 and that fault in the body; a Content-Type other than text/xml is `UnsupportedMediaType`
-(HTTP 415, before anything else is looked at); a SOAP header entry that demands to be understood
-(mustUnderstand="1") is `HeaderNotUnderstood`, answered with SOAP's own MustUnderstand fault.
+Refusals are `SchemaError` (XMLVendSchemaEx); an oversized body is `BodyTooLarge` (the fault,
+and the connection closed: the rest of the body is never read); a Content-Type other than text/xml
+is `UnsupportedMediaType` (before anything else is looked at); SOAP 1.2 (its media type
+application/soap+xml, or its envelope) is `EnvelopeVersionMismatch`, answered with SOAP 1.1's
+VersionMismatch fault; a SOAP header entry that demands to be understood (mustUnderstand="1") is
+`HeaderNotUnderstood`, answered with SOAP's own MustUnderstand fault. Every one of them is sent
+with HTTP 500, as every fault is (app.py).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from lxml import etree
 from gateway.errors import SchemaError
 
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
+SOAP12_MEDIA_TYPE = "application/soap+xml"  # RFC 3902: SOAP 1.2's, and only SOAP 1.2's
 # SOAP 1.1 section 4.2.2: a header entry without an actor, or with this one, is meant for us.
 SOAP11_NEXT_ACTOR = "http://schemas.xmlsoap.org/soap/actor/next"
 READ_BLOCK = 8192
@@ -53,10 +58,22 @@ class HeaderNotUnderstood(Exception):
         self.names = names
 
 
+class EnvelopeVersionMismatch(Exception):
+    """The request is not SOAP 1.1: a SOAP 1.2 envelope (or its media type), or an Envelope in
+    another namespace. SOAP 1.1 (section 4.4.1) answers it with a VersionMismatch fault."""
+
+    def __init__(self, namespace: str) -> None:
+        super().__init__(namespace)
+        self.namespace = namespace
+
+
 def check_content_type(environ: dict[str, Any]) -> None:
-    """SOAP 1.1 bodies are text/xml; parameters (charset) are allowed, anything else refused."""
+    """SOAP 1.1 bodies are text/xml; parameters (charset) are allowed, anything else refused.
+    application/soap+xml says SOAP 1.2 whatever the body holds: VersionMismatch at once."""
     raw = str(environ.get("CONTENT_TYPE") or "")
     media_type = raw.split(";", 1)[0].strip().lower()
+    if media_type == SOAP12_MEDIA_TYPE:
+        raise EnvelopeVersionMismatch(SOAP12_ENV)
     if media_type != "text/xml":
         shown = "no Content-Type" if not raw.strip() else f"Content-Type {media_type[:60]!r}"
         raise UnsupportedMediaType(f"SOAP 1.1 requests are text/xml; this one has {shown}")
@@ -134,7 +151,8 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
 
 
 def parse_envelope(body: bytes) -> etree._Element:
-    """The SOAP 1.1 envelope of `body`, parsed safely; SchemaError for anything else."""
+    """The SOAP 1.1 envelope of `body`, parsed safely; EnvelopeVersionMismatch for an Envelope
+    in another namespace, SchemaError for anything else."""
     if not body.strip():
         raise SchemaError("the request has no body", code="empty-body")
     if _DTD_MARKERS.search(body):
@@ -154,6 +172,9 @@ def parse_envelope(body: bytes) -> etree._Element:
             "document type and entity declarations are not accepted", code="dtd-refused"
         )
     if root.tag != f"{{{SOAP11_ENV}}}Envelope":
+        name = etree.QName(root)
+        if name.localname == "Envelope" and name.namespace:
+            raise EnvelopeVersionMismatch(name.namespace)  # SOAP 1.2, or not SOAP at all
         raise SchemaError("the request is not a SOAP 1.1 envelope", code="not-soap")
     bodies = root.findall(f"{{{SOAP11_ENV}}}Body")
     if len(bodies) != 1:

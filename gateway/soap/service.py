@@ -29,6 +29,8 @@ PRINCIPAL_KEY = "vendgw.soap.principal"
 DOCUMENT_KEY = "vendgw.soap.document"
 # The XMLVend type of the fault a request got, for vendgw.metrics (which reads the same string).
 FAULT_TYPE_KEY = "vendgw.soap.fault_type"
+# What a refused login counts as in vendgw.metrics ("401", "403", "429"; auth.AuthRefusal.kind).
+AUTH_REFUSAL_KEY = "vendgw.soap.auth_refusal"
 
 
 class VendApplication(Application):  # type: ignore[misc]  # spyne is untyped

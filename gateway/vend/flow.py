@@ -42,6 +42,7 @@ from gateway.tariffs import TariffBook
 from gateway.vend import idempotency, meters
 from gateway.vend.meters import MeterInMonth, MeterRecord, MonthToDate
 from gateway.vend.models import MeterMonth, VendToken, VendTransaction
+from gateway.vend.receipts import receipt_units
 from gateway.vend.types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt
 from sts import SoftwareSecurityModule, TransferCredit, next_tid
 from vendor_accounts.floats import VendPosting, VendSplit, post_vend, reverse_vend
@@ -560,7 +561,7 @@ def build_receipt(
     msg_id: MsgID,
 ) -> VendReceipt:
     customer = meter.customer
-    credited = sum(t.units_tenths for t in issued.tokens if t.kind == "credit")
+    lines = receipt_lines(priced, issued)
     return VendReceipt(
         receipt_no=receipt_no,
         msg_id=msg_id,
@@ -568,11 +569,11 @@ def build_receipt(
         customer_name=customer.name if customer else "",
         account_no=customer.account_no if customer else "",
         tender_cents=priced.quote.tender_cents if priced else 0,
-        units_tenths=credited,
+        units_tenths=receipt_units(lines),
         avail_credit_cents=avail_credit_cents,
         tariff_description=pricing.describe_tariff(priced.tariff) if priced else "",
         issued_at=issued_at,
-        lines=receipt_lines(priced, issued),
+        lines=lines,
     )
 
 

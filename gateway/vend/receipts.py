@@ -43,7 +43,28 @@ def receipt_to_json(receipt: VendReceipt) -> dict[str, Any]:
     }
 
 
+def receipt_units(lines: tuple[ReceiptLine, ...]) -> int:
+    """The energy a receipt shows as its `units`, in 0.1 kWh: the credit it sold; for a receipt
+    of free basic electricity alone (an FBE vend), the free units its token carries. (On a
+    credit vend that also issues free units, those stay on their own fbe line.)"""
+    credit = [line.units_tenths for line in lines if line.type == "credit"]
+    if credit:
+        return sum(credit)
+    return sum(line.units_tenths for line in lines if line.type == "fbe")
+
+
 def receipt_from_json(data: dict[str, Any], *, reversed_: bool = False) -> VendReceipt:
+    lines = tuple(
+        ReceiptLine(
+            type=line["type"],
+            description=line["description"],
+            amount_cents=line["amount_cents"],
+            vat_cents=line["vat_cents"],
+            units_tenths=line["units_tenths"],
+            tokens=tuple(line["tokens"]),
+        )
+        for line in data["lines"]
+    )
     return VendReceipt(
         receipt_no=data["receipt_no"],
         msg_id=MsgID(data["msg_id"][0], int(data["msg_id"][1])),
@@ -51,20 +72,13 @@ def receipt_from_json(data: dict[str, Any], *, reversed_: bool = False) -> VendR
         customer_name=data["customer_name"],
         account_no=data["account_no"],
         tender_cents=data["tender_cents"],
-        units_tenths=data["units_tenths"],
+        # Recomputed from the lines, not read: FBE receipts stored before receipt_units was
+        # used stored 0 here, and a retry, reprint or last-response advice of one must show its
+        # token's units too. For every other receipt it is the figure that was stored.
+        units_tenths=receipt_units(lines),
         avail_credit_cents=data["avail_credit_cents"],
         tariff_description=data["tariff_description"],
         issued_at=datetime.fromisoformat(data["issued_at"]),
-        lines=tuple(
-            ReceiptLine(
-                type=line["type"],
-                description=line["description"],
-                amount_cents=line["amount_cents"],
-                vat_cents=line["vat_cents"],
-                units_tenths=line["units_tenths"],
-                tokens=tuple(line["tokens"]),
-            )
-            for line in data["lines"]
-        ),
+        lines=lines,
         reversed=reversed_,
     )

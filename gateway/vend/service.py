@@ -478,9 +478,7 @@ class DatabaseVendingService:
         max_items = max(0, min(max_items, 100))
         with self.runtime.sessions() as session:
             state = vendor_floats.balance(session, who.vendor_id)
-            moves = recent_movements(
-                session, who.vendor_id, max_items, timezone=self.settings.utility.timezone
-            )
+            moves = recent_movements(session, who.vendor_id, max_items)  # times in UTC
         return VendorStatement(
             balance_cents=state.balance_cents,
             floor_cents=state.floor_cents,

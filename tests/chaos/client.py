@@ -110,7 +110,7 @@ class Answer:
     status: int | None  # HTTP status, None when no HTTP answer came
     elapsed: float
     kind: str  # response | fault | http | error
-    faultcode: str = ""  # e.g. Client.ReversalEx, Server.SystemEx
+    faultcode: str = ""  # faultcode.faultType, e.g. Client.ReversalEx, Server.SystemEx
     code: str = ""  # the XMLVendFault code, e.g. unknown-transaction
     receipt: str = ""
     tokens: tuple[str, ...] = ()
@@ -120,9 +120,12 @@ class Answer:
     @property
     def final(self) -> bool:
         """An answer a bank acts on: a response or a Client fault. Time-outs, connection
-        errors, SystemEx, 429/503 and other HTTP errors are retried with the same msgID."""
+        errors, SystemEx, a throttled login and other HTTP errors are retried with the same
+        msgID."""
         return self.kind == "response" or (
-            self.kind == "fault" and self.faultcode.startswith("Client.")
+            self.kind == "fault"
+            and self.faultcode.startswith("Client.")
+            and self.code != "auth-throttled"
         )
 
     def __str__(self) -> str:
@@ -137,7 +140,11 @@ def parse_answer(node: str, status: int, body: bytes, elapsed: float) -> Answer:
         return Answer(node, status, elapsed, "http", detail=body[:300].decode(errors="replace"))
     fault = root.find(f".//{{{SOAP_NS}}}Fault")
     if fault is not None:
+        # faultcode is exactly Client or Server; the XMLVend type is in the detail.
         code = (fault.findtext("faultcode") or "").split(":")[-1]
+        fault_type = fault.findtext(f"detail/{{{TNS}}}XMLVendFault/{{{TNS}}}faultType")
+        if fault_type:
+            code = f"{code}.{fault_type}"
         detail_code = fault.findtext(f"detail/{{{TNS}}}XMLVendFault/{{{TNS}}}code") or ""
         return Answer(
             node,

@@ -51,8 +51,11 @@ def together(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, 
 
 
 def fault_code(result: Any) -> tuple[str, str]:
+    """("Client.<XMLVend type>", code): the faultcode (exactly Client or Server) and the type
+    the detail carries, joined as the test names them."""
     assert isinstance(result, zeep.exceptions.Fault), result
-    return result.code.split(":")[-1], zeep_fault_detail(result)["code"]
+    detail = zeep_fault_detail(result)
+    return f"{result.code.split(':')[-1]}.{detail['faultType']}", detail["code"]
 
 
 def status_of(db: TestDatabase, receipt_no: str) -> str:

@@ -61,6 +61,67 @@ def test_no_credentials_is_401(base_url: str) -> None:
     )
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith('Basic realm="vendgw"')
+    # The body is a SOAP fault too (node `soap` called the old text/plain one "Invalid XML").
+    assert response.headers["Content-Type"].startswith("text/xml")
+    got = fault_of(response)
+    assert (got["faultcode"], got["faultType"], got["code"]) == (
+        "Client",
+        "RequestAuthorisationEx",
+        "auth-failed",
+    )
+
+
+def test_a_throttled_login_is_a_typed_fault_with_http_500(base_url: str) -> None:
+    """R1126: suds, ASMX, JAX-WS and Axis read a fault only from a 500; Retry-After says when."""
+    nobody = ("6004000000019/NO-SUCH-TERMINAL", "guess")
+    statuses = []
+    for _ in range(12):
+        response = requests.post(
+            f"{base_url}/vend",
+            data=envelope(confirm_customer_xml(ATM)),
+            headers=XML,
+            auth=nobody,
+            timeout=10,
+        )
+        statuses.append(response.status_code)
+        if response.status_code != 401:
+            break
+    assert statuses == [401] * (len(statuses) - 1) + [500], statuses
+    assert int(response.headers["Retry-After"]) >= 1
+    got = fault_of(response)
+    assert (got["faultcode"], got["faultType"], got["code"]) == (
+        "Client",
+        "RequestAuthorisationEx",
+        "auth-throttled",
+    )
+
+
+def test_a_suspended_vendor_gets_its_fault_with_http_500(
+    base_url: str, e2e_db: TestDatabase
+) -> None:
+    from core.db import transaction
+    from vendor_accounts import vendors
+
+    with transaction(e2e_db.sessions) as session:
+        vendors.set_vendor_status(session, POS.client_id, "suspended", actor="test")
+    try:
+        response = requests.post(
+            f"{base_url}/vend",
+            data=envelope(confirm_customer_xml(POS)),
+            headers=XML,
+            auth=POS.auth,
+            timeout=10,
+        )
+    finally:
+        with transaction(e2e_db.sessions) as session:
+            vendors.set_vendor_status(session, POS.client_id, "active", actor="test")
+    assert response.status_code == 500  # was 403, which suds, ASMX, JAX-WS and Axis drop unread
+    got = fault_of(response)
+    assert (got["faultcode"], got["faultType"], got["code"]) == (
+        "Client",
+        "RequestAuthorisationEx",
+        "auth-vendor-not-active",
+    )
 
 
 def test_wrong_secret_is_401_for_zeep_too(base_url: str) -> None:
@@ -112,7 +173,7 @@ def test_hostile_and_broken_bodies(base_url: str, unchanged: None, body: bytes, 
     response = requests.post(f"{base_url}/vend", data=body, headers=XML, auth=ATM.auth, timeout=10)
     assert response.status_code == 500
     got = fault_of(response)
-    assert got["faultcode"].endswith("Client.XMLVendSchemaEx")
+    assert (got["faultcode"], got["faultType"]) == ("Client", "XMLVendSchemaEx")
     assert got["code"] == code
     assert b"root:" not in response.content  # /etc/passwd never comes back
 
@@ -121,7 +182,7 @@ def test_oversized_body_with_content_length(base_url: str, unchanged: None) -> N
     response = requests.post(
         f"{base_url}/vend", data=oversized(LIMIT), headers=XML, auth=ATM.auth, timeout=10
     )
-    assert response.status_code == 413
+    assert response.status_code == 500  # a fault (R1126), not 413
     assert fault_of(response)["code"] == "body-too-large"
 
 
@@ -135,7 +196,7 @@ def test_oversized_chunked_body(base_url: str, unchanged: None) -> None:
     response = requests.post(
         f"{base_url}/vend", data=chunks(), headers=XML, auth=ATM.auth, timeout=10
     )
-    assert response.status_code == 413
+    assert response.status_code == 500
     assert fault_of(response)["code"] == "body-too-large"
 
 

@@ -109,8 +109,9 @@ def test_a_vend_against_a_silent_database_gets_a_retryable_fault_not_a_cut_conne
     )
     fault = fault_of(response)
     assert response.status_code == 500
-    assert (fault["faultcode"].split(":")[-1], fault["code"]) == (
-        "Server.SystemEx",
+    assert (fault["faultcode"], fault["faultType"], fault["code"]) == (
+        "Server",
+        "SystemEx",
         "database-unavailable",
     )
     assert "retry with the same msgID" in fault["faultstring"]

@@ -63,7 +63,12 @@ class Clock:
 
 
 def status(result: Principal | AuthRefusal) -> str:
-    return "ok" if isinstance(result, Principal) else result.status[:3]
+    """ok, or the refusal's kind: "401", "403", "429" (throttled; sent as a fault with HTTP 500)."""
+    if isinstance(result, Principal):
+        return "ok"
+    if result.kind == "429":
+        assert result.status.startswith("500") and result.fault.code == "auth-throttled"
+    return result.kind or result.status[:3]
 
 
 # Lockout on demand (defect 6) ----------------------------------------------------------------
@@ -107,7 +112,7 @@ def test_the_wait_doubles_with_each_failure_and_a_success_clears_it(demo_db: Tes
     for _ in range(4):
         assert status(auth(environ(ATM_USER, "guess", A))) == "401"
         refused = auth(environ(*ATM.auth, A))
-        assert isinstance(refused, AuthRefusal) and refused.status.startswith("429")
+        assert isinstance(refused, AuthRefusal) and status(refused) == "429"
         wait = int(dict(refused.headers)["Retry-After"])
         waits.append(wait)
         clock.now += wait
@@ -231,7 +236,8 @@ def test_unreadable_credentials_are_401_counted_and_audited(
     assert json.loads(row.detail) == {"reason": "auth-malformed-credentials", "source_ip": A}
     assert "demo-pass-1" not in row.detail
     answers = [post(vend_app, authorization)[0][:3] for _ in range(6)]
-    assert answers == ["401"] * 5 + ["429"]  # counted like any failed login
+    assert answers == ["401"] * 5 + ["500"]  # counted like any failed login: throttled
+    assert b"auth-throttled" in post(vend_app, authorization)[1]
     assert post(vend_app, basic_raw(b"6004000000019/ATM-0001:demo-pass-1"), B)[0][:3] != "401"
 
 

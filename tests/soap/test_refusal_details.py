@@ -31,8 +31,9 @@ def test_a_vendor_credit_fault_says_available_floor_and_cap(
 ) -> None:
     body = credit_vend_xml(POS, amount="60.00").replace("CreditVendReq", f"{operation}Req")
     fault = post(vend_app, body)
-    assert (fault["faultcode"].split(":")[-1], fault["code"]) == (
-        "Client.VendorCreditEx",
+    assert (fault["faultcode"], fault["faultType"], fault["code"]) == (
+        "Client",
+        "VendorCreditEx",
         "insufficient-float",
     )
     assert "(available 50.00, floor 0.00, no daily cap)" in fault["faultstring"]
@@ -40,8 +41,9 @@ def test_a_vendor_credit_fault_says_available_floor_and_cap(
 
 def test_a_vend_amount_fault_says_min_and_max(vend_app: WsgiApp) -> None:
     fault = post(vend_app, credit_vend_xml(POS, amount="0.50"))
-    assert (fault["faultcode"].split(":")[-1], fault["code"]) == (
-        "Client.VendAmountEx",
+    assert (fault["faultcode"], fault["faultType"], fault["code"]) == (
+        "Client",
+        "VendAmountEx",
         "vend-amount",
     )
     assert "outside 5.00..5000.00" in fault["faultstring"]

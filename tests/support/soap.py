@@ -246,16 +246,29 @@ def oversized(limit: int) -> bytes:
     return envelope("<ConfirmCustomerReq/>").replace(b"<soapenv:Body>", pad + b"<soapenv:Body>")
 
 
+SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
 def fault_of(response: requests.Response) -> dict[str, str]:
-    """faultcode, faultstring and the detail's faultType/code of a SOAP fault response."""
+    """faultcode, faultstring and the detail's faultType/code/desc of a SOAP fault response.
+
+    `faultcode` is the local part of the QName (Client, Server, MustUnderstand,
+    VersionMismatch), after checking that its prefix is bound to the SOAP 1.1 envelope
+    namespace and that it has no dotted refinement (.NET and JAX-WS compare it whole); the
+    XMLVend type is `faultType`, from the detail."""
     from lxml import etree
 
     root = etree.fromstring(response.content)
-    fault = root.find(".//{http://schemas.xmlsoap.org/soap/envelope/}Fault")
+    fault = root.find(f".//{{{SOAP11_ENV}}}Fault")
     assert fault is not None, response.content[:500]
+    code = fault.find("faultcode")
+    assert code is not None and code.text, response.content[:500]
+    prefix, _, local = code.text.strip().rpartition(":")
+    assert code.nsmap.get(prefix or None) == SOAP11_ENV, code.text
+    assert local in ("Client", "Server", "MustUnderstand", "VersionMismatch"), code.text
     detail = fault.find(f"detail/{{{TNS}}}XMLVendFault")
     out = {
-        "faultcode": fault.findtext("faultcode") or "",
+        "faultcode": local,
         "faultstring": fault.findtext("faultstring") or "",
     }
     if detail is not None:

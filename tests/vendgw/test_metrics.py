@@ -89,11 +89,15 @@ def test_throttled_logins_are_counted_by_status(counted: tuple[Any, Counted]) ->
     app, value = counted
     wrong = Terminal(ATM.client_id, ATM.terminal_id, "not-the-secret")
     codes: list[int] = []
-    while 429 not in codes and len(codes) < 60:
+    while 500 not in codes and len(codes) < 60:
         codes.append(post(app, wrong, envelope(credit_vend_xml(ATM))).status_code)
-    assert codes[-1] == 429, codes
-    for code in set(codes):
-        assert value("vendgw_auth_refusals_total", code=str(code)) == codes.count(code)
+    # Throttled: a fault, so HTTP 500 (R1126); still counted as the throttle's refusal, "429".
+    assert codes[-1] == 500, codes
+    assert value("vendgw_auth_refusals_total", code="401") == codes.count(401)
+    assert value("vendgw_auth_refusals_total", code="429") == 1
+    assert value(
+        "vendgw_soap_faults_total", operation="unknown", fault_type="RequestAuthorisationEx"
+    ) == len(codes)
 
 
 def test_pool_use(counted: tuple[Any, Counted], demo_db: TestDatabase) -> None:
@@ -246,3 +250,27 @@ def test_the_listener_refuses_the_vendor_port(demo_db: TestDatabase, tmp_path: P
     )
     assert done.returncode == 1
     assert b"vendor-facing" in done.stderr
+
+
+def test_a_fault_type_is_read_from_the_detail_when_not_named() -> None:
+    """faultcode is exactly soap:Client/Server now; the XMLVend type is the detail's faultType."""
+    registry = CollectorRegistry()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("500 Internal Server Error", [("Content-Type", "text/xml")])
+        return [
+            b"<soap11env:Fault><faultcode>soap11env:Client</faultcode><detail>"
+            b"<tns:XMLVendFault><tns:faultType>BlockedMeterEx</tns:faultType>"
+            b"</tns:XMLVendFault></detail></soap11env:Fault>"
+        ]
+
+    wrapped = with_metrics(app, GatewayMetrics(registry), frozenset({"CreditVend"}))
+    body = wrapped({"PATH_INFO": "/vend", "vendgw.soap.operation": "CreditVend"}, lambda *a: None)
+    b"".join(body)
+    body.close()  # type: ignore[attr-defined]
+    assert (
+        registry.get_sample_value(
+            "vendgw_soap_faults_total", {"operation": "CreditVend", "fault_type": "BlockedMeterEx"}
+        )
+        == 1
+    )

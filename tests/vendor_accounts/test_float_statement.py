@@ -3,7 +3,7 @@ on the utility's local days."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -118,7 +118,8 @@ def test_the_whole_history_closes_on_the_float_balance(month):
 
 def test_recent_movements_work_backwards_from_the_balance(month):
     with transaction(month.sessions) as s:
-        recent = recent_movements(s, month.vendor_id, 3, timezone=TZ)
+        recent = recent_movements(s, month.vendor_id, 3)
+    assert all(ln.at.utcoffset() == timedelta(0) for ln in recent)  # UTC, as receipts are
     assert [(ln.reference, ln.amount_cents, ln.balance_cents) for ln in recent] == [
         ("ADJ-1", -1_000, 84_150),
         ("R-2", 19_800, 85_150),

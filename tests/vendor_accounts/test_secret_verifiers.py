@@ -149,7 +149,9 @@ def test_argon2_work_is_bounded_and_refused_quickly_when_full(terminals, monkeyp
             {"HTTP_AUTHORIZATION": _basic(f"{CLIENT}/CHOSEN-1", CHOSEN), "REMOTE_ADDR": "192.0.2.1"}
         )
         assert isinstance(refused, AuthRefusal)
-        assert refused.status.startswith("503") and dict(refused.headers)["Retry-After"]
+        # A fault (HTTP 500, R1126) that says when to come back.
+        assert refused.status.startswith("500") and dict(refused.headers)["Retry-After"]
+        assert refused.fault.code == "auth-verifier-busy"
         # an HMAC terminal does not need a slot
         assert login(terminals, "GEN-1", terminals.generated).terminal_id == "GEN-1"
     finally:
