@@ -12,7 +12,7 @@ raises its own `Fault`s for documents it cannot take. Every one of them reaches 
                    <faultType>UnknownMeterEx</faultType>     the XMLVend fault type
                    <code>unknown-meter</code>                stable, for client code to branch on
                    <desc>...</desc>                          the faultstring again
-                   <correlationID>...</correlationID>        Server.SystemEx only
+                   <correlationID>...</correlationID>        SystemEx only
                  </XMLVendFault>
 
 Why the faultcode is exactly Client or Server: it is an xs:QName, and .NET (SoapException.

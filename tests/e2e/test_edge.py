@@ -27,6 +27,7 @@ from tests.support.soap import (
     oversized,
     row_counts,
     zeep_client,
+    zeep_fault_detail,
 )
 
 if TYPE_CHECKING:
@@ -125,10 +126,13 @@ def test_a_suspended_vendor_gets_its_fault_with_http_500(
 
 
 def test_wrong_secret_is_401_for_zeep_too(base_url: str) -> None:
+    """zeep reads the 401's SOAP body: the caller gets a typed fault, not a bare HTTP error."""
     client = zeep_client(base_url, Terminal(ATM.client_id, ATM.terminal_id, "not-it"))
-    with pytest.raises(zeep.exceptions.TransportError) as caught:
+    with pytest.raises(zeep.exceptions.Fault) as caught:
         client.service.ConfirmCustomer(**header(ATM), meterNumber="01234567897")
-    assert caught.value.status_code == 401
+    assert caught.value.code.endswith(":Client")
+    detail = zeep_fault_detail(caught.value)
+    assert (detail["faultType"], detail["code"]) == ("RequestAuthorisationEx", "auth-failed")
 
 
 def test_body_for_another_terminal_is_client_id_authorisation(base_url: str) -> None:
