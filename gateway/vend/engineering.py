@@ -50,7 +50,9 @@ TEST_BITS = {
     "DispVer": 9,  # display the software version
     "DispPhUnbalance": 10,  # display the maximum phase power unbalance limit
 }
-NON_METER_SPECIFIC = ("TestAll", *TEST_BITS)
+# The /vend contract's own spellings of two of them (gateway/soap/types.py).
+TEST_ALIASES = {"TestDisp": "TestDisplay", "DispUnbalance": "DispPhUnbalance"}
+NON_METER_SPECIFIC = ("TestAll", *TEST_BITS, *TEST_ALIASES)
 MAX_WATTS = 18201624  # the largest value the 16-bit limit field carries
 
 
@@ -150,7 +152,8 @@ def non_meter_specific(
     if not 0 <= code <= 9999:
         raise errors.SchemaError("mfrCode is a 2- or 4-digit manufacturer code")
     digits = 2 if code <= 99 else 4
-    control = ALL_TESTS[digits] if eng_type == "TestAll" else 1 << TEST_BITS[eng_type]
+    named = TEST_ALIASES.get(eng_type, eng_type)
+    control = ALL_TESTS[digits] if named == "TestAll" else 1 << TEST_BITS[named]
     token = test_token(control=control, mfr_code=code, four_digit_mfr=digits == 4)
     with runtime.sessions() as session, session.begin():
         audit.record(

@@ -315,3 +315,70 @@ class VendingService(Protocol):
     def non_meter_specific_eng(
         self, who: Principal, header: RequestHeader, eng_type: str, mfr_code: int | None
     ) -> EngineeringResult: ...
+
+    # -- XMLVend 2.1 (issue 14) --------------------------------------------------------------
+
+    def confirm_customer_by_account(
+        self, who: Principal, header: RequestHeader, account_no: str
+    ) -> tuple[CustomerInfo, ...]: ...
+
+    def credit_vend_units(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        units_tenths: int,
+        pay_type: str,
+    ) -> VendReceipt: ...
+
+    def trial_credit_vend_units(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        units_tenths: int,
+        pay_type: str,
+    ) -> VendReceipt: ...
+
+    def update_meter_key(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str,
+        to_sgc: str | None,
+        to_krn: int | None,
+        to_ti: str | None,
+    ) -> KeyChangeResult: ...
+
+    def pay_account(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        account_no: str,
+        amount_cents: int,
+        pay_type: str,
+        purpose: str,
+    ) -> AccountPayment: ...
+
+    def report_fault(
+        self,
+        who: Principal,
+        header: RequestHeader,
+        meter_number: str | None,
+        account_no: str | None,
+        fault_kind: str,
+        description: str,
+        contact: str,
+    ) -> FaultReport: ...
+
+    def batch_status(self, who: Principal) -> BatchStatus: ...
+
+    def start_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchInfo: ...
+
+    def end_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchReport: ...
+
+    def total_batch(self, who: Principal, header: RequestHeader, kind: str) -> BatchReport: ...
+
+    def reprint_end_batch(
+        self, who: Principal, header: RequestHeader, kind: str, batch_no: str | None
+    ) -> BatchReport: ...

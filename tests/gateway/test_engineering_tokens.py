@@ -87,6 +87,16 @@ def test_the_display_tokens_match_the_published_class_1_vectors(
     assert checked >= 1  # at least the phase unbalance display (0x400) is published
 
 
+def test_the_vend_contract_spellings_are_the_same_tokens(
+    demo_db: TestDatabase, service: DatabaseVendingService
+) -> None:
+    office = principal(demo_db, OFFICE)
+    for alias, name in (("TestDisp", "TestDisplay"), ("DispUnbalance", "DispPhUnbalance")):
+        a = service.non_meter_specific_eng(office, header(OFFICE), alias, 0).tokens
+        b = service.non_meter_specific_eng(office, header(OFFICE), name, 0).tokens
+        assert a == b
+
+
 def test_an_unknown_test_is_not_supported(
     service: DatabaseVendingService, demo_db: TestDatabase
 ) -> None:
