@@ -78,7 +78,10 @@ def server_on_silent_database(
             try:
                 requests.get(f"{server.base_url}/healthz", timeout=HANG_GUARD)
                 break
-            except requests.ConnectionError:
+            # Not up yet: no listener, or a worker still booting and building the application on
+            # this first request (seconds on a loaded machine). The tests below hold every later
+            # answer to HANG_GUARD.
+            except (requests.ConnectionError, requests.Timeout):
                 assert time.monotonic() < deadline, server.log_text()[-4000:]
                 time.sleep(0.1)
         yield server
