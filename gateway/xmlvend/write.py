@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -308,6 +308,22 @@ def key_change_issue(
     )
 
 
+def _key_change_origin(receipt: VendReceipt) -> MeterDetail | None:
+    """The meter as the receipt's key change found it; None for a receipt stored before the
+    key data was kept (gateway/vend/receipts.py), whose kctData then shows the meter it knows
+    (after the change) at both ends."""
+    change = receipt.key_change
+    if change is None:
+        return None
+    return replace(
+        receipt.meter,
+        sgc=change.from_sgc,
+        krn=change.from_krn,
+        ti=change.from_ti,
+        kt=change.from_kt,
+    )
+
+
 def _credit_tx(
     transactions: etree._Element,
     receipt: VendReceipt,
@@ -335,7 +351,12 @@ def _credit_tx(
     )
     if key_change is not None and key_change.tokens:
         key_change_issue(
-            tx, r("kcTokenIssue"), key_change.description, receipt.meter, key_change.tokens
+            tx,
+            r("kcTokenIssue"),
+            key_change.description,
+            receipt.meter,
+            key_change.tokens,
+            _key_change_origin(receipt),
         )
     if kind == "SaleCredTokenIssue" and receipt.tariff_description:
         name, steps = _tariff(receipt)
@@ -416,7 +437,7 @@ def credit_vend_resp(
         receipt.avail_credit_cents,
         batches,
         vendor,
-        Customer(receipt.customer_name, "", receipt.account_no),
+        Customer(receipt.customer_name, receipt.customer_address, receipt.account_no),
     )
     holder = sub(element, r("creditVendReceipt"), {"receiptNo": receipt.receipt_no})
     receipt_transactions(holder, receipt, utility)
