@@ -43,7 +43,14 @@ from gateway.vend import idempotency, meters
 from gateway.vend.meters import MeterInMonth, MeterRecord, MonthToDate
 from gateway.vend.models import MeterMonth, VendToken, VendTransaction
 from gateway.vend.receipts import receipt_units
-from gateway.vend.types import MsgID, Principal, ReceiptLine, RequestHeader, VendReceipt
+from gateway.vend.types import (
+    KeyChangeData,
+    MsgID,
+    Principal,
+    ReceiptLine,
+    RequestHeader,
+    VendReceipt,
+)
 from sts import SoftwareSecurityModule, TransferCredit, next_tid
 from vendor_accounts.floats import VendPosting, VendSplit, post_vend, reverse_vend
 
@@ -564,14 +571,35 @@ def build_receipt(
     issued: IssuedTokens,
     avail_credit_cents: int,
     msg_id: MsgID,
+    before: MeterRecord | None = None,
 ) -> VendReceipt:
+    """Step 5's receipt. `meter` is the meter as it now stands; `before`, as step 1 found it,
+    is needed when `issued` holds a key change: the receipt keeps the key data the change moves
+    the meter from (which `meter` no longer shows) beside the data it moves it to."""
     customer = meter.customer
     lines = receipt_lines(priced, issued)
+    key_change = None
+    if issued.key_change is not None:
+        if before is None:
+            raise ValueError("a receipt with a key change needs the meter as it was before")
+        new = issued.key_change.key_data
+        key_change = KeyChangeData(
+            from_sgc=before.group.sgc,
+            from_krn=before.krn,
+            from_ti=before.ti,
+            from_kt=before.kt,
+            to_sgc=new.sgc,
+            to_krn=new.krn,
+            to_ti=new.ti,
+            to_kt=new.kt,
+        )
     return VendReceipt(
         receipt_no=receipt_no,
         msg_id=msg_id,
         meter=meters.meter_detail(meter),
         customer_name=customer.name if customer else "",
+        customer_address=customer.address if customer else "",
+        key_change=key_change,
         account_no=customer.account_no if customer else "",
         tender_cents=priced.quote.tender_cents if priced else 0,
         units_tenths=receipt_units(lines),

@@ -245,6 +245,7 @@ def receipt_answer(done: Done) -> dict[str, Any]:
         done.issued,
         done.available_cents,
         done.ask.header.msg_id,
+        before=done.before,
     )
     return receipt_to_json(receipt)
 

@@ -108,8 +108,26 @@ class ReceiptLine:
 
 
 @dataclass(frozen=True)
+class KeyChangeData:
+    """The key data a receipt's key-change tokens move the meter from and to (XMLVend's
+    kctData): kept with the receipt, since the meter it shows is the one after the change."""
+
+    from_sgc: str
+    from_krn: int
+    from_ti: str
+    from_kt: int
+    to_sgc: str
+    to_krn: int
+    to_ti: str
+    to_kt: int
+
+
+@dataclass(frozen=True)
 class VendReceipt:
-    """What CreditVend, TrialCreditVend, FBEVend, Reprint and LastResponseAdvice answer."""
+    """What CreditVend, TrialCreditVend, FBEVend, Reprint and LastResponseAdvice answer.
+
+    `customer_address` and `key_change` are as at the vend; a receipt stored before they were
+    kept has "" and None (see gateway/vend/receipts.py)."""
 
     receipt_no: str
     msg_id: MsgID
@@ -123,6 +141,8 @@ class VendReceipt:
     issued_at: datetime
     lines: tuple[ReceiptLine, ...] = field(default_factory=tuple)
     reversed: bool = False
+    customer_address: str = ""
+    key_change: KeyChangeData | None = None  # the keychange line's from and to key data
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -282,9 +282,10 @@ def key_change_issue(
     meter: MeterDetail,
     tokens: Sequence[str],
     before: MeterDetail | None = None,
+    after: MeterDetail | None = None,
 ) -> None:
     """A KCTokenIssue: the two set-meter-key tokens and the key data they move the meter from
-    (`before`, when known) to (`meter`)."""
+    (`before`, when known) to (`after`, when known; else `meter`)."""
     issue = sub(parent, tag)
     sub(issue, b("desc"), text=_clip(description))
     meter_detail(issue, b("meterDetail"), meter)
@@ -294,6 +295,7 @@ def key_change_issue(
     second = sub(token, b("set2ndMeterKey"))
     sub(second, b("stsCipher"), text=tokens[1] if len(tokens) > 1 else tokens[0])
     origin = before or meter
+    target = after or meter
     sub(
         issue,
         b("kctData"),
@@ -301,10 +303,24 @@ def key_change_issue(
             "fromSGC": origin.sgc,
             "fromKRN": str(origin.krn)[-1:],
             "fromTI": origin.ti.zfill(2)[-2:],
-            "toSGC": meter.sgc,
-            "toKRN": str(meter.krn)[-1:],
-            "toTI": meter.ti.zfill(2)[-2:],
+            "toSGC": target.sgc,
+            "toKRN": str(target.krn)[-1:],
+            "toTI": target.ti.zfill(2)[-2:],
         },
+    )
+
+
+def _key_change_ends(receipt: VendReceipt) -> tuple[MeterDetail | None, MeterDetail | None]:
+    """The meter as the receipt's key change found it and as it left it; (None, None) for a
+    receipt stored before the key data was kept (gateway/vend/receipts.py), whose kctData then
+    shows the meter it knows (after the change) at both ends."""
+    change = receipt.key_change
+    if change is None:
+        return None, None
+    m = receipt.meter
+    return (
+        replace(m, sgc=change.from_sgc, krn=change.from_krn, ti=change.from_ti, kt=change.from_kt),
+        replace(m, sgc=change.to_sgc, krn=change.to_krn, ti=change.to_ti, kt=change.to_kt),
     )
 
 
@@ -335,7 +351,12 @@ def _credit_tx(
     )
     if key_change is not None and key_change.tokens:
         key_change_issue(
-            tx, r("kcTokenIssue"), key_change.description, receipt.meter, key_change.tokens
+            tx,
+            r("kcTokenIssue"),
+            key_change.description,
+            receipt.meter,
+            key_change.tokens,
+            *_key_change_ends(receipt),
         )
     if kind == "SaleCredTokenIssue" and receipt.tariff_description:
         name, steps = _tariff(receipt)
@@ -416,7 +437,7 @@ def credit_vend_resp(
         receipt.avail_credit_cents,
         batches,
         vendor,
-        Customer(receipt.customer_name, "", receipt.account_no),
+        Customer(receipt.customer_name, receipt.customer_address, receipt.account_no),
     )
     holder = sub(element, r("creditVendReceipt"), {"receiptNo": receipt.receipt_no})
     receipt_transactions(holder, receipt, utility)

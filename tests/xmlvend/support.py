@@ -167,17 +167,25 @@ def post(
     *,
     soap_action: str | None = None,
     timeout: float = 30,
+    valid: bool = True,
 ) -> requests.Response:
+    """POST to /xmlvend/2.1. Whatever comes back is validated (an answer, a fault, any status),
+    so no test can read a response the schemas refuse without saying so (`valid=False`, for a
+    test that shows what it expects instead)."""
     headers = {"Content-Type": "text/xml; charset=utf-8"}
     if soap_action is not None:
         headers["SOAPAction"] = soap_action
-    return requests.post(
+    response = requests.post(
         base_url + PATH,
         data=payload,
         headers=headers,
         auth=terminal.auth if terminal is not None else None,
         timeout=timeout,
     )
+    if valid:
+        assert response.headers.get("Content-Type", "").startswith("text/xml"), response.text
+        validate(response.content)
+    return response
 
 
 def answer(response: requests.Response) -> etree._Element:

@@ -4,6 +4,7 @@ WSDL that is checked in."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from lxml import etree
 
 from gateway import errors
 from gateway.errors import FAULT_TYPES, SchemaError
-from gateway.vend.types import MeterDetail, MsgID, ReceiptLine, VendReceipt
+from gateway.vend.types import KeyChangeData, MeterDetail, MsgID, ReceiptLine, VendReceipt
 from gateway.xmlvend import faults, read, write
 from gateway.xmlvend.names import r
 from gateway.xmlvend.wsdl import DEFAULT_PATH, generate
@@ -186,6 +187,58 @@ def test_a_receipt_nested_as_last_response_is_valid() -> None:
         write.Batches(), None,
     )  # fmt: skip
     x.validate(write.envelope(resp))
+
+
+def _kct_data(receipt: VendReceipt) -> dict[str, str]:
+    resp = write.credit_vend_resp(
+        write.root(r("creditVendResp")), ECHO, UTILITY, receipt, write.Batches(), None, "CREDIT"
+    )
+    document = x.validate(write.envelope(resp))
+    sale = document.find(f".//{{{x.R}}}tx")
+    data = sale.find(f"{{{x.R}}}kcTokenIssue/{{{x.B}}}kctData")
+    assert data is not None
+    return dict(data.attrib)
+
+
+def test_kct_data_shows_the_key_data_the_receipt_stored_from_and_to() -> None:
+    # METER is the meter after the change (KRN 2 of 654321, TI 02); it came from KRN 1 of
+    # 123456, TI 01.
+    after = replace(METER, sgc="654321", krn=2, ti="02")
+    moved = KeyChangeData("123456", 1, "01", 2, "654321", 2, "02", 2)
+    receipt = replace(_receipt(), meter=after, key_change=moved)
+    assert _kct_data(receipt) == {
+        "fromSGC": "123456",
+        "fromKRN": "1",
+        "fromTI": "01",
+        "toSGC": "654321",
+        "toKRN": "2",
+        "toTI": "02",
+    }
+
+
+def test_kct_data_of_a_receipt_stored_without_key_data_shows_the_meter_it_knows() -> None:
+    # Stored before receipts kept the key change's key data: all such a row knows is the meter
+    # after the change, shown as both ends (tolerated for old rows only).
+    assert _receipt().key_change is None
+    data = _kct_data(_receipt())
+    assert (data["fromSGC"], data["fromKRN"], data["fromTI"]) == ("123456", "1", "01")
+    assert (data["toSGC"], data["toKRN"], data["toTI"]) == ("123456", "1", "01")
+
+
+def test_the_customer_address_of_the_receipt_is_in_cust_vend_detail() -> None:
+    receipt = replace(_receipt(), customer_address="12 Demo Street,\n Soweto")
+    resp = write.credit_vend_resp(
+        write.root(r("creditVendResp")), ECHO, UTILITY, receipt, write.Batches(), None, "CREDIT"
+    )
+    document = x.validate(write.envelope(resp))
+    detail = document.find(f".//{{{x.B}}}custVendDetail")
+    assert detail is not None and detail.get("address") == "12 Demo Street, Soweto"
+    # A receipt stored without it: what is known, an empty address (still valid).
+    old = write.credit_vend_resp(
+        write.root(r("creditVendResp")), ECHO, UTILITY, _receipt(), write.Batches(), None, "CREDIT"
+    )
+    old_detail = x.validate(write.envelope(old)).find(f".//{{{x.B}}}custVendDetail")
+    assert old_detail is not None and old_detail.get("address") == ""
 
 
 @pytest.mark.parametrize("error", FAULT_TYPES, ids=lambda e: e.__name__)

@@ -13,6 +13,7 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from gateway.vend.models import VendTransaction
+from sts.simulator import MeterAction
 from tests.conftest import TestDatabase
 from tests.e2e.test_tokens_in_the_meter import factory_meter
 from tests.support.soap import (
@@ -124,19 +125,85 @@ def test_credit_vend_receipt_tokens_decode_in_the_meter(
     assert count_transactions(e2e_db, msg) == 1
 
 
+def _kct_data(resp: etree._Element) -> dict[str, str]:
+    [sale] = [t for t in transactions(resp) if t.find(f"{{{R}}}kcTokenIssue") is not None]
+    data = sale.find(f"{{{R}}}kcTokenIssue/{{{B}}}kctData")
+    assert data is not None
+    return dict(data.attrib)
+
+
+def _stored_meter(db: TestDatabase, meter_number: str) -> tuple[str, str, str, str]:
+    """The meter's key data (SGC, KRN, TI) as kctData writes it, and its customer's address."""
+    from gateway.models import Customer
+    from gateway.vend import meters
+
+    with db.sessions() as session:
+        found = meters.find_meter(session, meter_number)
+        customer = session.get(Customer, found.customer.id) if found.customer else None
+        address = customer.address if customer else ""
+    return found.group.sgc, str(found.krn), found.ti, address
+
+
 def test_key_change_travels_inside_the_sale_and_the_meter_takes_it(
     base_url: str, e2e_db: TestDatabase
 ) -> None:
     meter = factory_meter(e2e_db, KEY_CHANGE_METER)
-    resp, _ = vend(base_url, KEY_CHANGE_METER, "60.00")
+    sgc, krn, ti, address = _stored_meter(e2e_db, KEY_CHANGE_METER)
+    # The installed meter holds the key data the stored meter has before the vend.
+    assert (meter.sgc, str(meter.krn), f"{meter.ti:02d}") == (sgc, krn, ti)
+    resp, msg = vend(base_url, KEY_CHANGE_METER, "60.00")
     [sale] = transactions(resp)
     kct = sale.find(f"{{{R}}}kcTokenIssue")
     assert kct is not None
     assert x.xsi_type(kct.find(f"{{{B}}}token")) == "KCToken"
-    assert kct.find(f"{{{B}}}kctData").get("toKRN") == "2"
+    data = _kct_data(resp)
+    after = _stored_meter(e2e_db, KEY_CHANGE_METER)
+    assert (
+        (data["fromSGC"], data["fromKRN"], data["fromTI"])
+        == (sgc, krn, ti)
+        == ("123456", "1", "01")
+    )
+    assert (data["toSGC"], data["toKRN"], data["toTI"]) == after[:3] == ("123456", "2", "01")
+    assert resp.find(f"{{{B}}}custVendDetail").get("address") == address != ""
     first, second, credit = x.tokens(sale)[1], x.tokens(sale)[2], x.tokens(sale)[0]
-    for token in (first, second, credit):  # the key change first, as the customer types them
-        assert meter.accept(token).accepted, token
+    # The key change first, as the customer types them: the meter moves from the from-values
+    # to the to-values, and then takes the credit under its new key.
+    stored = meter.accept(first)
+    assert stored.accepted and stored.action == MeterAction.KEY_CHANGE_STORED, stored.message
+    changed = meter.accept(second)
+    assert changed.accepted and changed.action == MeterAction.KEY_CHANGED, changed.message
+    assert (meter.sgc, str(meter.krn), f"{meter.ti:02d}") == (
+        data["toSGC"],
+        data["toKRN"],
+        data["toTI"],
+    )
+    assert meter.accept(credit).accepted
+    # A retry, a last-response advice and a reprint show the same key data and address.
+    replayed = x.answer(x.post(base_url, ATM, x.credit_vend(ATM, msg, KEY_CHANGE_METER, "60.00")))
+    advised = x.answer(x.post(base_url, ATM, x.advice(ATM, x.new_msg(), "LastRespAdviceReq", msg)))
+    last = advised.find(f"{{{B}}}lastResponse")
+    assert last is not None
+    reprinted = x.answer(
+        x.post(
+            base_url,
+            ATM,
+            x.simple(
+                ATM,
+                x.new_msg(),
+                "r:reprintReq",
+                '<r:idMethod xsi:type="b:VendIDMethod">'
+                f'<b:meterIdentifier xsi:type="b:MeterNumber" msno="{KEY_CHANGE_METER}"/>'
+                "</r:idMethod>",
+            ),
+        )
+    )
+    [reprint] = [
+        r for r in reprinted.findall(f"{{{R}}}reprint") if receipt_no(r) == receipt_no(resp)
+    ]
+    for again in (replayed, last, reprint):
+        assert receipt_no(again) == receipt_no(resp)
+        assert _kct_data(again) == data
+        assert again.find(f"{{{B}}}custVendDetail").get("address") == address
 
 
 def test_free_basic_electricity_is_its_own_transaction(base_url: str, e2e_db: TestDatabase) -> None:
@@ -253,7 +320,7 @@ def test_unique_numbers_with_a_leading_zero_or_seven_digits(
     resp = x.answer(x.post(base_url, ATM, x.credit_vend(ATM, zero, METER, "10.00")))
     assert resp.find(f"{{{B}}}reqMsgID").get("uniqueNumber") == zero.unique_number
     long = x.Msg(short.date_time, short.unique_number + "7")
-    raw = x.post(base_url, ATM, x.credit_vend(ATM, long, METER, "10.00"))
+    raw = x.post(base_url, ATM, x.credit_vend(ATM, long, METER, "10.00"), valid=False)
     assert raw.status_code == 200
     # The echo repeats the client's seven digits, which is all the schema refuses: valid once
     # that echo is set back to six digits.
