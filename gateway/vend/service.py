@@ -257,11 +257,22 @@ class DatabaseVendingService:
                 zeros.append(
                     flow.IssuedToken("fbe", TRIAL_TOKEN, None, priced.quote.fbe_units_tenths)
                 )
-            if meter.has_pending_key_change:
+            # The key change the vend would issue, so the trial's receipt shows where it moves
+            # the meter from and to (its tokens are zeros like the others).
+            new_keys = meters.pending_keys(session, meter) if meter.has_pending_key_change else None
+            if new_keys is not None:
                 zeros[:0] = [flow.IssuedToken("keychange", TRIAL_TOKEN, None)] * 2
-            issued = flow.IssuedTokens(tuple(zeros), meter.last_tid, None)
+            issued = flow.IssuedTokens(tuple(zeros), meter.last_tid, new_keys)
+            shown = meter if new_keys is None else meters.after_key_change(meter, new_keys)
             return flow.build_receipt(
-                "TRIAL", clock.now, meter, priced, issued, available - amount_cents, header.msg_id
+                "TRIAL",
+                clock.now,
+                shown,
+                priced,
+                issued,
+                available - amount_cents,
+                header.msg_id,
+                before=meter,
             )
 
     def credit_vend_units(

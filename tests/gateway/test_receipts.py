@@ -76,6 +76,28 @@ def test_a_key_change_receipt_keeps_the_key_data_the_meter_moves_from(
     assert service.last_response_advice(who, header(), h.msg_id) == receipt
 
 
+def test_a_trial_vend_shows_the_key_change_the_vend_would_make(
+    demo_db: TestDatabase, service: DatabaseVendingService
+) -> None:
+    with demo_db.sessions() as session:
+        before = meters.find_meter(session, KEY_CHANGE_METER)
+    who = principal(demo_db, BANK)
+
+    trial = service.trial_credit_vend(who, header(), KEY_CHANGE_METER, 5000, "cash")
+    sold = service.credit_vend(who, header(), KEY_CHANGE_METER, 5000, "cash")
+
+    assert trial.key_change is not None
+    assert (trial.key_change.from_sgc, trial.key_change.from_krn, trial.key_change.from_ti) == (
+        before.group.sgc,
+        before.krn,
+        before.ti,
+    )
+    # The trial promised exactly the key change the vend then made, and showed the same meter.
+    assert trial.key_change == sold.key_change
+    assert trial.meter == sold.meter
+    assert set(tokens_of(trial, "keychange")) == {"0" * 20}
+
+
 def test_a_vend_without_a_key_change_has_none(
     demo_db: TestDatabase, service: DatabaseVendingService
 ) -> None:
