@@ -15,6 +15,7 @@ In process, on the demo database (both backends), through the real /vend applica
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -157,8 +158,20 @@ def test_the_401_bodies_cannot_tell_unknown_ids_from_a_wrong_secret(vend_app: Ws
 
 
 def test_the_login_throttle_is_a_typed_fault_with_http_500_and_retry_after(
-    vend_app: WsgiApp, demo_db: TestDatabase
+    demo_db: TestDatabase,
 ) -> None:
+    from gateway.soap import create_soap_app
+    from gateway.vend.service import DatabaseVendingService
+
+    # The throttle's clock stands still: its first wait (1 s) cannot run out between the last
+    # refused login and the next request, however slow a loaded machine makes them.
+    stopped = time.time()
+    authenticator = TerminalAuthenticator(
+        demo_db.runtime, throttle=LoginThrottle(clock=lambda: stopped)
+    )
+    vend_app = create_soap_app(
+        DatabaseVendingService(demo_db.runtime), demo_db.runtime, authenticator=authenticator
+    )
     wrong = (ATM.auth[0], "not-the-secret")
     statuses = [post(vend_app, envelope(confirm_customer_xml(ATM)), auth=wrong).status_code]
     while statuses[-1] == 401 and len(statuses) < 30:
