@@ -209,10 +209,10 @@ def test_an_operator_logs_in_and_finds_a_meters_tokens(
 ) -> None:
     receipt = vend(e2e_db, "01234567897", 7500)
     token = next(t for line in receipt.lines for t in line.tokens)
-    page.goto("/meters/")  # type: ignore[attr-defined]
+    page.goto("/meters")  # type: ignore[attr-defined]
     assert "/login" in page.url  # type: ignore[attr-defined]
     log_in(page, "olga")
-    page.wait_for_url("**/meters/")  # type: ignore[attr-defined]
+    page.wait_for_url("**/meters")  # type: ignore[attr-defined]
     page.fill("#q", "Thandi")  # type: ignore[attr-defined]  # the demo customer of 01234567897
     page.click("#meter-search button")  # type: ignore[attr-defined]
     assert "Thandi Mokoena" in page.locator("#meter-hits").inner_text()  # type: ignore[attr-defined]

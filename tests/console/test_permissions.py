@@ -16,7 +16,7 @@ from vendgw.console.access import PAGE_ROLES, ROLES
 PAGE_URLS = {
     "dashboard": "/",
     "vendors": "/vendors/",
-    "meters": "/meters/",
+    "meters": "/meters",
     "audit": "/audit/",
     "floats": "/floats/",
     "tariffs": "/tariffs/",
