@@ -22,6 +22,7 @@ PAGE_URLS = {
     "tariffs": "/tariffs/",
     "reconciliation": "/reconciliation/",
     "reports": "/reports/",
+    "vouchers": "/vouchers",
     "account": "/account",
 }
 
