@@ -12,8 +12,11 @@ each, one request at a time; it prints p50/p95/p99 latency per page (target: p95
 
 Usage: .venv/bin/python bench/console.py [--vends 1000000] [--meters 100000] [--days 90]
                                          [--seconds 10] [--workers 2] [--keep] [--fill-only]
+                                         [--reuse NAME]
 
 --keep leaves the scratch database (its name is printed) for EXPLAIN; it is dropped otherwise.
+--reuse NAME measures on a database kept earlier (no fill, and it is kept): to compare two
+versions of the code on the same rows in one session (its "today" is the day it was filled).
 Loopback only; each phase is bounded by --seconds (at most 120).
 """
 
@@ -351,24 +354,33 @@ def main() -> None:
     parser.add_argument(
         "--fill-only", action="store_true", help="fill (with --keep: to EXPLAIN), measure nothing"
     )
+    parser.add_argument("--reuse", metavar="NAME", help="measure on this kept database")
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), MAX_SECONDS)
     if args.vends < 50 or args.meters < 20:
         raise SystemExit("--vends >= 50 and --meters >= 20")
 
-    name = f"vendgw_bench_console_{uuid.uuid4().hex[:8]}"
     admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    if args.reuse:
+        if not re.fullmatch(r"vendgw_bench_console_[0-9a-f]{8}", args.reuse):
+            raise SystemExit("--reuse takes a name this script printed (vendgw_bench_console_...)")
+        name, args.keep = args.reuse, True
+    else:
+        name = f"vendgw_bench_console_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = f"{SERVER}/{name}"
     home = Path(tempfile.mkdtemp(prefix="vendgw-bench-console-"))
     process = None
     try:
-        timings = fill(url, home, args.vends, args.meters, args.days)
-        print(
-            f"filled {args.vends:,} vends over {args.days} days, {args.meters:,} meters: "
-            + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
-        )
+        if args.reuse:
+            print(f"reusing {name} (filled earlier; --vends/--meters must match its fill)")
+        else:
+            timings = fill(url, home, args.vends, args.meters, args.days)
+            print(
+                f"filled {args.vends:,} vends over {args.days} days, {args.meters:,} meters: "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+            )
         if args.fill_only:
             return
         process, port = start_console(url, home, args.workers)

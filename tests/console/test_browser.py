@@ -209,10 +209,10 @@ def test_an_operator_logs_in_and_finds_a_meters_tokens(
 ) -> None:
     receipt = vend(e2e_db, "01234567897", 7500)
     token = next(t for line in receipt.lines for t in line.tokens)
-    page.goto("/meters/")  # type: ignore[attr-defined]
+    page.goto("/meters")  # type: ignore[attr-defined]
     assert "/login" in page.url  # type: ignore[attr-defined]
     log_in(page, "olga")
-    page.wait_for_url("**/meters/")  # type: ignore[attr-defined]
+    page.wait_for_url("**/meters")  # type: ignore[attr-defined]
     page.fill("#q", "Thandi")  # type: ignore[attr-defined]  # the demo customer of 01234567897
     page.click("#meter-search button")  # type: ignore[attr-defined]
     assert "Thandi Mokoena" in page.locator("#meter-hits").inner_text()  # type: ignore[attr-defined]
@@ -349,3 +349,67 @@ def test_finance_downloads_the_monthly_report(
     csv_file = tmp_path / caught_csv.value.suggested_filename
     caught_csv.value.save_as(str(csv_file))
     assert "Demo Bank" in csv_file.read_text(encoding="utf-8-sig")
+
+
+def test_a_voucher_activation_entered_by_one_user_is_sold_when_another_approves_it(
+    browser: object,
+    console_server: ConsoleServer,
+    e2e_db: TestDatabase,  # noqa: F811
+    screenshots: Path,
+) -> None:
+    import json
+
+    office = "6004000000095"  # the demo's utility office, whose float pays for the stock
+    made = json.loads(
+        _cli(
+            e2e_db,
+            "voucher",
+            "batch",
+            "create",
+            "--vendor",
+            office,
+            "--denomination",
+            "20.00",
+            "--count",
+            "5",
+            "--json",
+        )
+    )
+    batch_id = made["batch_id"]
+    before = _balance(e2e_db, office)
+    maker_context = browser.new_context(base_url=console_server.url)  # type: ignore[attr-defined]
+    checker_context = browser.new_context(base_url=console_server.url)  # type: ignore[attr-defined]
+    try:
+        maker = maker_context.new_page()
+        maker.goto("/vouchers")
+        log_in(maker, "fatou")  # French
+        maker.wait_for_selector(f"#batch-{batch_id}")
+        assert maker.locator("nav a[href='/vouchers']").count() == 1  # a batch exists: listed
+        maker.click(f"#batch-{batch_id} a")
+        maker.wait_for_selector("#activation-form")
+        assert maker.locator("#scope-batch").is_checked()  # the whole batch by default
+        maker.click("#activation-submit")
+        row = maker.locator("#pending-voucher-requests tr[id^=request-]")
+        row.wait_for()
+        assert row.locator("button[id^=approve-]").count() == 0  # not by the maker
+        assert maker.locator("#state-created td.num").first.inner_text() == "5"
+        assert _balance(e2e_db, office) == before  # nothing sold before approval
+        shot(maker, screenshots, "voucher-activation-entered", e2e_db.backend)
+
+        checker = checker_context.new_page()
+        checker.goto(f"/vouchers/batches/{batch_id}")
+        log_in(checker, "frank")
+        checker.locator("#pending-voucher-requests button[id^=approve-]").click()
+        checker.locator("#decided-voucher-requests").wait_for()
+        assert checker.locator("#state-active td.num").first.inner_text() == "5"
+        assert checker.locator("#state-created td.num").first.inner_text() == "0"
+        assert checker.locator("#pending-voucher-requests #no-pending").count() == 1
+        shot(checker, screenshots, "voucher-activation-approved", e2e_db.backend)
+    finally:
+        maker_context.close()
+        checker_context.close()
+    assert (
+        _balance(e2e_db, office) == before - 5 * 2000
+    )  # sold once (the office earns no commission)
+    states = _cli(e2e_db, "voucher", "batch", "show", str(batch_id))
+    assert re.search(rf"^\s*{batch_id}\s.*\s0\s+5\s+0\s+0\s*$", states, re.MULTILINE), states

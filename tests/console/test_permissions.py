@@ -16,12 +16,13 @@ from vendgw.console.access import PAGE_ROLES, ROLES
 PAGE_URLS = {
     "dashboard": "/",
     "vendors": "/vendors/",
-    "meters": "/meters/",
+    "meters": "/meters",
     "audit": "/audit/",
     "floats": "/floats/",
     "tariffs": "/tariffs/",
     "reconciliation": "/reconciliation/",
     "reports": "/reports/",
+    "vouchers": "/vouchers",
     "account": "/account",
 }
 

@@ -37,6 +37,7 @@ PAGES = [
     ("vendgw.console.pages.tariffs", "blueprint"),
     ("vendgw.console.pages.reconciliation", "blueprint"),
     ("vendgw.console.pages.reports", "blueprint"),
+    ("vendgw.console.pages.vouchers", "blueprint"),
 ]
 
 # Uploads (a vendor's reconciliation file) are the largest requests.
@@ -147,14 +148,19 @@ def create_app(runtime: Runtime, *, config: dict[str, Any] | None = None) -> Fla
 
 
 def _navigation() -> list[tuple[str, str]]:
-    """(page, endpoint) of the pages the current user may open, for the menu."""
+    """(page, endpoint) of the pages the current user may open, for the menu; a blueprint
+    with a `nav_shown` condition (the vouchers page: once a batch exists) is listed when it
+    holds."""
     from flask import current_app
 
     user = g.get("user")
     if user is None:
         return []
-    return [
-        (page, endpoint)
-        for page, endpoint in access.NAVIGATION
-        if endpoint in current_app.view_functions and access.may_use(user.role, page)
-    ]
+    found = []
+    for page, endpoint in access.NAVIGATION:
+        if endpoint not in current_app.view_functions or not access.may_use(user.role, page):
+            continue
+        shown = getattr(current_app.blueprints.get(endpoint.split(".")[0]), "nav_shown", None)
+        if shown is None or shown():
+            found.append((page, endpoint))
+    return found

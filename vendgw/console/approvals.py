@@ -8,7 +8,8 @@ nothing touches the ledger or the tariffs until it is approved. Approval is exac
   when the checker is not the maker; on PostgreSQL it takes the row's lock, so a second checker
   approving at the same instant waits, finds the row no longer pending and is refused; SQLite
   runs one writer at a time;
-* the domain write (``vendor_accounts.deposit``, ``gateway.tariffs.ensure_tariff_version``) runs
+* the domain write (``vendor_accounts.deposit``, ``gateway.tariffs.ensure_tariff_version``,
+  ``gateway.vouchers.activation.activate`` and ``void``) runs
   in that same transaction, in the caller's session: the status change and the posting commit
   together or not at all, and a refusal of the domain write leaves the request pending.
 
@@ -35,14 +36,18 @@ from core.localtime import local_day, utility_zone
 from gateway import pricing
 from gateway.models import Tariff, TariffVersion
 from gateway.tariffs import ensure_tariff_version
+from gateway.vouchers import activation
+from gateway.vouchers.exceptions import VoucherError
+from gateway.vouchers.pins import format_serial
 from vendgw.console.approval_models import ApprovalRequest
-from vendor_accounts import UnknownVendor, deposit, get_vendor
+from vendor_accounts import UnknownVendor, VendorAccountsError, deposit, get_vendor
 from vendor_accounts.models import JournalEntry
 
 __all__ = [
     "KINDS",
     "AlreadyDecided",
     "ApprovalError",
+    "DomainRefusal",
     "DuplicateRequest",
     "InvalidRequest",
     "OwnRequest",
@@ -54,10 +59,12 @@ __all__ = [
     "reject",
     "request_deposit",
     "request_tariff_version",
+    "request_voucher_activation",
+    "request_voucher_void",
 ]
 
-# The kinds this module can carry out; the voucher kinds join when the vouchers package exists.
-KINDS = ("deposit", "tariff_version")
+# The kinds this module can carry out.
+KINDS = ("deposit", "tariff_version", "voucher_activate", "voucher_void")
 
 _req = cast(Table, ApprovalRequest.__table__)
 
@@ -70,7 +77,8 @@ class ApprovalError(Exception):
      ├── DuplicateRequest    dedupe_key     (the same thing is already pending or done)
      ├── UnknownRequest      request_id
      ├── AlreadyDecided      request_id, status, checker
-     └── OwnRequest          request_id, user (a maker may not approve their own request)
+     ├── OwnRequest          request_id, user (a maker may not approve their own request)
+     └── DomainRefusal       domain_code    (the domain refused the write: vouchers, floats)
     """
 
     code: ClassVar[str] = "approval"
@@ -122,6 +130,17 @@ class OwnRequest(ApprovalError):
         super().__init__(f"{user} entered request {request_id} and may not approve it")
         self.request_id = request_id
         self.user = user
+
+
+class DomainRefusal(ApprovalError):
+    """The domain refused the write (a voucher range with nothing left to activate, a float
+    too low): at entry nothing is stored, at approval the request stays pending."""
+
+    code = "domain-refusal"
+
+    def __init__(self, message: str, *, domain_code: str) -> None:
+        super().__init__(message)
+        self.domain_code = domain_code
 
 
 @dataclass(frozen=True)
@@ -405,6 +424,173 @@ def _post_tariff_version(
     return {"tariff_version_id": version.id}
 
 
+# -- vouchers ---------------------------------------------------------------------------------
+#
+# Activation sells a range of stock to its vendor (its float pays face value less commission);
+# a void stops a range for ever and credits back what was sold. Both are the vouchers domain's
+# own functions (gateway.vouchers.activation); here they are only entered and approved.
+
+
+def _today(timezone: str | None) -> date:
+    return local_day(utcnow(), utility_zone(timezone))
+
+
+def _domain_refusal(exc: VoucherError | VendorAccountsError) -> DomainRefusal:
+    return DomainRefusal(exc.message, domain_code=exc.code)
+
+
+def _voucher_range(
+    session: Session, batch_id: int | None, first: int | None, last: int | None
+) -> tuple[int, int]:
+    if batch_id is not None:
+        try:
+            return activation.batch_range(session, batch_id)
+        except VoucherError as exc:
+            raise InvalidRequest(exc.message, field="batch_id", value=batch_id) from exc
+    if type(first) is not int or type(last) is not int or not 0 < first <= last:
+        raise InvalidRequest(
+            "a serial range is two serials, the first not after the last",
+            field="serials",
+            value=(first, last),
+        )
+    return first, last
+
+
+def _rehearse(session: Session, write: Any) -> Any:
+    """Run the domain write in a savepoint and undo it: what it would do, or why it refuses.
+
+    The request is checked by the domain's own rules, not a copy of them; the savepoint is
+    always rolled back, so entering a request changes nothing but the request."""
+    nested = session.begin_nested()
+    try:
+        return write()
+    except (VoucherError, VendorAccountsError) as exc:
+        raise _domain_refusal(exc) from exc
+    finally:
+        nested.rollback()
+
+
+def request_voucher_activation(
+    session: Session,
+    *,
+    maker: str,
+    batch_id: int | None = None,
+    first_serial: int | None = None,
+    last_serial: int | None = None,
+    timezone: str | None = None,
+) -> Request:
+    """Enter the activation of a whole batch or of a serial range; it is sold on approval.
+
+    Refused (:class:`InvalidRequest`) for an unknown batch or a malformed range,
+    :class:`DomainRefusal` when the domain would refuse it now (nothing to activate, several
+    vendors, expired, the float too low), :class:`DuplicateRequest` when the same range waits."""
+    maker = _user("maker", maker)
+    low, high = _voucher_range(session, batch_id, first_serial, last_serial)
+    key = f"voucher_activate:{low}-{high}"
+    _pending_twin(session, key)
+    would = _rehearse(
+        session,
+        lambda: activation.activate(session, low, high, actor=maker, today=_today(timezone)),
+    )
+    return _store(
+        session,
+        kind="voucher_activate",
+        subject=f"{format_serial(low)}-{format_serial(high)}",
+        dedupe_key=key,
+        payload={
+            "batch_id": batch_id,
+            "first_serial": low,
+            "last_serial": high,
+            "count": would.count,
+            "face_cents": would.face_cents,
+            "commission_cents": would.commission_cents,
+        },
+        maker=maker,
+    )
+
+
+def request_voucher_void(
+    session: Session,
+    *,
+    maker: str,
+    first_serial: int,
+    last_serial: int,
+    reason: str,
+) -> Request:
+    """Enter the void of a serial range (lost or stolen stock) with its reason.
+
+    Refused like :func:`request_voucher_activation`, and :class:`InvalidRequest` without a
+    reason."""
+    maker = _user("maker", maker)
+    low, high = _voucher_range(session, None, first_serial, last_serial)
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise InvalidRequest(
+            "a void needs a reason (at most 500 characters)", field="reason", value=reason
+        )
+    reason = reason.strip()
+    key = f"voucher_void:{low}-{high}"
+    _pending_twin(session, key)
+    would = _rehearse(
+        session, lambda: activation.void(session, low, high, reason=reason, actor=maker)
+    )
+    return _store(
+        session,
+        kind="voucher_void",
+        subject=f"{format_serial(low)}-{format_serial(high)}",
+        dedupe_key=key,
+        payload={
+            "first_serial": low,
+            "last_serial": high,
+            "reason": reason,
+            "count": would.voided,
+            "face_cents": would.face_cents,
+            "credited_back_cents": would.credited_back_cents,
+        },
+        maker=maker,
+    )
+
+
+def _post_voucher_activation(
+    session: Session, payload: dict[str, Any], checker: str, timezone: str | None
+) -> dict[str, Any]:
+    try:
+        done = activation.activate(
+            session,
+            payload["first_serial"],
+            payload["last_serial"],
+            actor=checker,
+            today=_today(timezone),
+        )
+    except (VoucherError, VendorAccountsError) as exc:
+        raise _domain_refusal(exc) from exc
+    return {
+        "activated": done.count,
+        "face_cents": done.face_cents,
+        "commission_cents": done.commission_cents,
+        "journal_entry_id": done.journal_entry_id,
+    }
+
+
+def _post_voucher_void(session: Session, payload: dict[str, Any], checker: str) -> dict[str, Any]:
+    try:
+        done = activation.void(
+            session,
+            payload["first_serial"],
+            payload["last_serial"],
+            reason=payload["reason"],
+            actor=checker,
+        )
+    except (VoucherError, VendorAccountsError) as exc:
+        raise _domain_refusal(exc) from exc
+    return {
+        "voided": done.voided,
+        "face_cents": done.face_cents,
+        "credited_back_cents": done.credited_back_cents,
+        "already_redeemed": done.already_redeemed,
+        "journal_entry_ids": list(done.journal_entry_ids),
+    }
+
+
 # -- deciding ---------------------------------------------------------------------------------
 
 
@@ -462,6 +648,10 @@ def approve(
         result = _post_deposit(session, payload, checker)
     elif row.kind == "tariff_version":
         result = _post_tariff_version(session, payload, timezone)
+    elif row.kind == "voucher_activate":
+        result = _post_voucher_activation(session, payload, checker, timezone)
+    elif row.kind == "voucher_void":
+        result = _post_voucher_void(session, payload, checker)
     else:  # a kind of the schema whose domain is not here yet
         raise InvalidRequest(
             f"{row.kind} requests cannot be approved yet", field="kind", value=row.kind

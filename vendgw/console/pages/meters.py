@@ -22,7 +22,9 @@ from vendgw.console.forms import ActionForm
 blueprint = Blueprint("meters", __name__, url_prefix="/meters")
 
 
-@blueprint.route("/")
+# The contract's address is /meters?q=TEXT: answered as it is, not redirected to /meters/
+# (a redirect would cost the call centre a round trip per search); /meters/ answers too.
+@blueprint.route("", strict_slashes=False)
 @allowed("meters")
 def index() -> Any:
     query = (request.args.get("q") or "").strip()[:100]
