@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,8 @@ from sqlalchemy import Engine, create_engine, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import soap_load  # noqa: E402  # its server start (bench/ is on the path)
+
 from core.db import make_engine, make_session_factory, transaction  # noqa: E402
 from core.runtime import Runtime  # noqa: E402
 from core.settings import load_settings  # noqa: E402
@@ -51,7 +52,7 @@ from vendgw import demo, migrate  # noqa: E402
 from vendgw.console import users  # noqa: E402
 
 SERVER = os.environ.get("VENDGW_BENCH_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432")
-MASTER_KEY = "22" * 32
+MASTER_KEY = soap_load.MASTER_KEY  # the key the server it starts is given
 MAX_SECONDS = 120.0
 USERNAME, PASSWORD = "bench-supervisor", "bench console password"
 FIRST_NAMES = [
@@ -207,57 +208,12 @@ def fill(url: str, home: Path, vends: int, meters: int, days: int) -> dict[str, 
     return timings
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def start_console(url: str, home: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "VENDGW_DATABASE_URL": url,
-        "VENDGW_MASTER_KEY": MASTER_KEY,
-        "VENDGW_HOME": str(home),
-        "VENDGW_GUNICORN_ACCESSLOG": os.devnull,
-        "VENDGW_LOG_LEVEL": "warning",
-    }
-    log = (home / "console.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vendgw.cli",
-            "console",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    """`vendgw console` under gunicorn, started as the load bench starts the gateway."""
+    process, base = soap_load.start_server(
+        url, home, workers, command="console", ready_path="/login", start_timeout=60
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the console exited: see {home / 'console.log'}")
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request("GET", "/login")
-            if conn.getresponse().status == 200:
-                return process, port
-        except (OSError, http.client.HTTPException):
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.2)
-    process.terminate()
-    raise SystemExit("the console did not come up")
+    return process, int(base.rsplit(":", 1)[1])
 
 
 class Browser:

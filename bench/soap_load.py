@@ -156,7 +156,17 @@ def free_port() -> int:
         return port
 
 
-def start_server(url: str, home: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    url: str,
+    home: Path,
+    workers: int,
+    *,
+    command: str = "serve",
+    ready_path: str = "/healthz",
+    start_timeout: float = 30.0,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`vendgw <command>` (serve, or console) under gunicorn on a free port, once `ready_path`
+    answers 200; returns the process and its base URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -166,13 +176,14 @@ def start_server(url: str, home: Path, workers: int) -> tuple[subprocess.Popen[b
         "VENDGW_GUNICORN_ACCESSLOG": os.devnull,
         "VENDGW_LOG_LEVEL": "warning",
     }
-    log = (home / "server.log").open("wb")
+    log_path = home / f"{command}.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "vendgw.cli",
-            "serve",
+            command,
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -185,13 +196,13 @@ def start_server(url: str, home: Path, workers: int) -> tuple[subprocess.Popen[b
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the server exited: see {home / 'server.log'}")
+            raise SystemExit(f"vendgw {command} exited: see {log_path}")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            conn.request("GET", "/healthz")
+            conn.request("GET", ready_path)
             if conn.getresponse().status == 200:
                 return process, base
         except (OSError, http.client.HTTPException):
@@ -200,7 +211,7 @@ def start_server(url: str, home: Path, workers: int) -> tuple[subprocess.Popen[b
             conn.close()
         time.sleep(0.1)
     process.terminate()
-    raise SystemExit("the server did not come up")
+    raise SystemExit(f"vendgw {command} did not come up")
 
 
 def envelope(body: str) -> bytes:
