@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import http.client
 import multiprocessing as mp
 import resource
 import sys
@@ -183,19 +182,7 @@ def client(
         pin = "" if my_pins is None else my_pins[n]
         n += 1
         body = build(terminal, unique_base + n, mine[n % len(mine)], pin)
-        started = time.perf_counter()
-        conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        try:
-            conn.request("POST", "/vend", body=body, headers=headers)
-            response = conn.getresponse()
-            content = response.read()
-            ok = response.status == 200 and b"receiptNo>" in content
-            reason = f"HTTP {response.status}: {content[:300]!r}"
-        except (OSError, http.client.HTTPException) as exc:
-            ok, reason = False, repr(exc)
-        finally:
-            conn.close()
-        elapsed = time.perf_counter() - started
+        ok, elapsed, reason = load.timed_post(host, port, "/vend", body, headers, b"receiptNo>")
         if ok:
             latencies.append(elapsed)
         else:
