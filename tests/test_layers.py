@@ -10,6 +10,7 @@ imports here too: a cycle dodged by a late import is still a cycle.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -73,3 +74,26 @@ def test_vouchers_sit_below_the_vend_path_and_beside_master_data() -> None:
         assert not graph.chain_exists(
             importer="gateway.vouchers", imported=above, as_packages=True
         ), above
+
+
+# A statement that writes the ledger's tables names them through their Table (`insert`, an
+# UPDATE, a CTE all need it): outside vendor_accounts only reads by the ORM classes are allowed.
+_LEDGER_TABLE = re.compile(
+    r"\b(JournalEntry|Posting)\.__table__|\b(insert|update|delete)\(\s*(JournalEntry|Posting)\b"
+)
+
+
+def test_only_vendor_accounts_writes_the_ledger() -> None:
+    # The float debit and the voucher redemption write their entries in one statement with the
+    # row they pay for; both are built in vendor_accounts (ledger.guarded_entry), the domain
+    # above only hands over its guard. Migrations are the schema's business, not the ledger's.
+    offenders = []
+    for package in ROOT_PACKAGES:
+        if package == "vendor_accounts":
+            continue
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            if _LEDGER_TABLE.search(path.read_text()):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, f"the ledger's tables are written outside vendor_accounts: {offenders}"

@@ -38,26 +38,20 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import (
-    BigInteger,
     Date,
-    String,
     Table,
     bindparam,
     case,
     exists,
-    func,
-    insert,
-    literal,
     or_,
     select,
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.db import UTCDateTime, utcnow
+from core.db import utcnow
 from core.localtime import local_day, utility_zone
 from core.prepared import PerDialect, PreparedStatement
 from vendor_accounts import ledger
@@ -75,7 +69,7 @@ from vendor_accounts.exceptions import (
     VendorSuspended,
 )
 from vendor_accounts.locking import execute_write
-from vendor_accounts.models import FloatAccount, JournalEntry, LowFloatEvent, Posting, Vendor
+from vendor_accounts.models import FloatAccount, JournalEntry, LowFloatEvent, Vendor
 
 __all__ = [
     "FloatBalance",
@@ -94,7 +88,6 @@ _fa = cast(Table, FloatAccount.__table__)
 _vendor = cast(Table, Vendor.__table__)
 _entry = cast(Table, JournalEntry.__table__)
 _low = cast(Table, LowFloatEvent.__table__)
-_posting = cast(Table, Posting.__table__)
 
 
 # The debit's statements are built once: on the hot path, building them cost more CPU than
@@ -127,39 +120,7 @@ _DEBIT = (
 # the entry and postings are inserted only if the UPDATE matched, and the row lock is then held
 # for nothing but the commit. SQLite (one writer at a time anyway) runs _DEBIT and the inserts.
 _debit = _DEBIT.cte("debit")
-_new_entry = (
-    insert(_entry)
-    .from_select(
-        ["vendor_id", "kind", "reference", "at", "created_at"],
-        select(
-            bindparam("p_vendor"),
-            literal("vend"),
-            bindparam("p_ref", type_=String),
-            bindparam("p_at", type_=UTCDateTime),
-            bindparam("p_now", type_=UTCDateTime),
-        ).select_from(_debit),
-    )
-    .returning(_entry.c.id)
-    .cte("entry")
-)
-_leg = (
-    func.unnest(
-        bindparam("p_accounts", type_=ARRAY(String)),
-        bindparam("p_amounts", type_=ARRAY(BigInteger)),
-    )
-    .table_valued("account", "amount")
-    .render_derived(name="leg")
-)
-_new_legs = (
-    insert(_posting)
-    .from_select(
-        ["journal_entry_id", "account", "amount_cents"],
-        select(_new_entry.c.id, _leg.c.account, _leg.c.amount).select_from(
-            _new_entry.join(_leg, true())
-        ),
-    )
-    .cte("legs")
-)
+_new_entry, _new_legs = ledger.guarded_entry(_debit, "vend")
 _DEBIT_AND_POST = PreparedStatement(
     "vendgw_debit_and_post",
     (
@@ -339,11 +300,7 @@ def _debit_and_post_in_one(
         session,
         {
             **params,
-            "p_ref": reference,
-            "p_at": at,
-            "p_now": utcnow(),
-            "p_accounts": list(legs),
-            "p_amounts": list(legs.values()),
+            **ledger.guarded_entry_params(vendor_id, reference, at, utcnow(), legs),
         },
     ).first()
     return None if row is None else (row[0], row[1], row[2], row[3])

@@ -40,8 +40,9 @@ Entries (all amounts in cents; ``c`` = commission):
 Zero legs are left out (a posting is never zero) and an entry has at most one leg per account.
 
 Entries are written only with legs from :func:`balanced_legs`, which refuses an unbalanced one
-before it reaches the database (:func:`write_entry`, and the vend debit's single statement on
-PostgreSQL); PostgreSQL checks the same at commit (a deferred constraint
+before it reaches the database (:func:`write_entry`, and on PostgreSQL the single statements of
+the vend debit and the voucher redemption, whose entry is :func:`guarded_entry`); PostgreSQL
+checks the same at commit (a deferred constraint
 trigger) and :func:`check_invariants` re-proves everything from the rows, so a bug or a hand-made
 SQL change cannot hide.
 """
@@ -53,9 +54,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from core.db import UTCDateTime
 from vendor_accounts.models import ACCOUNTS, FloatAccount, JournalEntry, Posting
 
 __all__ = [
@@ -134,6 +148,65 @@ def write_entry(
         [{"journal_entry_id": entry_id, "account": a, "amount_cents": v} for a, v in legs.items()],
     )
     return entry_id
+
+
+def guarded_entry(guard: CTE, kind: str) -> tuple[CTE, CTE]:
+    """One entry and its postings as data-modifying CTEs (PostgreSQL), inserted only when the
+    `guard` CTE (an UPDATE ... RETURNING of the row the entry pays for) returned a row: the
+    float debit, a voucher marked redeemed. Returns (entry, postings); the entry's `id` column
+    is what the statement selects. So a write that must happen together with its entry is one
+    round trip while its row lock is held.
+
+    Parameters: p_vendor, p_ref, p_at, p_now and the legs as two arrays, p_accounts and
+    p_amounts (from :func:`balanced_legs`, which the caller must use; the commit-time balance
+    trigger refuses an unbalanced entry whoever wrote it). The guard may use the same names
+    for the same values."""
+    entry = (
+        insert(_entry)
+        .from_select(
+            ["vendor_id", "kind", "reference", "at", "created_at"],
+            select(
+                bindparam("p_vendor"),
+                literal(kind),
+                bindparam("p_ref", type_=String),
+                bindparam("p_at", type_=UTCDateTime),
+                bindparam("p_now", type_=UTCDateTime),
+            ).select_from(guard),
+        )
+        .returning(_entry.c.id)
+        .cte("entry")
+    )
+    leg = (
+        func.unnest(
+            bindparam("p_accounts", type_=ARRAY(String)),
+            bindparam("p_amounts", type_=ARRAY(BigInteger)),
+        )
+        .table_valued("account", "amount")
+        .render_derived(name="leg")
+    )
+    postings = (
+        insert(_posting)
+        .from_select(
+            ["journal_entry_id", "account", "amount_cents"],
+            select(entry.c.id, leg.c.account, leg.c.amount).select_from(entry.join(leg, true())),
+        )
+        .cte("legs")
+    )
+    return entry, postings
+
+
+def guarded_entry_params(
+    vendor_id: int, reference: str, at: datetime, now: datetime, legs: Mapping[str, int]
+) -> dict[str, object]:
+    """The parameters of a :func:`guarded_entry` statement."""
+    return {
+        "p_vendor": vendor_id,
+        "p_ref": reference,
+        "p_at": at,
+        "p_now": now,
+        "p_accounts": list(legs),
+        "p_amounts": list(legs.values()),
+    }
 
 
 def entry_postings(session: Session, journal_entry_id: int) -> dict[str, int]:

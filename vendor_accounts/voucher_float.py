@@ -14,17 +14,24 @@ privilege) never pays: its redemption entry has no ``vendor_float`` leg.
   debt recovered), on the redeeming vendor's entry.
 
 These run in the caller's transaction; the caller (gateway/vouchers) decides which vouchers and
-keeps their states, under the same transaction.
+keeps their states, under the same transaction. A redemption's entry must be written exactly when
+the voucher's row is marked redeemed: `RedemptionPosting` takes the caller's UPDATE of that row as
+a guard and writes the entry behind it, on PostgreSQL in the same statement (as the float debit
+is written with its entry), so the ledger's tables are written here and nowhere else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, exists, select, update
+from sqlalchemy import Table, Update, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
+from core.prepared import PerDialect, PreparedStatement
 from vendor_accounts import ledger
 from vendor_accounts.exceptions import (
     InsufficientFloat,
@@ -37,11 +44,12 @@ from vendor_accounts.floats import (
     _lock_float,
     _note_low_float,
     _when,
+    balance,
 )
 from vendor_accounts.locking import execute_write
 from vendor_accounts.models import FloatAccount, Vendor
 
-__all__ = ["post_redemption", "refund_stock", "sell_stock"]
+__all__ = ["Redeemed", "RedemptionPosting", "post_redemption", "refund_stock", "sell_stock"]
 
 _fa = cast(Table, FloatAccount.__table__)
 _vendor = cast(Table, Vendor.__table__)
@@ -172,20 +180,13 @@ def refund_stock(
     )
 
 
-def post_redemption(
-    session: Session,
-    *,
-    vendor_id: int,
-    face_cents: int,
-    split: VendSplit,
-    reference: str,
-    at: datetime | None = None,
-) -> int:
-    """The redemption's entry on the redeeming vendor (no float leg); its id."""
+def _redemption_legs(
+    vendor_id: int, face_cents: int, split: VendSplit, reference: str
+) -> dict[str, int]:
     if type(vendor_id) is not int:
         raise UnknownVendor(vendor_id=vendor_id)
     split.check(face_cents)
-    legs = ledger.balanced_legs(
+    return ledger.balanced_legs(
         "voucher_use",
         reference,
         {
@@ -196,6 +197,19 @@ def post_redemption(
             ledger.DEBT_RECOVERED: split.debt_recovered,
         },
     )
+
+
+def post_redemption(
+    session: Session,
+    *,
+    vendor_id: int,
+    face_cents: int,
+    split: VendSplit,
+    reference: str,
+    at: datetime | None = None,
+) -> int:
+    """The redemption's entry on the redeeming vendor (no float leg); its id."""
+    legs = _redemption_legs(vendor_id, face_cents, split, reference)
     return ledger.write_entry(
         session,
         vendor_id=vendor_id,
@@ -204,3 +218,93 @@ def post_redemption(
         at=_when(at),
         postings=legs,
     )
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    """A redemption's journal entry and the redeeming vendor's available credit (its float,
+    untouched, for the receipt)."""
+
+    journal_entry_id: int
+    available_cents: int
+
+
+_available = (
+    select(_fa.c.balance_cents - _fa.c.floor_cents)
+    .where(_fa.c.vendor_id == bindparam("p_vendor"))
+    .scalar_subquery()
+)
+
+
+class RedemptionPosting:
+    """A voucher's redemption entry, written only when the caller's guard marks it redeemed.
+
+    `guard` is the caller's UPDATE of the voucher's row with RETURNING (it matches nothing when
+    the voucher is no longer redeemable). On PostgreSQL the guard, the entry, its postings and
+    the read of the redeeming vendor's available credit are one prepared statement (`prepared`,
+    named `name`): the entry is inserted only if the guard returned a row, in the round trip
+    that holds the voucher's lock. SQLite (one writer at a time) runs the guard, then the entry.
+    The guard's parameters may use p_vendor and p_at for the redeeming vendor and the time.
+    """
+
+    def __init__(self, name: str, guard: Update) -> None:
+        self.guard = guard
+        marked = guard.cte("redeemed")
+        entry, postings = ledger.guarded_entry(marked, "voucher_use")
+        self.prepared = PreparedStatement(name, select(entry.c.id, _available).add_cte(postings))
+        self._post = PerDialect(postgresql=self._in_one, sqlite=self._guard_then_post)
+
+    def post(
+        self,
+        session: Session,
+        guard_params: Mapping[str, object],
+        *,
+        vendor_id: int,
+        face_cents: int,
+        split: VendSplit,
+        reference: str,
+        at: datetime,
+    ) -> Redeemed | None:
+        """Run the guard and, if it matched, post the entry (legs from balanced_legs, checked
+        before anything is sent); None when the guard matched nothing (nothing written)."""
+        legs = _redemption_legs(vendor_id, face_cents, split, reference)
+        return self._post(session)(session, guard_params, vendor_id, reference, at, legs)
+
+    def _in_one(
+        self,
+        session: Session,
+        guard_params: Mapping[str, object],
+        vendor_id: int,
+        reference: str,
+        at: datetime,
+        legs: dict[str, int],
+    ) -> Redeemed | None:
+        row = self.prepared.execute(
+            session,
+            {
+                **guard_params,
+                **ledger.guarded_entry_params(vendor_id, reference, at, utcnow(), legs),
+            },
+        ).first()
+        return None if row is None else Redeemed(int(row[0]), int(row[1]))
+
+    def _guard_then_post(
+        self,
+        session: Session,
+        guard_params: Mapping[str, object],
+        vendor_id: int,
+        reference: str,
+        at: datetime,
+        legs: dict[str, int],
+    ) -> Redeemed | None:
+        if session.execute(self.guard, dict(guard_params)).first() is None:
+            return None
+        entry_id = ledger.write_entry(
+            session,
+            vendor_id=vendor_id,
+            kind="voucher_use",
+            reference=reference,
+            at=at,
+            postings=legs,
+        )
+        return Redeemed(entry_id, balance(session, vendor_id).available_cents)

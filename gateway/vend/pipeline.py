@@ -42,6 +42,7 @@ from gateway.vend.types import Principal, RequestHeader
 from gateway.vouchers import redemption
 from vendor_accounts import floats as vendor_floats
 from vendor_accounts.floats import VendPosting
+from vendor_accounts.voucher_float import Redeemed
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ def _voucher_settle(
     tx: flow.StoredTransaction,
     priced: flow.PricedVend,
     voucher: redemption.Redeemable,
-) -> redemption.Settled:
+) -> Redeemed:
     return redemption.settle(
         session,
         voucher,

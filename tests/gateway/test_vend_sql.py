@@ -60,6 +60,9 @@ def _prepared_in(module: Any) -> list[PreparedStatement]:
     found: list[PreparedStatement] = []
     for value in vars(module).values():
         values = value.values() if isinstance(value, dict) else [value]
+        # An object that builds its statement from the module's (a RedemptionPosting) holds
+        # it as `prepared`.
+        values = [getattr(v, "prepared", v) for v in values]
         found += [v for v in values if isinstance(v, PreparedStatement)]
     return sorted({id(p): p for p in found}.values(), key=lambda p: p.name)
 

@@ -11,12 +11,6 @@ PREPARE vendgw_voucher_lock (BYTEA) AS SELECT voucher.id,
 FROM voucher JOIN voucher_batch ON voucher_batch.id = voucher.batch_id
 WHERE voucher.pin_hash = $1 FOR UPDATE OF voucher;
 
--- vendgw_voucher_redeem (prepared once per connection)
-PREPARE vendgw_voucher_redeem (VARCHAR, TIMESTAMP WITH TIME ZONE, BIGINT, BIGINT, BIGINT, VARCHAR) AS UPDATE voucher SET status=$1,
-    redeemed_at=$2,
-    redeemed_by_vendor_id=$3,
-    redemption_transaction_id=$4 WHERE voucher.id = $5 AND voucher.status = $6;
-
 -- vendgw_voucher_redeem_and_post (prepared once per connection)
 PREPARE vendgw_voucher_redeem_and_post (VARCHAR, TIMESTAMP WITH TIME ZONE, BIGINT, BIGINT, BIGINT, VARCHAR, VARCHAR, VARCHAR, TIMESTAMP WITH TIME ZONE, VARCHAR[], BIGINT[]) AS WITH redeemed AS
 (UPDATE voucher SET status=$1, redeemed_at=$2, redeemed_by_vendor_id=$3, redemption_transaction_id=$4 WHERE voucher.id = $5 AND voucher.status = $6 RETURNING voucher.id),
