@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.runtime import Runtime
-from gateway import pricing
+from gateway import errors, pricing
 from gateway.tariffs import TariffBook
 from gateway.vend import flow, idempotency, meters, units
 from gateway.vend.meters import MeterInMonth, MeterRecord
@@ -118,11 +118,23 @@ class Plan:
     funding: Funding | None = None  # a tender paid by something else than the float (priced)
 
 
-def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
-    """Run `plan` for `ask` exactly once for its msgID: the stored response."""
-    fingerprint = idempotency.request_hash(
+def _fingerprint(plan: Plan, ask: Ask) -> str:
+    return idempotency.request_hash(
         plan.operation, **{name: getattr(ask, name) for name in plan.fingerprint}
     )
+
+
+def remember_refusal(ctx: Context, plan: Plan, ask: Ask, refused: errors.GatewayError) -> None:
+    """Remember a refusal decided before the plan ran (a voucher PIN the screen refused), as
+    `run` remembers its own: that msgID stays refused."""
+    idempotency.remember_refusal(
+        ctx.runtime.sessions, ask.header, plan.operation, _fingerprint(plan, ask), refused
+    )
+
+
+def run(ctx: Context, plan: Plan, ask: Ask) -> dict[str, Any]:
+    """Run `plan` for `ask` exactly once for its msgID: the stored response."""
+    fingerprint = _fingerprint(plan, ask)
 
     def work(session: Session, request_id: int) -> idempotency.Answer:
         clock = ctx.clock()

@@ -177,26 +177,41 @@ class DatabaseVendingService:
     def voucher_vend(
         self, who: Principal, header: RequestHeader, meter_number: str, pin: str
     ) -> VendReceipt:
-        """Redeem a scratch-card voucher for the meter: the VoucherVend plan. Refused while the
-        terminal is over the guessing limit; every invalid PIN counts towards it (and is
-        audited with the terminal and the serial it matched, never the PIN)."""
+        """Redeem a scratch-card voucher for the meter: the VoucherVend plan. The PIN is first
+        screened under the terminal's lock (gateway/vouchers/attempts.py): refused while the
+        terminal is over the guessing limit, and every invalid PIN counts towards it (audited
+        with the terminal and the serial it matched, never the PIN)."""
         require(who, "redeem")
-        now = self.clock()
-        with self.runtime.single_reads.connect() as conn:
-            voucher_attempts.check(conn, who.client_id, who.terminal_id, now)
-        try:
-            if not voucher_pins.valid_pin(pin):
-                raise errors.VoucherInvalid(
-                    "the voucher PIN is not valid (check digit)", code="voucher-check-digit"
-                )
-            ask = pipeline.Ask(
-                who,
-                header,
-                meter_number,
-                voucher=voucher_pins.pin_hash(self.voucher_key, pin).hex(),
+        clock = self.vend_clock()
+        hashed = (
+            voucher_pins.pin_hash(self.voucher_key, pin) if voucher_pins.valid_pin(pin) else None
+        )
+        ask = pipeline.Ask(
+            who,
+            header,
+            meter_number,
+            # A PIN failing its check digit has no hash; the screen refuses it before it is used.
+            voucher=hashed.hex() if hashed is not None else "",
+        )
+        with transaction(self.runtime.sessions) as session:
+            screened = voucher_attempts.screen(
+                session,
+                client_id=who.client_id,
+                terminal_id=who.terminal_id,
+                msg_date_time=header.msg_id.date_time,
+                msg_unique_number=header.msg_id.unique_number,
+                pin_hash=hashed,
+                now=clock.now,
+                today=clock.local.date(),
+                tz=clock.tz,
             )
+        if screened is not None:
+            pipeline.remember_refusal(self.pipeline, pipeline.VOUCHER_VEND, ask, screened)
+            raise screened
+        try:
             return receipt_from_json(pipeline.run(self.pipeline, pipeline.VOUCHER_VEND, ask))
         except errors.VoucherInvalid as refused:
+            # Voided or activated between the screen and the vend: counted after the fact.
             with transaction(self.runtime.sessions) as session:
                 voucher_attempts.record(
                     session,
@@ -204,7 +219,7 @@ class DatabaseVendingService:
                     terminal_id=who.terminal_id,
                     msg_date_time=header.msg_id.date_time,
                     msg_unique_number=header.msg_id.unique_number,
-                    at=now,
+                    at=clock.now,
                     reason=refused.code,
                     serial=refused.detail.get("serial"),
                 )

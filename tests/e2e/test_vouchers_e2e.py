@@ -2,7 +2,8 @@
 float verify`, `vendgw report vouchers`) as subprocesses, and redemption over HTTP by a USSD
 platform's terminal against two real gunicorn nodes on one database, as a load balancer would
 spread it: the life of a batch, one PIN sent to both nodes at the same instant redeems once, the
-guessing limit holds across workers and nodes, and no PIN reaches the logs or the database."""
+guessing limit holds across workers and nodes (guesses sent one by one and all at once), an
+expired voucher is refused, shown and reported, and no PIN reaches the logs or the database."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -20,13 +23,13 @@ from typing import Any
 import pytest
 import zeep
 from pyrage import x25519
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core.db import transaction
 from gateway.vend import meters
 from gateway.vend.models import VendTransaction
 from gateway.vouchers import pins
-from gateway.vouchers.models import Voucher, VoucherAttempt
+from gateway.vouchers.models import Voucher, VoucherAttempt, VoucherBatch
 from sts import MeterSimulator
 from tests.conftest import TestDatabase
 from tests.e2e.conftest import ROOT, Server, start_server, stop_server
@@ -331,3 +334,90 @@ def test_the_guessing_limit_holds_across_workers_and_nodes(
     receipt = redeem(zeep_client(nodes[0].base_url, other), other, drawn[0])
     assert str(receipt.tenderAmount) == "20.00"
     assert pin_traces(database_text(e2e_db), [*guesses, *drawn]) == []
+
+
+def test_guesses_sent_at_the_same_instant_to_two_nodes_stop_at_five(
+    nodes: tuple[Server, Server], e2e_db: TestDatabase, parties: Parties
+) -> None:
+    # A guessing script fires twelve wrong PINs at once through the load balancer: the screen
+    # judges them one after another under the terminal's lock, whichever worker of whichever
+    # node each reaches, so exactly five are judged and counted.
+    guesser = platform_terminal("USSD-BURST", "ussd-burst-secret-3")
+    with transaction(e2e_db.sessions) as session:
+        add_terminal(
+            session,
+            client_id=guesser.client_id,
+            terminal_code=guesser.terminal_id,
+            actor="test",
+            secret=guesser.secret,
+            privileges=("redeem",),
+            verifier_key=e2e_db.runtime.verifier_key,
+        )
+    senders = 12
+    clients = [zeep_client(nodes[i % 2].base_url, guesser) for i in range(senders)]
+    for client in clients:  # each client's WSDL is read before the burst starts
+        assert client.service.VoucherVend is not None
+    start = threading.Barrier(senders)
+
+    def guess(client: zeep.Client) -> str:
+        start.wait()
+        return fault(partial(redeem, client, guesser, pins.new_pin()))["code"]
+
+    with ThreadPoolExecutor(senders) as pool:
+        outcomes = Counter(pool.map(guess, clients))
+    assert outcomes == {"voucher-unknown": 5, "voucher-attempts-exceeded": 7}
+    with e2e_db.sessions() as session:
+        counted = session.scalar(
+            select(func.count())
+            .select_from(VoucherAttempt)
+            .where(VoucherAttempt.terminal_id == guesser.terminal_id)
+        )
+    assert counted == 5
+
+
+def test_an_expired_voucher_is_refused_shown_and_reported_over_http(
+    nodes: tuple[Server, Server], e2e_db: TestDatabase, parties: Parties, tmp_path: Path
+) -> None:
+    batch_id, drawn = new_stock(e2e_db, parties, 2, tmp_path)
+    # The batch's expiry date has passed (a batch made months ago): the nodes run on the real
+    # clock, so the test moves the date the operator set, not the clock.
+    expired_on = TODAY - timedelta(days=2)
+    with transaction(e2e_db.sessions) as session:
+        session.execute(
+            update(VoucherBatch).where(VoucherBatch.id == batch_id).values(expires_on=expired_on)
+        )
+        serials = list(
+            session.scalars(
+                select(Voucher.serial).where(Voucher.batch_id == batch_id).order_by(Voucher.serial)
+            )
+        )
+    terminal = platform_terminal()
+    before = liability(e2e_db)
+    for node, pin in zip(nodes, drawn, strict=True):
+        refused = fault(partial(redeem, zeep_client(node.base_url, terminal), terminal, pin))
+        assert refused["faultType"] == "VoucherInvalidEx"
+        assert refused["code"] == "voucher-expired"
+        assert expired_on.isoformat() in refused["desc"]
+    # Nothing moved: the value stays owed (until written off), the float and books unchanged.
+    assert liability(e2e_db) == before
+    with e2e_db.sessions() as session:
+        states = set(session.scalars(select(Voucher.status).where(Voucher.batch_id == batch_id)))
+        counted = session.scalars(
+            select(VoucherAttempt.serial).where(VoucherAttempt.reason == "voucher-expired")
+        ).all()
+    assert states == {"active"}
+    assert sorted(counted) == serials  # each refusal audited with its serial, never the PIN
+    books_verify(e2e_db, everything=True)
+    shown = ok(vendgw(e2e_db, "voucher", "show", pins.format_serial(serials[0])))
+    assert "expired" in shown
+    # This month's report (the batch was made in it) still owes them: an expired voucher's
+    # value is outstanding until written off, and the report ties to the ledger. (Which month
+    # counts it as expired is tested in process, where the clock can move: test_vouchers.py.)
+    month = ok(vendgw(e2e_db, "report", "vouchers", "--month", TODAY.strftime("%Y-%m")))
+    (row,) = [
+        line.split(",") for line in month.splitlines() if line.startswith(f"batch,{batch_id},")
+    ]
+    heads = month.splitlines()[0].split(",")
+    assert row[heads.index("outstanding_count")] == "2"
+    assert row[heads.index("outstanding_value")] == "40.00"
+    assert month.splitlines()[-1].endswith(",yes")

@@ -7,6 +7,9 @@ of a PIN in the database or the logs. The books are checked after every step."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -22,6 +25,9 @@ from gateway.vend.types import MsgID, Principal, RequestHeader
 from gateway.vouchers import activation, attempts, pins
 from gateway.vouchers.exceptions import VoucherError
 from gateway.vouchers.models import Voucher, VoucherAttempt, VoucherBatch
+from reconciliation.periods import MONTHLY, parse_period
+from reconciliation.runs import calendar_of
+from reconciliation.vouchers_report import vouchers_report
 from sts import MeterSimulator
 from tests.conftest import TestDatabase
 from tests.support.vouchers import (
@@ -263,6 +269,20 @@ def test_the_life_of_a_batch(
     assert expired.value.code == "voucher-expired"
     assert liability(db) == 4000
     check_books(db)
+    # Reported: the month of the batch's last day counts the two still owed as expired (their
+    # value still outstanding, and tied to the ledger); the month after has none expiring.
+    last_day = TODAY + timedelta(days=30)
+    calendar = calendar_of(db.runtime)
+    with db.sessions() as session:
+        month = vouchers_report(session, parse_period(f"{last_day:%Y-%m}", MONTHLY), calendar)
+        later = (last_day.replace(day=1) + timedelta(days=32)).strftime("%Y-%m")
+        after = vouchers_report(session, parse_period(later, MONTHLY), calendar)
+    (batch,) = [b for b in month.batches if b.batch_id == created.batch_id]
+    assert (batch.expired, batch.outstanding) == (2, 2)
+    assert batch.value("expired") == 4000
+    assert month.ties and month.outstanding_cents == 4000
+    (batch_after,) = [b for b in after.batches if b.batch_id == created.batch_id]
+    assert (batch_after.expired, batch_after.outstanding) == (0, 2)
 
     # Nothing about a PIN anywhere: not in any table (audit included), not in the logs.
     dump = database_text(db)
@@ -324,7 +344,8 @@ def test_five_invalid_pins_lock_the_terminal_for_ten_minutes(
         audited = session.execute(
             select(VendRequest.operation).where(VendRequest.operation == "VoucherVend")
         ).all()
-        assert len(audited) == 4  # the four that reached the pipeline are remembered refusals
+        # Each refused msgID is remembered, the check-digit one too: it stays refused.
+        assert len(audited) == 5
     # Ten minutes after the fifth the terminal may redeem again.
     clock.now += timedelta(minutes=10)
     receipt = service.voucher_vend(platform(parties), header(parties), METER, good)
@@ -334,6 +355,33 @@ def test_five_invalid_pins_lock_the_terminal_for_ten_minutes(
         audits = database_text(demo_db)
     assert audits.count("voucher.invalid_attempt") == 5
     assert pin_traces(audits, [*guesses, bad_check_digit, good]) == []
+
+
+def test_guesses_sent_at_the_same_instant_stop_at_five(
+    demo_db: TestDatabase, parties: Parties, service: DatabaseVendingService
+) -> None:
+    # Twelve workers of one terminal send a wrong PIN at once: the screen judges them one after
+    # another under the terminal's lock, so five are judged and counted, seven find the limit.
+    # (Before the screen, the count was read outside any lock and all twelve were judged.)
+    senders = 12
+    start = threading.Barrier(senders)
+
+    def guess() -> str:
+        start.wait()
+        try:
+            service.voucher_vend(platform(parties), header(parties), METER, pins.new_pin())
+        except errors.VoucherInvalid as refused:
+            return refused.code
+        except errors.RequestAuthorisation as refused:
+            return refused.code
+        return "redeemed"
+
+    with ThreadPoolExecutor(senders) as pool:
+        outcomes = Counter(pool.map(lambda _: guess(), range(senders)))
+    assert outcomes == {"voucher-unknown": 5, "voucher-attempts-exceeded": 7}
+    with demo_db.sessions() as session:
+        assert len(session.scalars(select(VoucherAttempt)).all()) == 5
+    assert database_text(demo_db).count("voucher.invalid_attempt") == 5
 
 
 def test_a_retried_invalid_msg_id_counts_once(
