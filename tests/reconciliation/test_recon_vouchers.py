@@ -5,17 +5,22 @@ liability ties to the ledger."""
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, inspect, text, update
+from click.testing import CliRunner
+from sqlalchemy import func, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from core.db import transaction
+from core.money import format_tenths
+from gateway.vend.models import VendTransaction
 from gateway.vend.types import MsgID, Principal, RequestHeader
 from gateway.vouchers import activation
-from reconciliation import outputs, runs, vouchers_report
+from reconciliation import operational, outputs, runs, vouchers_report
+from reconciliation.cli import report
 from reconciliation.models import ReconRun
 from reconciliation.monthly import monthly_report
 from reconciliation.periods import MONTHLY, parse_period
@@ -277,3 +282,61 @@ def test_the_migration_fills_in_the_redemptions_of_existing_runs(
         session.execute(
             update(ReconRun).where(ReconRun.id == run_id).values(settlement_due_cents=19850)
         )
+
+
+def test_vending_counts_the_redemptions_apart_and_a_redemption_is_a_purchase(
+    utility: Utility, tmp_path: Path
+) -> None:
+    u = utility
+    _redemptions_and_a_sale(u)  # Bank: 2 redeemed and 1 sold on the 20th, 1 redeemed on the 21st
+    with u.db.sessions() as session:
+        units = dict(
+            session.execute(
+                select(VendTransaction.kind, func.sum(VendTransaction.units_tenths)).group_by(
+                    VendTransaction.kind
+                )
+            ).all()
+        )
+        calendar = runs.calendar_of(u.db.runtime)
+        per_vendor = operational.vending(session, NOVEMBER, calendar)
+        per_terminal_day = operational.vending(
+            session, NOVEMBER, calendar, by="terminal", per_day=True
+        )
+        quiet = operational.abnormal_customers(session, date(2027, 1, 31), calendar, days=30)
+
+    for table in (per_vendor, per_terminal_day):
+        assert table.columns[-8:] == (
+            "vends",
+            "amount",
+            "kwh",
+            "reversed_vends",
+            "reversed_amount",
+            "voucher_vends",
+            "voucher_amount",
+            "voucher_kwh",
+        )
+    (bank,) = [dict(zip(per_vendor.columns, r, strict=True)) for r in per_vendor.rows]
+    assert (bank["client_id"], bank["vends"], bank["amount"]) == (BANK, 1, "100.00")
+    assert bank["kwh"] == format_tenths(int(units["credit"]))
+    assert (bank["voucher_vends"], bank["voucher_amount"]) == (3, "150.00")
+    assert bank["voucher_kwh"] == format_tenths(int(units["voucher"]))
+
+    named = [dict(zip(per_terminal_day.columns, r, strict=True)) for r in per_terminal_day.rows]
+    shown = ("vends", "amount", "voucher_vends", "voucher_amount")
+    by_day = {(r["day"], r["terminal_id"]): tuple(r[k] for k in shown) for r in named}
+    assert by_day == {
+        ("2026-11-20", "ATM-0001"): (1, "100.00", 2, "100.00"),
+        ("2026-11-21", "ATM-0001"): (0, "0.00", 1, "50.00"),
+    }
+
+    # The meter's last purchase is the voucher redeemed on the 21st, after its credit vend.
+    meters = {r[0]: r for r in quiet.rows}
+    assert meters[METER][3] == "2026-11-21"
+
+    out = tmp_path / "vending.csv"
+    result = CliRunner().invoke(
+        report, ["vending", "--month", "2026-11", "--out", str(out)], obj=u.db.runtime
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = csv.DictReader(out.read_text().splitlines())
+    assert (row["vends"], row["voucher_vends"], row["voucher_amount"]) == ("1", "3", "150.00")
