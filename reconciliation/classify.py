@@ -14,9 +14,12 @@ category; the break row still shows both sides, so every difference stays visibl
 
 Money: each row has an *effect*, what it adds to (vendor total - gateway total). The vendor total
 is the SUCCESS lines of the file as written (duplicates and misdated lines included: that is what
-the vendor claims); the gateway total is the period's credit vends not reversed by its end. So the
+the vendor claims); the gateway total is the period's sales not reversed by its end. So the
 effects of all categories add up to the difference exactly, and the summary can show where every
 cent of it comes from.
+
+The headline also keeps apart the voucher redemptions the gateway total counts (same rule): sales
+of the channel that its float paid nothing for, so the settlement due leaves them out.
 """
 
 from __future__ import annotations
@@ -62,9 +65,16 @@ def _vendor_counted() -> ColumnElement[int]:
     return case((P.v_status == "SUCCESS", P.v_amount_cents), else_=0)
 
 
+def _counted(window: Window) -> ColumnElement[bool]:
+    return and_(P.g_status == "SUCCESS", _in_window(P.g_created_at, window))
+
+
 def _gateway_counted(window: Window) -> ColumnElement[int]:
-    counted = and_(P.g_status == "SUCCESS", _in_window(P.g_created_at, window))
-    return case((counted, P.g_amount_cents), else_=0)
+    return case((_counted(window), P.g_amount_cents), else_=0)
+
+
+def _voucher_counted(window: Window) -> ColumnElement[bool]:
+    return and_(_counted(window), P.g_kind == "voucher")
 
 
 def classified(window: Window) -> Subquery:
@@ -75,6 +85,7 @@ def classified(window: Window) -> Subquery:
         _vendor_counted().label("vendor_counted"),
         _gateway_counted(window).label("gateway_counted"),
         _in_window(P.g_created_at, window).label("g_in_window"),
+        _voucher_counted(window).label("voucher_counted"),
     ).subquery("classified")
 
 
@@ -93,6 +104,9 @@ class Headline:
     gateway_total_cents: int
     vendor_count: int
     vendor_total_cents: int
+    # The voucher redemptions among the gateway's counted sales (their float paid nothing).
+    voucher_count: int
+    voucher_total_cents: int
 
 
 def totals(session: Session, window: Window) -> tuple[list[CategoryTotal], Headline]:
@@ -109,12 +123,14 @@ def totals(session: Session, window: Window) -> tuple[list[CategoryTotal], Headl
             func.coalesce(func.sum(c.gateway_counted), 0),
             func.count(c.g_tx_id).filter(gateway_in),
             func.count(c.line_no),
+            func.count().filter(c.voucher_counted),
+            func.coalesce(func.sum(c.g_amount_cents).filter(c.voucher_counted), 0),
         ).group_by(c.category)
     ).all()
     categories = sorted(
         (
             CategoryTotal(cat, int(n), int(v), int(g), int(vc) - int(gc))
-            for cat, n, v, g, vc, gc, _, _ in rows
+            for cat, n, v, g, vc, gc, *_ in rows
         ),
         key=lambda t: CATEGORIES.index(t.category),
     )
@@ -123,6 +139,8 @@ def totals(session: Session, window: Window) -> tuple[list[CategoryTotal], Headl
         gateway_total_cents=sum(int(r[5]) for r in rows),
         vendor_count=sum(int(r[7]) for r in rows),
         vendor_total_cents=sum(int(r[4]) for r in rows),
+        voucher_count=sum(int(r[8]) for r in rows),
+        voucher_total_cents=sum(int(r[9]) for r in rows),
     )
     return categories, head
 

@@ -200,7 +200,9 @@ def recon_runs(runtime: Runtime, client_id: str | None, show_all: bool) -> None:
             f"{r.id:>6}  {r.client_id}  {r.period_kind:7}  {r.period_label:10}  "
             f"{r.status:8}  lines {r.line_count:>8}  gateway "
             f"{format_cents(r.gateway_total_cents):>14}  vendor "
-            f"{format_cents(r.vendor_total_cents):>14}  {r.file_name}"
+            f"{format_cents(r.vendor_total_cents):>14}  vouchers "
+            f"{format_cents(r.voucher_total_cents):>14}  settlement "
+            f"{format_cents(r.settlement_due_cents):>14}  {r.file_name}"
         )
 
 

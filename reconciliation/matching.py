@@ -19,7 +19,8 @@ Only credit vends with a tender and account payments are expected in a vendor re
 engineering tokens are not sales. A scratch-card voucher redeemed through the vendor's platform
 (a `voucher` vend) is a sale of that vendor's channel like any other, matched the same way,
 though its float paid nothing (the voucher's buyer paid when the stock was activated): it is
-never a break.
+never a break, and the pair keeps the vend's kind (``g_kind``) so the run can leave the
+redemptions out of what the float owes.
 A vend's status is taken **as of the end of the period**: reversed only when
 ``reversed_at`` is before the window's end, so a re-run gives the same answer whatever was
 reversed since (see README, "Reversals after the cut-off").
@@ -80,6 +81,7 @@ PAIR = Table(
     Column("g_status", String(8)),  # SUCCESS or REVERSED as of the period's end
     Column("g_journal_entry_id", BigInteger),
     Column("g_reversed_at", UTCDateTime),  # whenever it was reversed, even after the period
+    Column("g_kind", String(12)),  # credit, voucher or payment: a voucher's float paid nothing
     # The outcome of the request with this msg_id (ok, refused, pending) or NULL: never received.
     Column("g_request", String(10)),
     prefixes=["TEMPORARY"],
@@ -109,6 +111,7 @@ _GATEWAY_COLUMNS = (
     "g_status",
     "g_journal_entry_id",
     "g_reversed_at",
+    "g_kind",
 )
 
 
@@ -154,6 +157,7 @@ def _gateway_side(window: Window) -> list[Any]:
         gateway_status(window),
         _T.journal_entry_id,
         _T.reversed_at,
+        _T.kind,
     ]
 
 

@@ -84,10 +84,13 @@ class ReconRun(Base):
     __table_args__ = (
         CheckConstraint(_in("period_kind", PERIOD_KINDS), name="period_kind_known"),
         CheckConstraint(_in("status", RUN_STATUSES), name="status_known"),
+        # What the vendor's float owes: its sales, less the vouchers redeemed through it (their
+        # buyer paid at activation), less its commission.
         CheckConstraint(
-            "settlement_due_cents = gateway_total_cents - commission_cents",
+            "settlement_due_cents = gateway_total_cents - voucher_total_cents - commission_cents",
             name="settlement_is_sales_less_commission",
         ),
+        CheckConstraint("voucher_total_cents >= 0", name="voucher_total_not_negative"),
         CheckConstraint("window_start < window_end", name="window_ordered"),
         # One current run per vendor and period: a re-import must replace it explicitly.
         Index(
@@ -116,14 +119,19 @@ class ReconRun(Base):
     actor: Mapped[str] = mapped_column(String(100))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Gateway: credit vends created in the window; total of those not reversed by its end.
+    # Gateway: sales (credit vends, voucher redemptions, account payments) created in the window;
+    # total of those not reversed by its end.
     gateway_count: Mapped[int] = mapped_column(BigId)
     gateway_total_cents: Mapped[int] = mapped_column(BigInteger)
+    # The voucher redemptions gateway_total_cents counts: sales the float paid nothing for.
+    voucher_count: Mapped[int] = mapped_column(BigId, server_default="0")
+    voucher_total_cents: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # Vendor: lines in the file; total of its SUCCESS lines (as the vendor states it).
     vendor_count: Mapped[int] = mapped_column(BigId)
     vendor_total_cents: Mapped[int] = mapped_column(BigInteger)
     # From the ledger: the commission credited on the vends in gateway_total_cents.
     commission_cents: Mapped[int] = mapped_column(BigInteger)
+    # gateway_total_cents - voucher_total_cents - commission_cents (a CHECK keeps it so).
     settlement_due_cents: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -7,6 +7,9 @@ reversals are listed by the day they happened. Days and months are business days
 
 Vending groups by vendor, terminal or operator (the XMLVend ``opName`` the vend was sold under;
 empty when the terminal sent none); reprints come from the append-only ``vend_reprint`` record.
+A scratch-card voucher redeemed through a vendor's channel is a purchase of the customer's, but
+not a sale of the vendor's float (the voucher's buyer paid at activation): vending counts the
+redemptions in columns of their own, and a meter whose customer redeems a voucher has bought.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ __all__ = [
 ]
 
 T = VendTransaction
+# What a customer buys electricity with at a vendor: a credit vend, or a voucher redeemed.
+_PURCHASES = ("credit", "voucher")
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,13 @@ def vending(
     by: str = "vendor",
     per_day: bool = False,
 ) -> Table:
-    """Credit vends per vendor (or terminal, or operator), for the period or per business day."""
+    """Credit vends per vendor (or terminal, or operator), for the period or per business day,
+    and the voucher redemptions of the same group apart.
+
+    Columns: the group, then ``vends``/``amount``/``kwh`` (credit vends not reversed since: what
+    the float paid for), ``reversed_vends``/``reversed_amount`` (credit vends reversed since),
+    ``voucher_vends``/``voucher_amount``/``voucher_kwh`` (voucher redemptions not reversed; the
+    float paid nothing for them)."""
     days = period.days()
     is_reversed = T.status == "reversed"
     keys: list[Any] = [T.client_id.label("client_id")]
@@ -79,21 +90,33 @@ def vending(
         keys.append(T.operator.label("operator"))
     bucket = _day_index(calendar, days) if per_day else literal(0)
     inner = (
-        select(*keys, bucket.label("day"), T.tender_cents, T.units_tenths, is_reversed.label("rev"))
-        .where(_in(T.created_at, calendar, period), T.kind == "credit", T.tender_cents > 0)
+        select(
+            *keys,
+            bucket.label("day"),
+            T.tender_cents,
+            T.units_tenths,
+            is_reversed.label("rev"),
+            (T.kind == "voucher").label("voucher"),
+        )
+        .where(_in(T.created_at, calendar, period), T.kind.in_(_PURCHASES), T.tender_cents > 0)
         .subquery()
     )
     c = inner.c
     group = [c.client_id, *(c[k.name] for k in keys[1:]), c.day]
-    kept = ~c.rev
+    sold = and_(~c.rev, ~c.voucher)
+    sold_reversed = and_(c.rev, ~c.voucher)
+    redeemed = and_(~c.rev, c.voucher)
     rows = session.execute(
         select(
             *group,
-            func.count().filter(kept),
-            func.coalesce(func.sum(c.tender_cents).filter(kept), 0),
-            func.coalesce(func.sum(c.units_tenths).filter(kept), 0),
-            func.count().filter(c.rev),
-            func.coalesce(func.sum(c.tender_cents).filter(c.rev), 0),
+            func.count().filter(sold),
+            func.coalesce(func.sum(c.tender_cents).filter(sold), 0),
+            func.coalesce(func.sum(c.units_tenths).filter(sold), 0),
+            func.count().filter(sold_reversed),
+            func.coalesce(func.sum(c.tender_cents).filter(sold_reversed), 0),
+            func.count().filter(redeemed),
+            func.coalesce(func.sum(c.tender_cents).filter(redeemed), 0),
+            func.coalesce(func.sum(c.units_tenths).filter(redeemed), 0),
         )
         .group_by(*group)
         .order_by(c.day, *group[:-1])
@@ -101,7 +124,7 @@ def vending(
     names = dict(session.execute(select(Vendor.client_id, Vendor.name)).all())
     out = []
     for row in rows:
-        *key, day, n, amount, kwh, n_rev, rev_amount = row
+        *key, day, n, amount, kwh, n_rev, rev_amount, n_voucher, voucher_amount, voucher_kwh = row
         when = days[day].isoformat() if per_day and 0 <= day < len(days) else period.label
         # PostgreSQL sums bigints as numeric: back to integers before formatting.
         out.append(
@@ -115,6 +138,9 @@ def vending(
                 format_tenths(int(kwh)),
                 n_rev,
                 format_cents(int(rev_amount)),
+                n_voucher,
+                format_cents(int(voucher_amount)),
+                format_tenths(int(voucher_kwh)),
             )
         )
     extra_columns = {
@@ -132,6 +158,9 @@ def vending(
         "kwh",
         "reversed_vends",
         "reversed_amount",
+        "voucher_vends",
+        "voucher_amount",
+        "voucher_kwh",
     )
     return Table(columns, out)
 
@@ -312,13 +341,16 @@ def debt_collected(session: Session, period: Period, calendar: Calendar) -> Tabl
 def abnormal_customers(
     session: Session, as_of: date, calendar: Calendar, *, days: int = 60
 ) -> Table:
-    """Active meters with no purchase in ``days`` days up to the end of business day ``as_of``
-    (a meter never sold to counts from the day it was registered)."""
+    """Active meters with no purchase (a credit vend, or a voucher redeemed) in ``days`` days up
+    to the end of business day ``as_of`` (a meter never sold to counts from the day it was
+    registered)."""
     end = calendar.day_end(as_of)
     threshold = end - timedelta(days=days)
     last = (
         select(T.meter_id, func.max(T.created_at).label("last"))
-        .where(T.kind == "credit", T.tender_cents > 0, T.status != "reversed", T.created_at < end)
+        .where(
+            T.kind.in_(_PURCHASES), T.tender_cents > 0, T.status != "reversed", T.created_at < end
+        )
         .group_by(T.meter_id)
         .subquery()
     )

@@ -168,13 +168,15 @@ def render_summary(summary: RunSummary, calendar: Calendar) -> str:
     lines += [
         "",
         f"gateway total   {format_cents(run.gateway_total_cents):>15}  "
-        f"({run.gateway_count} credit vends in the period; reversed by its end not counted)",
+        f"({run.gateway_count} sales in the period; reversed by its end not counted)",
         f"vendor total    {format_cents(run.vendor_total_cents):>15}  "
         f"({run.vendor_count} lines; SUCCESS lines counted)",
         f"difference      {format_cents(summary.difference_cents):>15}  (vendor - gateway)",
+        f"vouchers        {format_cents(run.voucher_total_cents):>15}  "
+        f"({run.voucher_count} voucher redemptions in the gateway total; no float debit)",
         f"commission      {format_cents(run.commission_cents):>15}  (from the ledger)",
         f"settlement due  {format_cents(run.settlement_due_cents):>15}  "
-        "(gateway sales - commission)",
+        "(gateway sales - voucher redemptions - commission)",
         "",
         f"breaks: {summary.new_breaks} new, {summary.carried_breaks} carried from an earlier "
         f"run of this period ({summary.resolved_breaks} of them resolved), "

@@ -147,8 +147,11 @@ def reconcile(
             gateway_total_cents=head.gateway_total_cents,
             vendor_count=head.vendor_count,
             vendor_total_cents=head.vendor_total_cents,
+            voucher_count=head.voucher_count,
+            voucher_total_cents=head.voucher_total_cents,
             commission_cents=commission,
-            settlement_due_cents=head.gateway_total_cents - commission,
+            # What the float owes: the redemptions' buyers paid at activation, not this float.
+            settlement_due_cents=head.gateway_total_cents - head.voucher_total_cents - commission,
         )
         session.add(run)
         try:
@@ -244,6 +247,8 @@ class RunSummary:
     vendor_total_cents: int
     settlement_due_cents: int
     open_breaks: int
+    # The voucher redemptions in gateway_total_cents, left out of the settlement due.
+    voucher_total_cents: int
 
 
 def recent_runs(
@@ -281,6 +286,7 @@ def recent_runs(
             run.vendor_total_cents,
             run.settlement_due_cents,
             int(breaks_open or 0),
+            run.voucher_total_cents,
         )
         for run, name, breaks_open in session.execute(query)
     ]

@@ -45,6 +45,8 @@ def test_upload_a_file_see_its_break_and_resolve_it(console: Console) -> None:
     assert done.status_code == 302, done.get_data(as_text=True)[:2000]
     page = client.get("/reconciliation/").get_data(as_text=True)
     assert "Demo Bank" in page and "MISSING_AT_GATEWAY" in page and name in page
+    # The runs table shows the voucher redemptions the settlement due leaves out.
+    assert "Voucher redemptions" in page and "Settlement due" in page
     with console.db.sessions() as s:
         run = s.scalar(select(ReconRun))
         found = s.scalar(select(ReconBreak))

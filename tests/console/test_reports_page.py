@@ -87,6 +87,14 @@ def test_the_operational_reports(console: Console, name: str) -> None:
     assert all("_" not in h for h in header), header  # every column titled
     if name == "vending":
         assert "Demo Bank" in page.get_data(as_text=True)
+    if name.startswith("vending"):  # voucher redemptions apart, after the float's own vends
+        assert header[-5:] == [
+            "Reversed vends",
+            "Reversed amount",
+            "Voucher vends",
+            "Voucher amount",
+            "Voucher kWh",
+        ]
     assert client.get("/reports/operational/nothing").status_code == 404
 
 

@@ -5,19 +5,29 @@ liability ties to the ledger."""
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, date
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, insert, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError
+
 from core.db import transaction
+from core.money import format_tenths
+from gateway.vend.models import VendTransaction
 from gateway.vend.types import MsgID, Principal, RequestHeader
 from gateway.vouchers import activation
-from reconciliation import runs, vouchers_report
+from reconciliation import operational, outputs, runs, vouchers_report
+from reconciliation.cli import report
 from reconciliation.models import ReconRun
 from reconciliation.monthly import monthly_report
 from reconciliation.periods import MONTHLY, parse_period
 from reconciliation.report_file import identify
 from tests.support.reconciliation import BANK, METER, SHOP, Utility, line, local, write_report
 from tests.support.vouchers import books_hold, create_batch, export_and_read, liability
+from vendgw import migrate
 from vendor_accounts import floats
 
 NOVEMBER = parse_period("2026-11", MONTHLY)
@@ -81,6 +91,16 @@ def test_redemptions_reconcile_as_the_channels_sales_and_tie_to_the_ledger(
         run = session.get(ReconRun, outcome.run_id)
         assert run is not None and (run.gateway_count, run.gateway_total_cents) == (3, 20000)
         assert run.commission_cents == 150  # redemptions earn the channel no commission
+        # The float paid for the credit vend only: the redemptions are not in what it owes.
+        assert (run.voucher_count, run.voucher_total_cents) == (2, 10000)
+        assert run.settlement_due_cents == 10000 - 150
+        summary = outputs.render_summary(
+            outputs.run_summary(session, run.id, date(2026, 11, 21)), runs.calendar_of(u.db.runtime)
+        )
+        (listed,) = [r for r in runs.recent_runs(session) if r.run_id == run.id]
+        assert (listed.voucher_total_cents, listed.settlement_due_cents) == (10000, 9850)
+    assert "100.00  (2 voucher redemptions in the gateway total; no float debit)" in summary
+    assert "98.50  (gateway sales - voucher redemptions - commission)" in summary
 
     # A void in the month: the third voucher goes back to the shop at what it cost.
     with transaction(u.db.sessions) as session:
@@ -157,3 +177,166 @@ def test_the_voucher_report_ties_at_a_month_end_with_value_outstanding(
     assert (batch.created, batch.activated, batch.outstanding) == (4, 2, 2)
     assert figures.outstanding_cents == figures.ledger_liability_cents == 4000
     assert liability(u.db) == 8000  # today's books hold all four
+
+
+def _redemptions_and_a_sale(u: Utility) -> list[str]:
+    """Three vouchers of 50.00 bought by the Shop; the Bank's channel redeems two on 2026-11-20
+    and one the next day, and sells a credit vend of 100.00 on the 20th. The report lines of the
+    20th."""
+    stock = create_batch(
+        u.db, u.vendor_ids[SHOP], 3, 5000, at=local(2026, 11, 19, 9, 0).astimezone(UTC)
+    )
+    pins = [row["pin"] for row in export_and_read(u.db, stock.batch_id)]
+    with transaction(u.db.sessions) as session:
+        activation.activate(
+            session,
+            stock.first_serial,
+            stock.last_serial,
+            actor="test",
+            today=date(2026, 11, 19),
+            at=local(2026, 11, 19, 10, 0).astimezone(UTC),
+        )
+    lines = []
+    times = (local(2026, 11, 20, 9, 0), local(2026, 11, 20, 9, 10), local(2026, 11, 21, 8, 0))
+    for i, at in enumerate(times):
+        u.clock.now = at.astimezone(UTC)
+        header = RequestHeader(BANK, "ATM-0001", MsgID(at.strftime("%Y%m%d%H%M%S"), 950 + i))
+        u.service.voucher_vend(redeemer(u), header, METER, pins[i])
+        if at.day == 20:
+            lines.append(line(header.msg_id.key, 5000, at))
+    sold, _ = u.vend(local(2026, 11, 20, 9, 20), 10000)
+    return [*lines, line(sold, 10000, local(2026, 11, 20, 9, 20))]
+
+
+def _run_of_the_20th(u: Utility, tmp_path: Path) -> int:
+    path = write_report(tmp_path, BANK, "20261120", _redemptions_and_a_sale(u))
+    outcome = runs.reconcile(
+        u.db.runtime, identify(path), actor="test", now=local(2026, 11, 21, 9, 0), progress=False
+    )
+    assert outcome.break_count == 0
+    return outcome.run_id
+
+
+def test_a_run_whose_settlement_disagrees_with_its_sales_is_refused(
+    utility: Utility, tmp_path: Path
+) -> None:
+    u = utility
+    run_id = _run_of_the_20th(u, tmp_path)
+    with u.db.sessions() as session:
+        run = session.get(ReconRun, run_id)
+        assert run is not None
+        assert (run.voucher_total_cents, run.settlement_due_cents) == (10000, 10000 - 150)
+        values = {
+            c.name: getattr(run, c.key)
+            for c in ReconRun.__table__.columns
+            if c.name not in ("id", "status")
+        }
+    wrong = [
+        # the old rule: the redemptions counted as the float's sales
+        {"settlement_due_cents": 20000 - 150},
+        {"voucher_total_cents": -100, "settlement_due_cents": 20000 + 100 - 150},
+    ]
+    for change in wrong:
+        with pytest.raises(IntegrityError), transaction(u.db.sessions) as session:
+            session.execute(insert(ReconRun).values({**values, "status": "replaced", **change}))
+    with transaction(u.db.sessions) as session:  # the same row, consistent, is stored
+        session.execute(insert(ReconRun).values({**values, "status": "replaced"}))
+
+
+def test_the_migration_fills_in_the_redemptions_of_existing_runs(
+    utility: Utility, tmp_path: Path
+) -> None:
+    u = utility
+    run_id = _run_of_the_20th(u, tmp_path)
+    u.db.engine.dispose()
+    try:
+        migrate.downgrade(u.db.url, "0201_reconciliation")
+        with u.db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("recon_run")}
+            assert "voucher_total_cents" not in columns and "voucher_count" not in columns
+            # A run as 0201 stored it: the redemptions in the settlement due.
+            assert (
+                conn.execute(
+                    text("SELECT settlement_due_cents FROM recon_run WHERE id = :id"),
+                    {"id": run_id},
+                ).scalar_one()
+                == 20000 - 150
+            )
+        u.db.engine.dispose()
+        migrate.upgrade(u.db.url)
+    finally:
+        u.db.engine.dispose()
+        migrate.upgrade(u.db.url)  # leave the worker's database at head whatever happened
+    with u.db.engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT voucher_count, voucher_total_cents, settlement_due_cents, "
+                "gateway_total_cents, commission_cents FROM recon_run WHERE id = :id"
+            ),
+            {"id": run_id},
+        ).one()
+    # Only the two redemptions of the run's day; the next day's is another period's.
+    assert tuple(row) == (2, 10000, 10000 - 150, 20000, 150)
+    migrate.check(u.db.url)
+    with pytest.raises(IntegrityError), transaction(u.db.sessions) as session:
+        session.execute(
+            update(ReconRun).where(ReconRun.id == run_id).values(settlement_due_cents=19850)
+        )
+
+
+def test_vending_counts_the_redemptions_apart_and_a_redemption_is_a_purchase(
+    utility: Utility, tmp_path: Path
+) -> None:
+    u = utility
+    _redemptions_and_a_sale(u)  # Bank: 2 redeemed and 1 sold on the 20th, 1 redeemed on the 21st
+    with u.db.sessions() as session:
+        units = dict(
+            session.execute(
+                select(VendTransaction.kind, func.sum(VendTransaction.units_tenths)).group_by(
+                    VendTransaction.kind
+                )
+            ).all()
+        )
+        calendar = runs.calendar_of(u.db.runtime)
+        per_vendor = operational.vending(session, NOVEMBER, calendar)
+        per_terminal_day = operational.vending(
+            session, NOVEMBER, calendar, by="terminal", per_day=True
+        )
+        quiet = operational.abnormal_customers(session, date(2027, 1, 31), calendar, days=30)
+
+    for table in (per_vendor, per_terminal_day):
+        assert table.columns[-8:] == (
+            "vends",
+            "amount",
+            "kwh",
+            "reversed_vends",
+            "reversed_amount",
+            "voucher_vends",
+            "voucher_amount",
+            "voucher_kwh",
+        )
+    (bank,) = [dict(zip(per_vendor.columns, r, strict=True)) for r in per_vendor.rows]
+    assert (bank["client_id"], bank["vends"], bank["amount"]) == (BANK, 1, "100.00")
+    assert bank["kwh"] == format_tenths(int(units["credit"]))
+    assert (bank["voucher_vends"], bank["voucher_amount"]) == (3, "150.00")
+    assert bank["voucher_kwh"] == format_tenths(int(units["voucher"]))
+
+    named = [dict(zip(per_terminal_day.columns, r, strict=True)) for r in per_terminal_day.rows]
+    shown = ("vends", "amount", "voucher_vends", "voucher_amount")
+    by_day = {(r["day"], r["terminal_id"]): tuple(r[k] for k in shown) for r in named}
+    assert by_day == {
+        ("2026-11-20", "ATM-0001"): (1, "100.00", 2, "100.00"),
+        ("2026-11-21", "ATM-0001"): (0, "0.00", 1, "50.00"),
+    }
+
+    # The meter's last purchase is the voucher redeemed on the 21st, after its credit vend.
+    meters = {r[0]: r for r in quiet.rows}
+    assert meters[METER][3] == "2026-11-21"
+
+    out = tmp_path / "vending.csv"
+    result = CliRunner().invoke(
+        report, ["vending", "--month", "2026-11", "--out", str(out)], obj=u.db.runtime
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = csv.DictReader(out.read_text().splitlines())
+    assert (row["vends"], row["voucher_vends"], row["voucher_amount"]) == ("1", "3", "150.00")

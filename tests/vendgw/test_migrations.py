@@ -4,6 +4,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from tests.conftest import PG_SERVER
@@ -42,3 +43,14 @@ def test_upgrade_twice_is_a_no_op(tmp_path: Path, backend: str) -> None:
     migrate.upgrade(url)
     migrate.upgrade(url)
     migrate.check(url)
+
+
+def test_each_branch_has_one_head_and_reconciliation_ends_with_the_voucher_sales() -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    heads = set(script.get_heads())
+    assert "0202_recon_voucher_sales" in heads and "0201_reconciliation" not in heads
+    head = script.get_revision("0202_recon_voucher_sales")
+    assert head is not None and head.down_revision == "0201_reconciliation"
+    assert "0301_vouchers" in head.dependencies  # its backfill reads the voucher vends
+    labels = [label for h in heads for label in script.get_revision(h).branch_labels]
+    assert len(labels) == len(set(labels))

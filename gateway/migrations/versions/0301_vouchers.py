@@ -8,7 +8,8 @@ CHECK, and copying `journal_entry` or `posting` (a "batch" migration) would drop
 append-only triggers and break the foreign keys that point at them; so there the table's stored
 definition is rewritten in place, the procedure SQLite documents for loosening a constraint
 ("ALTER TABLE", section "Making Other Kinds Of Table Schema Changes": writable_schema, then a new
-schema_version). Only ever to allow more values, which the rows already there satisfy.
+schema_version), shared with the other migrations in core.schema_checks.replace_check. Only ever
+to allow more values, which the rows already there satisfy.
 
 Revision ID: 0301_vouchers
 Revises:
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import core.db
+from core.schema_checks import replace_check
 
 revision: str = "0301_vouchers"
 down_revision: str | Sequence[str] | None = None
@@ -60,24 +62,7 @@ def _rewrite_checks(forward: bool) -> None:
     bind = op.get_bind()
     for table, name, before, after in _CHECKS:
         old, new = (before, after) if forward else (after, before)
-        if bind.dialect.name == "postgresql":
-            op.drop_constraint(op.f(name), table, type_="check")
-            op.create_check_constraint(op.f(name), table, sa.text(new))
-            continue
-        sql = bind.exec_driver_sql(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-        ).scalar_one()
-        wanted = f"CONSTRAINT {name} CHECK ({old})"
-        if wanted not in sql:
-            raise RuntimeError(f"{table}: constraint {name} is not {old!r}")
-        version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-        bind.exec_driver_sql("PRAGMA writable_schema = ON")
-        bind.exec_driver_sql(
-            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
-            (sql.replace(wanted, f"CONSTRAINT {name} CHECK ({new})"), table),
-        )
-        bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-        bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+        replace_check(bind, table, name, old, new)
 
 
 def upgrade() -> None:
