@@ -297,7 +297,15 @@ def _voucher_tender(
     ctx: Context, session: Session, ask: Ask, clock: flow.VendClock
 ) -> redemption.Redeemable:
     assert ask.voucher is not None
-    return redemption.lock(session, bytes.fromhex(ask.voucher), clock.local.date(), clock.tz)
+    return redemption.lock(
+        session,
+        bytes.fromhex(ask.voucher),
+        client_id=ask.who.client_id,
+        terminal_id=ask.who.terminal_id,
+        now=clock.now,
+        today=clock.local.date(),
+        tz=clock.tz,
+    )
 
 
 def _voucher_settle(

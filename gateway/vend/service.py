@@ -177,53 +177,56 @@ class DatabaseVendingService:
     def voucher_vend(
         self, who: Principal, header: RequestHeader, meter_number: str, pin: str
     ) -> VendReceipt:
-        """Redeem a scratch-card voucher for the meter: the VoucherVend plan. The PIN is first
-        screened under the terminal's lock (gateway/vouchers/attempts.py): refused while the
-        terminal is over the guessing limit, and every invalid PIN counts towards it (audited
-        with the terminal and the serial it matched, never the PIN)."""
+        """Redeem a scratch-card voucher for the meter: the VoucherVend plan. Refused while the
+        terminal is over the guessing limit; a PIN that redeems nothing is judged and counted
+        by the screen under the terminal's exclusive lock (gateway/vouchers/attempts.py), and
+        audited with the terminal and the serial it matched, never the PIN."""
         require(who, "redeem")
         clock = self.vend_clock()
-        hashed = (
-            voucher_pins.pin_hash(self.voucher_key, pin) if voucher_pins.valid_pin(pin) else None
+        if not voucher_pins.valid_pin(pin):
+            ask = pipeline.Ask(who, header, meter_number, voucher="")
+            refused = self._screened(ask, None, clock)
+            assert refused is not None  # a PIN failing its check digit never redeems
+            raise refused
+        hashed = voucher_pins.pin_hash(self.voucher_key, pin)
+        ask = pipeline.Ask(who, header, meter_number, voucher=hashed.hex())
+        for _ in range(2):
+            try:
+                return receipt_from_json(pipeline.run(self.pipeline, pipeline.VOUCHER_VEND, ask))
+            except voucher_attempts.Unjudged:
+                refused = self._screened(ask, hashed, clock)
+                if refused is not None:
+                    raise refused from None
+                # Activated between the vend's look and the screen's: the vend decides.
+        raise errors.SystemError_(
+            "the voucher changed while it was being redeemed; retry with the same msgID",
+            code="contention",
         )
-        ask = pipeline.Ask(
-            who,
-            header,
-            meter_number,
-            # A PIN failing its check digit has no hash; the screen refuses it before it is used.
-            voucher=hashed.hex() if hashed is not None else "",
-        )
-        with transaction(self.runtime.sessions) as session:
-            screened = voucher_attempts.screen(
-                session,
-                client_id=who.client_id,
-                terminal_id=who.terminal_id,
-                msg_date_time=header.msg_id.date_time,
-                msg_unique_number=header.msg_id.unique_number,
-                pin_hash=hashed,
-                now=clock.now,
-                today=clock.local.date(),
-                tz=clock.tz,
-            )
-        if screened is not None:
-            pipeline.remember_refusal(self.pipeline, pipeline.VOUCHER_VEND, ask, screened)
-            raise screened
+
+    def _screened(
+        self, ask: pipeline.Ask, hashed: bytes | None, clock: flow.VendClock
+    ) -> errors.GatewayError | None:
+        """The screen's verdict on a PIN (committed with its attempt), remembered for the
+        msgID as the vend's own refusals are; None when the PIN redeems after all."""
+        who, header = ask.who, ask.header
         try:
-            return receipt_from_json(pipeline.run(self.pipeline, pipeline.VOUCHER_VEND, ask))
-        except errors.VoucherInvalid as refused:
-            # Voided or activated between the screen and the vend: counted after the fact.
             with transaction(self.runtime.sessions) as session:
-                voucher_attempts.record(
+                refused: errors.GatewayError | None = voucher_attempts.screen(
                     session,
                     client_id=who.client_id,
                     terminal_id=who.terminal_id,
                     msg_date_time=header.msg_id.date_time,
                     msg_unique_number=header.msg_id.unique_number,
-                    at=clock.now,
-                    reason=refused.code,
-                    serial=refused.detail.get("serial"),
+                    pin_hash=hashed,
+                    now=clock.now,
+                    today=clock.local.date(),
+                    tz=clock.tz,
                 )
-            raise
+        except errors.RequestAuthorisation as locked_out:
+            refused = locked_out
+        if refused is not None:
+            pipeline.remember_refusal(self.pipeline, pipeline.VOUCHER_VEND, ask, refused)
+        return refused
 
     def trial_credit_vend(
         self,

@@ -1,7 +1,11 @@
 """Redeeming a voucher: the steps the VoucherVend plan of the vend pipeline runs
 (gateway/vend/pipeline.py), in the request's one transaction.
 
-`lock` finds the voucher by its PIN's keyed hash and locks its row until the transaction ends:
+`lock` first takes the terminal's guessing-limit lock shared (gateway/vouchers/attempts.py),
+then refuses a terminal that is locked out and finds the voucher by its PIN's keyed hash (one
+statement on PostgreSQL: the count and the lookup read one snapshot, taken after the lock). A PIN
+that redeems nothing is handed back unanswered (`attempts.Unjudged`) for the screen to judge and
+count. It locks the voucher's row until the transaction ends:
 two platforms sending one PIN at the same instant, to one node or two, queue on that lock and
 the second finds it redeemed (VoucherUsedEx). The vend path takes the meter's lock first (the
 claim) and the voucher's after it, always in that order, so redemptions never deadlock. `settle`
@@ -19,39 +23,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.db import UTCDateTime
-from core.prepared import PreparedStatement
+from core.prepared import PerDialect, PreparedStatement
 from gateway import errors
+from gateway.vouchers import attempts
 from gateway.vouchers.models import Voucher, VoucherBatch
 from gateway.vouchers.pins import format_serial
+from gateway.vouchers.verdicts import refusal, unknown
 from vendor_accounts.floats import VendSplit
 from vendor_accounts.voucher_float import Redeemed, RedemptionPosting
 
-__all__ = ["Redeemable", "lock", "refusal", "settle"]
+__all__ = ["Redeemable", "lock", "settle"]
 
 _voucher = cast(Table, Voucher.__table__)
 _batch = cast(Table, VoucherBatch.__table__)
 
+_found = select(
+    _voucher.c.id,
+    _voucher.c.serial,
+    _voucher.c.status,
+    _voucher.c.redeemed_at,
+    _batch.c.denomination_cents,
+    _batch.c.expires_on,
+).join(_batch, _batch.c.id == _voucher.c.batch_id)
+_by_pin = _voucher.c.pin_hash == bindparam("p_hash")
+# PostgreSQL: the voucher, locked, with the terminal's recent invalid attempts beside it.
 _LOCK = PreparedStatement(
     "vendgw_voucher_lock",
-    select(
-        _voucher.c.id,
-        _voucher.c.serial,
-        _voucher.c.status,
-        _voucher.c.redeemed_at,
-        _batch.c.denomination_cents,
-        _batch.c.expires_on,
-    )
-    .join(_batch, _batch.c.id == _voucher.c.batch_id)
-    .where(_voucher.c.pin_hash == bindparam("p_hash"))
-    .with_for_update(of=_voucher),
+    _found.add_columns(attempts.RECENT_ARRAY).where(_by_pin).with_for_update(of=_voucher),
 )
+_LOCK_SQLITE = _found.where(_by_pin)  # (SQLite's write lock covers the row)
 # Marks the locked voucher redeemed: the guard of the redemption's entry (it matches nothing
 # unless the voucher is still active, a second guard behind the row lock and the unique
 # redemption_transaction_id).
@@ -81,48 +88,44 @@ class Redeemable:
         return self.face_cents
 
 
-def refusal(
-    serial: int,
-    status: str,
-    redeemed_at: datetime | None,
-    expires_on: date | None,
+def _lock_in_one(session: Session, params: dict[str, Any]) -> tuple[Any, list[datetime]]:
+    row = _LOCK.execute(session, params).first()
+    if row is None:
+        return None, []
+    return row[:6], list(row[6] or ())
+
+
+def _check_then_lock(session: Session, params: dict[str, Any]) -> tuple[Any, list[datetime]]:
+    ats = list(session.execute(attempts.RECENT, params).scalars())
+    return session.execute(_LOCK_SQLITE, params).first(), ats
+
+
+_FIND = PerDialect(postgresql=_lock_in_one, sqlite=_check_then_lock)
+
+
+def lock(
+    session: Session,
+    pin_hash: bytes,
+    *,
+    client_id: str,
+    terminal_id: str,
+    now: datetime,
     today: date,
     tz: ZoneInfo,
-) -> errors.GatewayError | None:
-    """Why a voucher found by its PIN does not redeem now, or None (pure)."""
-    if status == "redeemed":
-        assert redeemed_at is not None
-        when = redeemed_at.astimezone(tz)
-        return errors.VoucherUsed(
-            f"the voucher was already redeemed on {when:%Y-%m-%d} at {when:%H:%M}",
-            redeemed_at=when.isoformat(timespec="seconds"),
-        )
-    if status == "voided":
-        return errors.VoucherInvalid("the voucher was voided", code="voucher-voided", serial=serial)
-    if status != "active":
-        return errors.VoucherInvalid(
-            "the voucher is not activated", code="voucher-not-activated", serial=serial
-        )
-    if expires_on is not None and today > expires_on:
-        return errors.VoucherInvalid(
-            f"the voucher expired on {expires_on.isoformat()}",
-            code="voucher-expired",
-            serial=serial,
-        )
-    return None
-
-
-def unknown() -> errors.VoucherInvalid:
-    return errors.VoucherInvalid("the voucher PIN is not valid", code="voucher-unknown")
-
-
-def lock(session: Session, pin_hash: bytes, today: date, tz: ZoneInfo) -> Redeemable:
-    """The voucher of this PIN, locked, if it redeems today; else VoucherInvalid/VoucherUsed."""
-    row = _LOCK.execute(session, {"p_hash": pin_hash}).first()
+) -> Redeemable:
+    """The voucher of this PIN, locked, if it redeems today. Raises RequestAuthorisation while
+    the terminal is locked out, VoucherUsed, or attempts.Unjudged for a PIN that redeems
+    nothing (not answered here: the screen judges and counts it)."""
+    attempts.hold_shared(session, client_id, terminal_id)
+    params = {"p_hash": pin_hash, **attempts.recent_params(client_id, terminal_id, now)}
+    row, recent = _FIND(session)(session, params)
+    attempts.refuse_if_locked_out(recent, terminal_id, now)
     if row is None:
-        raise unknown()
+        raise attempts.Unjudged(unknown())
     voucher_id, serial, status, redeemed_at, face, expires_on = row
     refused = refusal(serial, status, redeemed_at, expires_on, today, tz)
+    if isinstance(refused, errors.VoucherInvalid):
+        raise attempts.Unjudged(refused)
     if refused is not None:
         raise refused
     return Redeemable(int(voucher_id), int(serial), int(face))

@@ -36,6 +36,7 @@ MODULES = (
     "vendor_accounts.credentials",
     "vendor_accounts.floats",
     "gateway.vouchers.redemption",
+    "gateway.vouchers.attempts",
 )
 # The plain (not prepared) prebuilt statements the vend path runs on PostgreSQL: (module,
 # attribute, key inside a dict attribute or None). The lookup for ConfirmCustomer and the

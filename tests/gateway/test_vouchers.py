@@ -344,8 +344,9 @@ def test_five_invalid_pins_lock_the_terminal_for_ten_minutes(
         audited = session.execute(
             select(VendRequest.operation).where(VendRequest.operation == "VoucherVend")
         ).all()
-        # Each refused msgID is remembered, the check-digit one too: it stays refused.
-        assert len(audited) == 5
+        # Each refused msgID is remembered (the five guesses, the check-digit one included,
+        # and the locked-out request): it stays refused.
+        assert len(audited) == 6
     # Ten minutes after the fifth the terminal may redeem again.
     clock.now += timedelta(minutes=10)
     receipt = service.voucher_vend(platform(parties), header(parties), METER, good)
