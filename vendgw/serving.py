@@ -15,6 +15,14 @@ until the whole request is in memory:
     application               the unchanged WSGI application (vendgw.wsgi), called in a pool of
                               `threads` threads per worker once the request is complete
 
+A worker stops accepting connections while every thread of its pool is taken, and starts again
+when one is free (`Worker.pause_accepting`, `Worker.resume_accepting`, driven by `WsgiBridge`):
+connections then wait in the listening socket's queue, which every worker of the node accepts
+from, so a free worker takes them, as a sync worker only accepts when it is free. Without it an
+asyncio worker kept accepting while its threads were busy (up to the accept backlog in one go),
+and requests queued behind one busy worker while another sat idle: CreditVend's p99 doubled
+under saturation (README "Serving", "Known cost").
+
 A slow or silent client is answered 408 and disconnected when its deadline passes. The two
 deadlines are VENDGW_GUNICORN_HEADER_TIMEOUT and VENDGW_GUNICORN_BODY_TIMEOUT (seconds,
 default 10 each); the pool is gunicorn's `threads` setting (conf/gunicorn.conf.py).
@@ -34,6 +42,7 @@ tests/vendgw/test_serving.py fails when they change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import io
 import logging
@@ -68,6 +77,17 @@ HEADER_TIMEOUT = _seconds("VENDGW_GUNICORN_HEADER_TIMEOUT", 10.0)
 BODY_TIMEOUT = _seconds("VENDGW_GUNICORN_BODY_TIMEOUT", 10.0)
 
 _TIMED_OUT = (b"request timeout\n", 408)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Run `callback` on `loop` from a pool thread; not at all once the loop is closed (the
+    worker is exiting and accepts nothing any more)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback)
 
 
 class DeadlineProtocol(ASGIProtocol):  # type: ignore[misc]  # gunicorn is untyped
@@ -136,7 +156,30 @@ class Worker(gasgi.ASGIWorker):  # type: ignore[misc]  # gunicorn is untyped
     def load_wsgi(self) -> None:
         super().load_wsgi()
         if isinstance(self.asgi, WsgiBridge):
-            self.asgi.start(threads=max(1, int(self.cfg.threads)))
+            self.asgi.start(
+                threads=max(1, int(self.cfg.threads)),
+                on_full=self.pause_accepting,
+                on_free=self.resume_accepting,
+            )
+
+    # asyncio has no public pause for a listening server: `remove_reader` (public) takes the
+    # listening socket off the event loop; clearing `Server._serving` lets
+    # `Server._start_serving` put it back exactly as create_server did (asyncio.base_events,
+    # CPython 3.11-3.13; tests/vendgw/test_serving.py checks both are there).
+
+    def pause_accepting(self) -> None:
+        """Leave new connections in the listening socket's queue for the other workers."""
+        for server in self.servers:
+            if server.is_serving():
+                for sock in server.sockets:
+                    self.loop.remove_reader(sock.fileno())
+                server._serving = False
+
+    def resume_accepting(self) -> None:
+        for server in self.servers:
+            # A closed server (the worker is shutting down) has no sockets: leave it closed.
+            if server.sockets and not server.is_serving():
+                server._start_serving()
 
 
 class WsgiBridge:
@@ -150,10 +193,24 @@ class WsgiBridge:
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self._pool: ThreadPoolExecutor | None = None
+        self._threads = 1
+        self._busy = 0  # requests handed to the pool and not finished (on the loop's thread)
+        self._on_full: Callable[[], None] = _nothing
+        self._on_free: Callable[[], None] = _nothing
 
-    def start(self, *, threads: int) -> None:
+    def start(
+        self,
+        *,
+        threads: int,
+        on_full: Callable[[], None] = _nothing,
+        on_free: Callable[[], None] = _nothing,
+    ) -> None:
+        """Size the pool; `on_full` is called when every thread has a request, `on_free` when
+        one is free again (on the event loop: the worker pauses and resumes accepting)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vendgw-app")
+            self._threads = threads
+            self._on_full, self._on_free = on_full, on_free
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -187,9 +244,25 @@ class WsgiBridge:
         environ = _environ(scope, headers, body)
         if self._pool is None:
             self.start(threads=1)
+        assert self._pool is not None
         loop = asyncio.get_running_loop()
-        status, out_headers, content = await loop.run_in_executor(self._pool, self._call, environ)
+        running = self._pool.submit(self._call, environ)
+        self._taken()
+        # Released when the thread is really done, not when this task is (a cancelled task
+        # leaves its request running in the thread).
+        running.add_done_callback(lambda _: _call_soon(loop, self._released))
+        status, out_headers, content = await asyncio.wrap_future(running)
         await _respond(send, status, out_headers, content)
+
+    def _taken(self) -> None:
+        self._busy += 1
+        if self._busy == self._threads:
+            self._on_full()
+
+    def _released(self) -> None:
+        self._busy -= 1
+        if self._busy == self._threads - 1:
+            self._on_free()
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         parts: list[bytes] = []

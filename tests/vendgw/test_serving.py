@@ -4,6 +4,7 @@ is pinned to. (The real server under attack: tests/e2e/test_slow_clients.py.)"""
 from __future__ import annotations
 
 import asyncio
+import asyncio.base_events
 import inspect
 from collections.abc import Iterable
 from typing import Any
@@ -33,6 +34,11 @@ def test_the_gunicorn_internals_we_rely_on_are_still_there() -> None:
     for attribute in ("self._request_ready", "self._current_request", "self._closed"):
         assert attribute in init
     assert issubclass(DeadlineProtocol, ASGIProtocol)
+    # Worker.pause_accepting / resume_accepting: the worker's servers, and asyncio's Server flag
+    # and method that start_serving uses to add the listening socket's reader.
+    assert "self.servers.append(server)" in inspect.getsource(gasgi.ASGIWorker._serve)
+    start = inspect.getsource(asyncio.base_events.Server._start_serving)
+    assert "self._serving = True" in start and "_start_serving(" in start
 
 
 class Recorder:
