@@ -11,14 +11,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from core.db import utcnow
 from core.localtime import local_day, utility_zone
 from core.money import AmountError, format_cents, parse_cents
-from vendgw.console import approvals, web
+from vendgw.console import approvals, decisions, web
 from vendgw.console.access import allowed
 from vendgw.console.forms import ActionForm
+from vendgw.console.web import gettext as _
 from vendor_accounts import (
     DepositConflict,
     UnknownVendor,
@@ -32,21 +32,17 @@ from vendor_accounts.alerts import alert_level, set_alert_level
 blueprint = Blueprint("floats", __name__, url_prefix="/floats")
 
 
-def _refusal(exc: Exception) -> Any:
-    """The user's words for a refused request (the domain's message names fields in English)."""
+def _words(exc: Exception) -> str | None:
+    """The deposit's own words for a refusal (the domain's message names fields in English)."""
     if isinstance(exc, approvals.OwnRequest):
         return _("You entered this deposit: a different user must approve it.")
-    if isinstance(exc, approvals.AlreadyDecided):
-        return _("This request was already decided.")
-    if isinstance(exc, approvals.UnknownRequest):
-        return _("No such request.")
     if isinstance(exc, approvals.DuplicateRequest):
         return _("That bank reference is already entered or posted for this vendor.")
     if isinstance(exc, DepositConflict):
         return _("That bank reference was posted meanwhile with another amount.")
     if isinstance(exc, approvals.InvalidRequest):
         return _("The deposit was refused: %(reason)s", reason=exc.message)
-    return _("Refused: %(reason)s", reason=str(exc))
+    return None
 
 
 def _page(status: int = 200) -> Any:
@@ -78,6 +74,18 @@ def _page(status: int = 200) -> Any:
     )
 
 
+# The deposit posts in the approval's transaction (vendor_accounts.deposit), which may refuse
+# with the vendor accounts' own errors; an unknown request answers with the page and its words.
+_deposits = decisions.Decider(
+    kinds=("deposit",),
+    words=_words,
+    page=_page,
+    back=lambda: url_for("floats.index"),
+    refused=(VendorAccountsError,),
+    unknown_on_page=True,
+)
+
+
 @blueprint.route("/")
 @allowed("floats")
 def index() -> Any:
@@ -104,7 +112,7 @@ def enter_deposit() -> Any:
                 maker=web.actor(),
             )
     except approvals.ApprovalError as exc:
-        flash(_refusal(exc), "error")
+        flash(_deposits.refusal(exc), "error")
         return _page(409 if isinstance(exc, approvals.DuplicateRequest) else 400)
     flash(
         _(
@@ -119,43 +127,19 @@ def enter_deposit() -> Any:
 @blueprint.route("/deposits/<int:request_id>/approve", methods=["POST"])
 @allowed("floats")
 def approve(request_id: int) -> Any:
-    try:
-        with web.unit_of_work() as db:
-            if approvals.get_request(db, request_id).kind != "deposit":
-                abort(404)
-            done = approvals.approve(
-                db,
-                request_id,
-                checker=web.actor(),
-                timezone=web.runtime().settings.utility.timezone,
-            )
-    except (approvals.ApprovalError, VendorAccountsError) as exc:
-        flash(_refusal(exc), "error")
-        return _page(409 if not isinstance(exc, approvals.UnknownRequest) else 404)
-    flash(
-        _(
+    return _deposits.approve(
+        request_id,
+        lambda done: _(
             "Deposit %(reference)s approved and posted.",
             reference=done.payload["bank_reference"],
         ),
-        "ok",
     )
-    return redirect(url_for("floats.index"))
 
 
 @blueprint.route("/deposits/<int:request_id>/reject", methods=["POST"])
 @allowed("floats")
 def reject(request_id: int) -> Any:
-    note = request.form.get("note", "")
-    try:
-        with web.unit_of_work() as db:
-            if approvals.get_request(db, request_id).kind != "deposit":
-                abort(404)
-            approvals.reject(db, request_id, checker=web.actor(), note=note)
-    except approvals.ApprovalError as exc:
-        flash(_refusal(exc), "error")
-        return _page(409 if not isinstance(exc, approvals.UnknownRequest) else 404)
-    flash(_("Deposit rejected; nothing was posted."), "ok")
-    return redirect(url_for("floats.index"))
+    return _deposits.reject(request_id, lambda _done: _("Deposit rejected; nothing was posted."))
 
 
 def _period() -> tuple[date, date]:

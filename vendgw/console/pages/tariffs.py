@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -20,9 +19,10 @@ from core.localtime import local_day, utility_zone
 from core.money import AmountError, parse_cents
 from gateway.models import Tariff, TariffVersion
 from gateway.tariffs import version_in_force
-from vendgw.console import approvals, web
+from vendgw.console import approvals, decisions, web
 from vendgw.console.access import allowed
 from vendgw.console.forms import ActionForm
+from vendgw.console.web import gettext as _
 
 blueprint = Blueprint("tariffs", __name__, url_prefix="/tariffs")
 
@@ -124,24 +124,28 @@ def _page(status: int = 200) -> Any:
     )
 
 
-@blueprint.route("/")
-@allowed("tariffs")
-def index() -> Any:
-    return _page()
-
-
-def _refusal(exc: Exception) -> Any:
+def _words(exc: Exception) -> str | None:
+    """The version's own words for a refusal; a past first day is the one a user gets wrong."""
     if isinstance(exc, approvals.OwnRequest):
         return _("You entered this version: a different user must approve it.")
-    if isinstance(exc, approvals.AlreadyDecided):
-        return _("This request was already decided.")
     if isinstance(exc, approvals.DuplicateRequest):
         return _("This tariff already has a version from that day, or one is waiting.")
     if isinstance(exc, approvals.InvalidRequest) and exc.field == "effective_from":
         return _("A new version starts today or later.")
     if isinstance(exc, approvals.InvalidRequest):
         return _("The version was refused: %(reason)s", reason=exc.message)
-    return _("Refused: %(reason)s", reason=str(exc))
+    return None
+
+
+_versions = decisions.Decider(
+    kinds=("tariff_version",), words=_words, page=_page, back=lambda: url_for("tariffs.index")
+)
+
+
+@blueprint.route("/")
+@allowed("tariffs")
+def index() -> Any:
+    return _page()
 
 
 @blueprint.route("/versions", methods=["POST"])
@@ -174,7 +178,7 @@ def enter_version() -> Any:
                 timezone=web.runtime().settings.utility.timezone,
             )
     except approvals.ApprovalError as exc:
-        flash(_refusal(exc), "error")
+        flash(_versions.refusal(exc), "error")
         return _page(409 if isinstance(exc, approvals.DuplicateRequest) else 400)
     flash(
         _(
@@ -190,44 +194,17 @@ def enter_version() -> Any:
 @blueprint.route("/versions/<int:request_id>/approve", methods=["POST"])
 @allowed("tariffs")
 def approve(request_id: int) -> Any:
-    try:
-        with web.unit_of_work() as db:
-            if approvals.get_request(db, request_id).kind != "tariff_version":
-                abort(404)
-            done = approvals.approve(
-                db,
-                request_id,
-                checker=web.actor(),
-                timezone=web.runtime().settings.utility.timezone,
-            )
-    except approvals.UnknownRequest:
-        abort(404)
-    except approvals.ApprovalError as exc:
-        flash(_refusal(exc), "error")
-        return _page(409)
-    flash(
-        _(
+    return _versions.approve(
+        request_id,
+        lambda done: _(
             "Version of %(code)s from %(day)s approved.",
             code=done.payload["code"],
             day=done.payload["effective_from"],
         ),
-        "ok",
     )
-    return redirect(url_for("tariffs.index"))
 
 
 @blueprint.route("/versions/<int:request_id>/reject", methods=["POST"])
 @allowed("tariffs")
 def reject(request_id: int) -> Any:
-    try:
-        with web.unit_of_work() as db:
-            if approvals.get_request(db, request_id).kind != "tariff_version":
-                abort(404)
-            approvals.reject(db, request_id, checker=web.actor(), note=request.form.get("note"))
-    except approvals.UnknownRequest:
-        abort(404)
-    except approvals.ApprovalError as exc:
-        flash(_refusal(exc), "error")
-        return _page(409)
-    flash(_("Version rejected; nothing was written."), "ok")
-    return redirect(url_for("tariffs.index"))
+    return _versions.reject(request_id, lambda _done: _("Version rejected; nothing was written."))

@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from core.db import utcnow
@@ -19,9 +18,10 @@ from core.localtime import local_day, utility_zone
 from gateway.vouchers import batches
 from gateway.vouchers.models import VoucherBatch
 from gateway.vouchers.pins import format_serial, parse_serial
-from vendgw.console import approvals, web
+from vendgw.console import approvals, decisions, web
 from vendgw.console.access import allowed
 from vendgw.console.forms import ActionForm
+from vendgw.console.web import gettext as _
 
 blueprint = Blueprint("vouchers", __name__, url_prefix="/vouchers")
 
@@ -156,11 +156,10 @@ def batch(batch_id: int) -> Any:
     return _batch_page(batch_id)
 
 
-def _refusal(exc: approvals.ApprovalError) -> Any:
+def _words(exc: Exception) -> str | None:
+    """The vouchers' own words for a refusal: the domain's refusals by their stable code."""
     if isinstance(exc, approvals.OwnRequest):
         return _("You entered this request: a different user must approve it.")
-    if isinstance(exc, approvals.AlreadyDecided):
-        return _("This request was already decided.")
     if isinstance(exc, approvals.DuplicateRequest):
         return _("The same range is already waiting for approval.")
     if isinstance(exc, approvals.DomainRefusal):
@@ -180,7 +179,7 @@ def _refusal(exc: approvals.ApprovalError) -> Any:
         return _("Give the reason for the void.")
     if isinstance(exc, approvals.InvalidRequest) and exc.field == "serials":
         return _("Give the first and the last serial, the first not after the last.")
-    return _("Refused: %(reason)s", reason=exc.message)
+    return None
 
 
 def _serials() -> tuple[int, int] | None:
@@ -199,6 +198,21 @@ def _back(batch_id: int | None, status: int) -> Any:
 def _batch_id() -> int | None:
     raw = request.form.get("batch_id", "")
     return int(raw) if raw.isdigit() else None
+
+
+def _return_to(batch_id: int | None) -> str:
+    if batch_id is None:
+        return url_for("vouchers.index")
+    return url_for("vouchers.batch", batch_id=batch_id)
+
+
+# A decision taken on a batch's page (its form names the batch) goes back to that page.
+_stock_requests = decisions.Decider(
+    kinds=VOUCHER_KINDS,
+    words=_words,
+    page=lambda status: _back(_batch_id(), status),
+    back=lambda: _return_to(_batch_id()),
+)
 
 
 @blueprint.route("/activations", methods=["POST"])
@@ -225,7 +239,7 @@ def enter_activation() -> Any:
     except approvals.UnknownRequest:
         abort(404)
     except approvals.ApprovalError as exc:
-        flash(_refusal(exc), "error")
+        flash(_stock_requests.refusal(exc), "error")
         return _back(batch_id, 409 if isinstance(exc, approvals.DuplicateRequest) else 400)
     flash(
         _(
@@ -255,7 +269,7 @@ def enter_void() -> Any:
                 reason=request.form.get("reason", ""),
             )
     except approvals.ApprovalError as exc:
-        flash(_refusal(exc), "error")
+        flash(_stock_requests.refusal(exc), "error")
         return _back(batch_id, 409 if isinstance(exc, approvals.DuplicateRequest) else 400)
     flash(
         _(
@@ -267,50 +281,21 @@ def enter_void() -> Any:
     return redirect(_return_to(batch_id))
 
 
-def _return_to(batch_id: int | None) -> str:
-    if batch_id is None:
-        return url_for("vouchers.index")
-    return url_for("vouchers.batch", batch_id=batch_id)
-
-
-def _decide(request_id: int, approve: bool) -> Any:
-    batch_id = _batch_id()
-    try:
-        with web.unit_of_work() as db:
-            if approvals.get_request(db, request_id).kind not in VOUCHER_KINDS:
-                abort(404)
-            if approve:
-                done = approvals.approve(
-                    db,
-                    request_id,
-                    checker=web.actor(),
-                    timezone=web.runtime().settings.utility.timezone,
-                )
-            else:
-                done = approvals.reject(
-                    db, request_id, checker=web.actor(), note=request.form.get("note")
-                )
-    except approvals.UnknownRequest:
-        abort(404)
-    except approvals.ApprovalError as exc:
-        flash(_refusal(exc), "error")
-        return _back(batch_id, 409)
-    if not approve:
-        flash(_("Request rejected; nothing was done."), "ok")
-    elif done.kind == "voucher_activate":
-        flash(_("Activation of %(serials)s approved.", serials=done.subject), "ok")
-    else:
-        flash(_("Void of %(serials)s approved.", serials=done.subject), "ok")
-    return redirect(_return_to(batch_id))
+def _approved(done: approvals.Request) -> str:
+    if done.kind == "voucher_activate":
+        return _("Activation of %(serials)s approved.", serials=done.subject)
+    return _("Void of %(serials)s approved.", serials=done.subject)
 
 
 @blueprint.route("/requests/<int:request_id>/approve", methods=["POST"])
 @allowed("vouchers")
 def approve(request_id: int) -> Any:
-    return _decide(request_id, True)
+    return _stock_requests.approve(request_id, _approved)
 
 
 @blueprint.route("/requests/<int:request_id>/reject", methods=["POST"])
 @allowed("vouchers")
 def reject(request_id: int) -> Any:
-    return _decide(request_id, False)
+    return _stock_requests.reject(
+        request_id, lambda _done: _("Request rejected; nothing was done.")
+    )
