@@ -1,12 +1,12 @@
 """How many CreditVends a second does one gateway node serve, end to end over SOAP?
 
-A bank's view of throughput: concurrent client processes POST CreditVend envelopes (HTTP Basic,
-one terminal per process, a unique msgID each, round-robin over many meters) to the real server
-(`vendgw serve`, gunicorn sync workers) on PostgreSQL for a fixed time, and the same load on a
-trivial operation (VendorStatement: authentication, the float and its last five movements, no
-tokens, no writes) for comparison. It prints requests/s and p50/p95/p99 latency for each and the
-ratio, i.e. what the vend path (pricing, STS token generation, the locked meter row, the float
-debit and the commit) costs over the SOAP edge and authentication alone.
+A bank's view of throughput: concurrent client processes POST CreditVend envelopes (HTTP Basic, one
+terminal per process, a unique msgID each, round-robin over many meters) to the real server (`vendgw
+serve`: gunicorn, vendgw.serving's asyncio workers) on PostgreSQL for a fixed time, and the same
+load on a trivial operation (VendorStatement: authentication, the float and its last five movements,
+no tokens, no writes) for comparison. It prints requests/s and p50/p95/p99 latency for each and the
+ratio, i.e. what the vend path (pricing, STS token generation, the locked meter row, the float debit
+and the commit) costs over the SOAP edge and authentication alone.
 
 Clients send pre-built XML over the standard library's http.client rather than zeep or requests,
 so the client side costs as little CPU as possible: the machine is shared by clients, server and
@@ -415,8 +415,9 @@ def main() -> None:
         setup(url, home, meters, args.clients)
         process, base = start_server(url, home, args.workers)
         print(
-            f"PostgreSQL, {args.workers} gunicorn sync workers, {args.clients} client "
-            f"processes, {len(meters)} meters, {seconds:.0f} s per operation in "
+            f"PostgreSQL, {args.workers} gunicorn workers (vendgw.serving, asyncio), "
+            f"{args.clients} client processes, {len(meters)} meters, {seconds:.0f} s per "
+            f"operation in "
             f"{args.rounds} alternating rounds, {os.cpu_count()} CPUs shared by clients, "
             f"server and database"
         )
