@@ -49,7 +49,7 @@ from vendor_accounts.floats import (
 from vendor_accounts.locking import execute_write
 from vendor_accounts.models import FloatAccount, Vendor
 
-__all__ = ["Redeemed", "RedemptionPosting", "post_redemption", "refund_stock", "sell_stock"]
+__all__ = ["Redeemed", "RedemptionPosting", "refund_stock", "sell_stock"]
 
 _fa = cast(Table, FloatAccount.__table__)
 _vendor = cast(Table, Vendor.__table__)
@@ -196,27 +196,6 @@ def _redemption_legs(
             ledger.FIXED_CHARGE_REVENUE: split.fixed_charge_excl_vat,
             ledger.DEBT_RECOVERED: split.debt_recovered,
         },
-    )
-
-
-def post_redemption(
-    session: Session,
-    *,
-    vendor_id: int,
-    face_cents: int,
-    split: VendSplit,
-    reference: str,
-    at: datetime | None = None,
-) -> int:
-    """The redemption's entry on the redeeming vendor (no float leg); its id."""
-    legs = _redemption_legs(vendor_id, face_cents, split, reference)
-    return ledger.write_entry(
-        session,
-        vendor_id=vendor_id,
-        kind="voucher_use",
-        reference=reference,
-        at=_when(at),
-        postings=legs,
     )
 
 

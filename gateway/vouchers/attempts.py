@@ -25,7 +25,7 @@ failing its check digit goes to the screen directly.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -44,11 +44,15 @@ from gateway.vouchers.verdicts import refusal, unknown
 __all__ = [
     "LIMIT",
     "LOCKOUT",
+    "LOOKBACK",
+    "RECENT",
+    "RECENT_ARRAY",
     "WINDOW",
     "Unjudged",
     "check",
     "hold_shared",
     "locked_until",
+    "recent_params",
     "record",
     "refuse_if_locked_out",
     "screen",
@@ -89,6 +93,7 @@ class Unjudged(Exception):
 
 
 def recent_params(client_id: str, terminal_id: str, now: datetime) -> dict[str, Any]:
+    """The parameters of RECENT and RECENT_ARRAY: the terminal's attempts that can still count."""
     return {"p_client": client_id, "p_terminal": terminal_id, "p_since": now - LOOKBACK}
 
 
@@ -204,7 +209,7 @@ def _lock_key(client_id: str, terminal_id: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _on_postgresql(lock: PreparedStatement) -> Any:
+def _on_postgresql(lock: PreparedStatement) -> Callable[[Session, str, str], None]:
     def take(session: Session, client_id: str, terminal_id: str) -> None:
         lock.execute(session, {"p_key": _lock_key(client_id, terminal_id)})
 
