@@ -287,6 +287,7 @@ def pay_account(
             debt_after_cents=after,
             avail_credit_cents=posting.available_cents,
             issued_at=clock.now,
+            customer_address=customer.address or "",
         )
         return idempotency.Answer(payment_to_json(payment), posting.journal_entry_id)
 
@@ -312,6 +313,7 @@ def payment_to_json(p: AccountPayment) -> dict[str, Any]:
         "debt_after_cents": p.debt_after_cents,
         "avail_credit_cents": p.avail_credit_cents,
         "issued_at": p.issued_at.isoformat(),
+        "customer_address": p.customer_address,
     }
 
 
@@ -327,4 +329,5 @@ def payment_from_json(body: dict[str, Any]) -> AccountPayment:
         debt_after_cents=body["debt_after_cents"],
         avail_credit_cents=body["avail_credit_cents"],
         issued_at=datetime.fromisoformat(body["issued_at"]),
+        customer_address=body.get("customer_address", ""),
     )

@@ -208,6 +208,8 @@ class AccountPayment:
     debt_after_cents: int
     avail_credit_cents: int
     issued_at: datetime
+    # The customer's address at the payment ("" in answers stored before it was kept).
+    customer_address: str = ""
 
 
 @dataclass(frozen=True)

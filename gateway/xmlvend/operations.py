@@ -369,7 +369,7 @@ def pay_account(edge: Edge, call: Call) -> etree._Element:
         payment.avail_credit_cents,
         edge.batches(call.who),
         edge.vendor(call.who),
-        write.Customer(payment.customer_name, "", payment.account_no),
+        write.Customer(payment.customer_name, payment.customer_address, payment.account_no),
     )
     receipt = write.sub(resp, r("payAccReceipt"), {"receiptNo": payment.receipt_no})
     transactions = write.sub(receipt, r("transactions"))

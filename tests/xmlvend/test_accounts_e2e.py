@@ -44,6 +44,9 @@ def test_a_debt_payment_lowers_the_debt_and_debits_the_float(base_url: str) -> N
     assert x.xsi_type(tx) == "DebtRecoveryTx"
     assert tx.find(f"{{{R}}}balance").get("value") == "450.00"  # type: ignore[union-attr]
     assert x.tokens(first) == []  # no token
+    customer = first.find(f"{{{B}}}custVendDetail")
+    assert customer is not None and customer.get("accNo") == DEBT_ACCOUNT
+    assert customer.get("address", "").endswith("Demo Street, Soweto")  # the customer's own
     second = x.answer(x.post(base_url, OFFICE, _pay("20")))
     assert _available(first) - _available(second) == Decimal("20.00")
     assert second.find(f".//{{{R}}}balance").get("value") == "430.00"  # type: ignore[union-attr]
