@@ -96,6 +96,13 @@ def credit_vend(terminal: Terminal, msg_id: MsgID, meter: str, amount: str) -> b
     )
 
 
+def voucher_vend(terminal: Terminal, msg_id: MsgID, meter: str, pin: str) -> bytes:
+    return envelope(
+        f"<VoucherVendReq>{_head(terminal, msg_id)}<pin>{pin}</pin>"
+        f"<meterNumber>{meter}</meterNumber></VoucherVendReq>"
+    )
+
+
 def advice(operation: str, terminal: Terminal, msg_id: MsgID, original: MsgID) -> bytes:
     return envelope(
         f"<{operation}Req>{_head(terminal, msg_id)}{original.xml('originalMsgID')}</{operation}Req>"
@@ -203,6 +210,10 @@ def post(
         conn.close()
 
 
+# The operations that vend, and the response element that says the vend was done.
+_VEND_RESPONSES = {"CreditVend": "CreditVendResp", "VoucherVend": "VoucherVendResp"}
+
+
 @dataclass
 class Exchange:
     """Every attempt for one msgID of one client, in order."""
@@ -220,11 +231,10 @@ class Exchange:
 
     @property
     def acknowledged(self) -> list[Answer]:
-        """Every vend response (CreditVendResp) this msgID received; a retry may get the stored
-        one again. Empty for advice."""
-        if self.operation != "CreditVend":
-            return []
-        return [a for a in self.attempts if a.kind == "response" and a.element == "CreditVendResp"]
+        """Every vend response (CreditVendResp, VoucherVendResp) this msgID received; a retry
+        may get the stored one again. Empty for advice."""
+        element = _VEND_RESPONSES.get(self.operation)
+        return [a for a in self.attempts if a.kind == "response" and a.element == element]
 
 
 class Bank:
@@ -285,6 +295,12 @@ class Bank:
         self.until_answered(
             exchange, credit_vend(terminal, exchange.msg_id, meter, amount), **kwargs
         )
+        return exchange
+
+    def redeem(self, terminal: Terminal, meter: str, pin: str, **kwargs: Any) -> Exchange:
+        """A USSD platform's VoucherVend, retried to an answer like a vend."""
+        exchange = self.record(Exchange(terminal, "VoucherVend", new_msg_id(), meter))
+        self.until_answered(exchange, voucher_vend(terminal, exchange.msg_id, meter, pin), **kwargs)
         return exchange
 
     def advise(

@@ -112,7 +112,7 @@ def meter_months_match_vends(engine: Engine, base: Baseline) -> list[str]:
                     "SELECT meter_id, month, sum(units_tenths), sum(fixed_charge_cents), "
                     "sum(fbe_units_tenths) FROM vend_transaction "
                     "WHERE status <> 'reversed' AND meter_id IS NOT NULL "
-                    "AND kind IN ('credit', 'fbe') "
+                    "AND kind IN ('credit', 'fbe', 'voucher') "
                     "GROUP BY meter_id, month"
                 )
             )
