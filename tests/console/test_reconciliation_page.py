@@ -44,7 +44,15 @@ def test_upload_a_file_see_its_break_and_resolve_it(console: Console) -> None:
     done = _upload(client, name, data)
     assert done.status_code == 302, done.get_data(as_text=True)[:2000]
     page = client.get("/reconciliation/").get_data(as_text=True)
-    assert "Demo Bank" in page and "MISSING_AT_GATEWAY" in page and name in page
+    assert "Demo Bank" in page and name in page
+    # The break's category in words, its code kept in the cell's title.
+    assert '<td title="MISSING_AT_GATEWAY">Not at the gateway</td>' in page
+    for language, words in (("fr", "Absente de la passerelle"), ("ar", "غير موجودة في البوابة")):
+        console.add_user(f"finance-{language}", "finance", language=language)
+        reader = console.app.test_client()
+        assert console.login(reader, f"finance-{language}").status_code == 302
+        shown = reader.get("/reconciliation/").get_data(as_text=True)
+        assert f'<td title="MISSING_AT_GATEWAY">{words}</td>' in shown
     # The runs table shows the voucher redemptions the settlement due leaves out.
     assert "Voucher redemptions" in page and "Settlement due" in page
     with console.db.sessions() as s:

@@ -13,6 +13,7 @@ from flask import current_app, g, request
 from flask_babel import format_date as _format_date
 from flask_babel import format_datetime as _format_datetime
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -76,7 +77,33 @@ def day(on: date | None, form: str = "medium") -> str:
     return "" if on is None else _format_date(on, form)
 
 
-TEMPLATE_FILTERS = {"money": money, "number": number, "kwh": kwh, "when": when, "day": day}
+# What finance reads for a reconciliation break's category (reconciliation.models.BreakCategory);
+# pages keep the code itself in the cell's title, for a search or a ticket.
+BREAK_CATEGORIES = {
+    "AMOUNT_MISMATCH": _l("Amount differs"),
+    "METER_MISMATCH": _l("Another meter"),
+    "STATUS_MISMATCH": _l("Reversed on one side only"),
+    "MISSING_AT_GATEWAY": _l("Not at the gateway"),
+    "MISSING_IN_REPORT": _l("Not in the vendor's report"),
+    "DUPLICATE_IN_REPORT": _l("Listed twice in the report"),
+    "OUTSIDE_PERIOD": _l("Outside the period"),
+}
+
+
+def break_category(code: str) -> str:
+    """A break category in the user's language (an unknown code as it is)."""
+    label = BREAK_CATEGORIES.get(code)
+    return code if label is None else str(label)
+
+
+TEMPLATE_FILTERS = {
+    "money": money,
+    "number": number,
+    "kwh": kwh,
+    "when": when,
+    "day": day,
+    "break_category": break_category,
+}
 
 
 def gettext(message: str, **variables: Any) -> str:
