@@ -319,3 +319,56 @@ def test_the_vouchers_page_speaks_french_and_arabic(console: Console) -> None:
     console.login(ar, "finance-ar")
     html = ar.get("/vouchers").get_data(as_text=True)
     assert 'dir="rtl"' in html and "Void a serial range" not in html
+
+
+def test_finance_finds_one_voucher_by_its_serial(console: Console) -> None:
+    # A customer says their card "did not work": finance looks the printed serial up and sees
+    # whether, when and through which channel it was redeemed; never the PIN.
+    from gateway.vend.service import DatabaseVendingService
+    from gateway.vend.types import MsgID, Principal, RequestHeader
+    from gateway.vouchers.activation import activate, void
+    from tests.support.vouchers import PLATFORM_TERMINAL, export_and_read
+
+    parties = seed_parties(console.db, funded_cents=FUNDED)
+    stock = create_batch(console.db, parties.scratch_vendor_id, 3, FACE)
+    drawn = [line["pin"] for line in export_and_read(console.db, stock.batch_id)]
+    first, second, third = range(stock.first_serial, stock.last_serial + 1)
+    with transaction(console.db.sessions) as s:
+        activate(s, first, third, actor="cli", today=date.today())
+    with transaction(console.db.sessions) as s:
+        void(s, third, third, reason="lost in transit", actor="cli")
+    redeemer = Principal(
+        parties.platform_vendor_id,
+        parties.platform_client_id,
+        PLATFORM_TERMINAL,
+        frozenset({"redeem"}),
+        "mobile",
+    )
+    receipt = DatabaseVendingService(console.db.runtime).voucher_vend(
+        redeemer,
+        RequestHeader(parties.platform_client_id, PLATFORM_TERMINAL, MsgID("20261201120000", 7)),
+        "01234567897",
+        drawn[0],
+    )
+    client = console.client("finance")
+
+    def found(serial: int) -> str:
+        answer = client.get(f"/vouchers/voucher?serial={format_serial(serial)}")
+        assert answer.status_code == 200
+        return answer.get_data(as_text=True)
+
+    redeemed = found(first)
+    state = redeemed.split('id="voucher-state"')[1].split("</td>")[0]
+    assert state.endswith(">redeemed")
+    row = redeemed.split('id="voucher-redeemed"')[1].split("</tr>")[0]
+    assert receipt.receipt_no in row and parties.platform_client_id in row
+    assert found(second).split('id="voucher-state"')[1].split("</td>")[0].endswith(">active")
+    voided = found(third)
+    assert "lost in transit" in voided.split('id="voucher-voided"')[1].split("</tr>")[0]
+    assert not any(pin in redeemed + voided for pin in drawn)  # the PINs are nowhere
+
+    assert client.get("/vouchers/voucher?serial=12ab").status_code == 400
+    missing = client.get("/vouchers/voucher?serial=999999999999")
+    assert missing.status_code == 404
+    assert "No voucher has the serial 999999999999." in missing.get_data(as_text=True)
+    assert console.client("operator").get(f"/vouchers/voucher?serial={first}").status_code == 403

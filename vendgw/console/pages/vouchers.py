@@ -16,6 +16,7 @@ from sqlalchemy import select
 from core.db import utcnow
 from core.localtime import local_day, utility_zone
 from gateway.vouchers import batches
+from gateway.vouchers.exceptions import VoucherError
 from gateway.vouchers.models import VoucherBatch
 from gateway.vouchers.pins import format_serial, parse_serial
 from vendgw.console import approvals, decisions, web
@@ -154,6 +155,28 @@ def index() -> Any:
 @allowed("vouchers")
 def batch(batch_id: int) -> Any:
     return _batch_page(batch_id)
+
+
+@blueprint.route("/voucher")
+@allowed("vouchers")
+def voucher() -> Any:
+    """One voucher by its printed serial: what finance needs to answer a customer whose card
+    "did not work" (state, expiry, when and through which channel it was redeemed, the
+    receipt). Never its PIN: the gateway does not know it."""
+    raw = (request.args.get("serial") or "").strip()
+    try:
+        serial = parse_serial(raw)
+    except ValueError:
+        flash(_("Give the voucher's 12-digit serial number."), "error")
+        return _index(400)
+    try:
+        with web.unit_of_work() as db:
+            found = batches.voucher_state(db, serial, _today())
+    except VoucherError:
+        flash(_("No voucher has the serial %(serial)s.", serial=format_serial(serial)), "error")
+        return _index(404)
+    page = render_template("pages/voucher.html", v=found, **_common())
+    return page, 200
 
 
 def _words(exc: Exception) -> str | None:
